@@ -1,0 +1,130 @@
+"""The ``symbackprop`` command: a thin shell around the pipeline.
+
+Every user error becomes one message on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .pipeline import DEFAULT_EXAMPLE, Model, example_names, example_path, prepare, write_atomic
+from .spec import SpecError
+
+EPILOG = """examples:
+  symbackprop                              derive the built-in 2-3-3-1 example into ./output
+  symbackprop derive net.toml -o notes     write notes/<name>.md
+  symbackprop eval net.toml --json         every forward value, gradient and update as JSON
+  symbackprop examples                     list the shipped example specs
+"""
+
+
+class UsageError(Exception):
+    """A bad command line or option value (exit status 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="symbackprop", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Exact backpropagation mathematics for small neural networks: "
+                    "derivations, numbers and checks.")
+    sub = p.add_subparsers(dest="command")
+    d = sub.add_parser("derive", help="write the derivation document",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop derive net.toml -f md -o output\n"
+                              "  symbackprop derive            (the built-in 2-3-3-1 example)")
+    d.add_argument("spec", nargs="?", help="network spec (TOML); default: the built-in example")
+    d.add_argument("-f", "--format", action="append", choices=["md"], help="output format (default md)")
+    d.add_argument("-o", "--output", default="output", help="output directory (default ./output)")
+    d.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
+    d.add_argument("--templates", metavar="DIR", help="a directory of templates overriding the shipped ones")
+    e = sub.add_parser("eval", help="evaluate loss, every intermediate, gradients and one update",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop eval net.toml --json\n  symbackprop eval net.toml --init 0")
+    e.add_argument("spec", help="network spec (TOML)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
+    e.add_argument("--lr", type=float, help="learning rate (default [values].learning_rate or 0.01)")
+    sub.add_parser("examples", help="list the built-in example specs",
+                   epilog="example:\n  symbackprop examples")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in (None, "derive"):
+            return cmd_derive(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "examples":
+            for name in example_names():
+                print(f"{name:22s} {example_path(name)}")
+            return 0
+    except (SpecError, UsageError) as exc:
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _model(spec: str | None) -> Model:
+    return prepare(Path(spec) if spec else example_path(DEFAULT_EXAMPLE))
+
+
+def cmd_derive(args) -> int:
+    from .render import render_markdown, worked_example
+    model = _model(getattr(args, "spec", None))
+    init = getattr(args, "init", None)
+    worked = None
+    if model.spec.values is not None and model.spec.values.samples:
+        params, ev, new, lr = model.step(init)
+        from .parameters import samples_from_spec
+        worked = worked_example(model.derivation, params, ev, samples_from_spec(model.spec)[1], new, lr)
+    text = render_markdown(model.derivation, model.notation, worked,
+                           templates=getattr(args, "templates", None))
+    out = Path(getattr(args, "output", "output")) / f"{model.spec.name}.md"
+    write_atomic(out, text)
+    print(f"wrote {out}")
+    return 0
+
+
+def evaluation_json(model: Model, params, ev, new) -> dict:
+    return {
+        "loss": ev.loss,
+        "outputs": ev.outputs[:, 0].tolist() if ev.outputs.shape[1] == 1 else ev.outputs.T.tolist(),
+        "layers": [{"z": _col(z), "a": _col(a), "delta": _col(dl)}
+                   for z, a, dl in zip(ev.z, ev.a[1:], ev.delta)],
+        "gradients": {k: v.tolist() for k, v in ev.gradients.items()},
+        "updated": {k: v.tolist() for k, v in new.items()},
+    }
+
+
+def _col(m):
+    return m[:, 0].tolist() if m.shape[1] == 1 else m.T.tolist()
+
+
+def cmd_eval(args) -> int:
+    model = _model(args.spec)
+    params, ev, new, lr = model.step(args.init, args.lr)
+    if args.json:
+        print(json.dumps(evaluation_json(model, params, ev, new)))
+        return 0
+    print(f"loss = {ev.loss:.10g}   (learning rate {lr:g})")
+    for l, (z, a, dl) in enumerate(zip(ev.z, ev.a[1:], ev.delta), start=1):
+        print(f"\nlayer {l}")
+        print(f"  {'j':>3} {'z':>16} {'a':>16} {'delta':>16}")
+        for j in range(z.shape[0]):
+            print(f"  {j + 1:>3} {z[j, 0]:>16.10g} {a[j, 0]:>16.10g} {dl[j, 0]:>16.10g}")
+    print("\ngradients and updated parameters")
+    for key, g in ev.gradients.items():
+        for idx in sorted(((i,) if g.ndim == 1 else i) for i in _indices(g)):
+            name = key + "[" + "][".join(str(i) for i in idx) + "]"
+            print(f"  {name:>12} value {params[key][idx]:>14.10g}  grad {g[idx]:>16.10g}  "
+                  f"updated {new[key][idx]:>14.10g}")
+    return 0
+
+
+def _indices(g):
+    import numpy as np
+    return [i if len(i) > 1 else i[0] for i in np.ndindex(g.shape)]

@@ -1,0 +1,86 @@
+"""Parameter values: from a spec's ``[values]`` or seeded random initialisation.
+
+Every array is in [target][source] layout: ``W<l>[j][k]`` is the weight
+from neuron k of layer l−1 to neuron j of layer l.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+from .spec import Spec, SpecError
+
+
+def array_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
+    sizes = spec.sizes
+    shapes = {}
+    for l in range(1, len(sizes)):
+        shapes[f"W{l}"] = (sizes[l], sizes[l - 1])
+        shapes[f"b{l}"] = (sizes[l],)
+    return shapes
+
+
+def initial_parameters(spec: Spec, seed: int) -> dict[str, np.ndarray]:
+    """Seeded random parameters: W ~ N(0, 1/n_in), b ~ N(0, 0.01)."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for key, shape in array_shapes(spec).items():
+        fan_in = shape[1] if len(shape) == 2 else 1
+        std = 1.0 / np.sqrt(fan_in) if key.startswith("W") else 0.1
+        params[key] = rng.normal(0.0, std, size=shape)
+    return params
+
+
+def parameters_from_spec(spec: Spec, init: int | None = None,
+                         names: dict[str, list[tuple[str, tuple[int, ...]]]] | None = None,
+                         exact: bool = False) -> dict[str, np.ndarray]:
+    """The layer arrays of ``spec``'s ``[values]``, completed by ``init`` if given.
+
+    ``names`` maps a parameter name to its slots [(array, index), ...] so that
+    scalar values (``w1 = 0.15``) can be placed.  ``exact`` keeps ``Decimal``
+    entries (object arrays) for exact arithmetic.
+    """
+    values = spec.values
+    dtype = object if exact else float
+    params: dict[str, np.ndarray] = {}
+    given = values.arrays if values else {}
+    for key, shape in array_shapes(spec).items():
+        if key in given:
+            params[key] = np.array(given[key], dtype=object).reshape(shape)
+        else:
+            params[key] = np.full(shape, None, dtype=object)
+    for name, value in (values.scalars.items() if values else ()):
+        slots = (names or {}).get(name)
+        if not slots:
+            known = ", ".join(sorted(names or {})) or "none (add a [names] table or a numbered notation)"
+            raise SpecError(f"{spec.source}: key `values.{name}`: no parameter is named {name!r}; "
+                            f"a scalar in [values] is the value of a named parameter. Known names: {known}.")
+        for key, index in slots:
+            if key in given:
+                raise SpecError(f"{spec.source}: key `values.{name}`: {name} is also given by "
+                                f"values.{key}; give each parameter one value.")
+            params[key][index] = value
+    random = initial_parameters(spec, init) if init is not None else None
+    for key, arr in params.items():
+        missing = [i for i, v in np.ndenumerate(arr) if v is None]
+        if missing and random is None:
+            raise SpecError(f"{spec.source}: key `values.{key}`: missing values for {key} "
+                            f"(shape {'×'.join(map(str, arr.shape))}); give them in [values] "
+                            "or pass --init SEED for seeded random initialisation.")
+        for i in missing:
+            arr[i] = Decimal(repr(float(random[key][i])))
+    if exact:
+        return params
+    return {key: arr.astype(float) for key, arr in params.items()}
+
+
+def samples_from_spec(spec: Spec, exact: bool = False):
+    """(X, Y) with one example per column, or a SpecError if there are none."""
+    if spec.values is None or not spec.values.samples:
+        raise SpecError(f"{spec.source}: key `values`: no example to evaluate; give "
+                        "values.x and values.y (or [[values.samples]]).")
+    dtype = object if exact else float
+    X = np.array([s.x for s in spec.values.samples], dtype=object).T.astype(dtype)
+    Y = np.array([s.y for s in spec.values.samples], dtype=object).T.astype(dtype)
+    return X, Y

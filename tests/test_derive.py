@@ -1,0 +1,101 @@
+"""The δ-form gradients equal sympy.diff of the fully expanded loss, built
+here from the textbook definitions (tests/oracles.py), for every
+activation/loss pairing: a symbolic proof, not a numeric spot check."""
+import itertools
+
+import pytest
+import sympy as sp
+
+from conftest import spec_text
+from oracles import sym_activation, sym_loss
+from symbackprop.functions import ACTIVATIONS, LOSSES, expand_custom
+from symbackprop.pipeline import prepare
+
+HIDDEN = [a for a in ACTIVATIONS if a != "softmax"]
+PAIRS = [(out, loss) for out in ACTIVATIONS for loss, spec in LOSSES.items()
+         if spec.outputs is None or out in spec.outputs]
+
+
+def is_zero(e):
+    """Exactly zero: every ReLU region separately, then as a rational
+    function of exponentials (the relational atoms are the ReLU gates)."""
+    e = e.rewrite(sp.exp)   # both sides' gates in one form
+    atoms = sorted(e.atoms(sp.core.relational.Relational), key=str)
+    if atoms:
+        return all(is_zero(e.xreplace(dict(zip(atoms, bits))))
+                   for bits in itertools.product([sp.true, sp.false], repeat=len(atoms)))
+    e = sp.expand(e, power_exp=True, mul=False, multinomial=False, log=False)
+    return sp.cancel(sp.together(e)) == 0
+
+
+def expanded_loss(model):
+    net = model.network
+    a = list(net.x)
+    for layer in net.layers:
+        z = [sum(layer.W[j, k] * a[k] for k in range(layer.n_in)) + layer.b[j]
+             for j in range(layer.n_out)]
+        a = sym_activation(layer.activation.name, z)
+    return sym_loss(net.loss.name, a, list(net.y))
+
+
+def assert_gradients_exact(model, params=None):
+    E = expanded_loss(model)
+    d = model.derivation
+    for p in params or model.network.parameters:
+        ours = expand_custom(d.gradient(p).xreplace(d.values_of))
+        assert is_zero(ours - sp.diff(E, p)), p
+
+
+@pytest.mark.parametrize("out,loss", PAIRS)
+def test_delta_form_equals_diff_of_expanded_loss(out, loss):
+    hidden = HIDDEN[PAIRS.index((out, loss)) % len(HIDDEN)]
+    model = prepare(spec_text([1, 2, 2], [hidden, out], loss))
+    assert_gradients_exact(model)
+
+
+@pytest.mark.parametrize("acts", [("relu", "tanh", "sigmoid"), ("softplus", "leaky_relu", "softmax")])
+def test_three_layers(acts):
+    loss = "cross_entropy" if acts[-1] == "softmax" else "half_sse"
+    model = prepare(spec_text([1, 2, 2, 2], list(acts), loss))
+    first = model.network.layers[0]
+    assert_gradients_exact(model, [first.W[0, 0], first.b[1], model.network.layers[1].W[1, 0]])
+
+
+@pytest.mark.parametrize("out,loss", [("sigmoid", "half_sse"), ("softmax", "cross_entropy"),
+                                      ("softmax", "mse")])
+def test_chain_paths_sum_to_gradient(out, loss):
+    model = prepare(spec_text([2, 2, 2], ["relu", out], loss))
+    d = model.derivation
+    for p in model.network.parameters:
+        chain = d.chain(p)
+        assert len(chain.paths) == d.n_paths(p)
+        diff = chain.total - d.gradient(p)
+        assert is_zero(expand_custom(diff.xreplace(d.values_of))), p
+
+
+def test_chain_counts_every_path():
+    # w^1_11 of a 2-3-3-1 network reaches the loss through 3 second-layer neurons
+    model = prepare(spec_text([2, 3, 3, 1], ["relu", "relu", "sigmoid"], "half_sse"))
+    w = model.network.layers[0].W[0, 0]
+    assert len(model.derivation.chain(w).paths) == 3
+
+
+def test_softmax_cross_entropy_simplifies():
+    model = prepare(spec_text([2, 3], ["softmax"], "cross_entropy"))
+    d = model.derivation
+    A, Y, S = sp.symbols("a y S", real=True)
+    assert sp.expand(d.delta_output - (A * S - Y)) == 0
+    assert sp.expand(d.delta_output_normalised - (A - Y)) == 0
+
+
+def test_sigmoid_bce_output_error_is_a_minus_y():
+    d = prepare(spec_text([2, 1], ["sigmoid"], "binary_cross_entropy")).derivation
+    A, Y = sp.symbols("a y", real=True)
+    assert sp.expand(d.delta_output - (A - Y)) == 0
+
+
+def test_relu_derivative_at_zero_is_zero():
+    d = prepare(spec_text([1, 1], ["relu"], "sse")).derivation
+    z = sp.Symbol("z", real=True)
+    assert d.local[0].fprime.subs(z, 0) == 0
+    assert d.local[0].fprime.subs(z, sp.Rational(1, 10**9)) == 1
