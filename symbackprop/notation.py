@@ -3,6 +3,14 @@ and plain-text names.  The derivation itself never depends on it.
 
 Internal names: ``W2_1_3`` (w^2_{13}: to neuron 1 of layer 2 from neuron 3
 of layer 1), ``b2_1``, ``z2_1``, ``a2_1``, ``delta2_1``, ``x_1``, ``y_1``.
+
+Three styles (``[notation] style``): ``layered`` (w^l_{jk} from k in layer
+l−1 to j in layer l), ``ij`` (w^{(l)}_{ij} from i to j) and ``numbered``
+(neurons n1…nN through the whole network, inputs first; weights w1…wM and
+biases b1…bK in one sequence, source-major or target-major).  Parameter and
+neuron names from ``[names]`` override the style's; a name given to several
+slots is one shared (tied) parameter.  Only identifiers validated by
+``spec.check_name`` get here, so a name is safe to use as a symbol name.
 """
 from __future__ import annotations
 
@@ -12,16 +20,30 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .network import Network
+from .spec import SpecError
 
-_NAME = re.compile(r"(W|b|z|a|delta)(\d+)_(\d+)(?:_(\d+))?$|(x|y)_(\d+)$")
+# Symbols for the choices spec.NOTATION_CHOICES allows.
+LOSS_TEX = {"E": "E", "C": "C", "L": r"\mathcal{L}", "J": "J", "E_total": "E_{total}"}
+LETTER_TEX = {"z": "z", "net": "net", "h": "h", "a": "a", "out": "out", "o": "o"}
+ERROR_TEX = {"delta": r"\delta"}
+PREDICTION_TEX = {"activation": None, "y_hat": r"\hat{y}"}
+DEFAULTS = {"layered": {"loss": "E", "pre_activation": "z", "activation": "a"},
+            "ij": {"loss": "E", "pre_activation": "z", "activation": "a"},
+            "numbered": {"loss": "E_total", "pre_activation": "net", "activation": "out",
+                         "numbering": "source-major"}}
+
+Slots = dict[str, list[tuple[str, tuple[int, ...]]]]
 
 
 @dataclass(frozen=True)
 class Notation:
     """Display names for one network.
 
-    ``latex`` maps a symbol to its LaTeX; ``text`` to a plain-text name;
-    ``style`` and ``words`` describe the convention for the document.
+    ``latex`` maps a symbol to its LaTeX and ``text`` to a plain-text name;
+    the other fields are the symbols and choices the templates write the
+    convention and the index-form formulas with.  ``names`` maps each named
+    parameter symbol to its name and ``slots`` each name to its places
+    [(array, index), …] (several places: a tied parameter).
     """
 
     style: str
@@ -32,6 +54,13 @@ class Notation:
     pre_activation: str = "z"
     activation: str = "a"
     extras: dict[str, str] = field(default_factory=dict)
+    prediction: str | None = None          # LaTeX of the outputs when written ŷ
+    bias: str = "separate"                 # or "extra_weight"
+    index_base: int = 1
+    numbering: str | None = None           # numbered style: source-major | target-major
+    neurons: dict[tuple[int, int], str] = field(default_factory=dict)  # (l, j) → label
+    names: dict[sp.Symbol, str] = field(default_factory=dict)
+    slots: Slots = field(default_factory=dict)
 
     def tex(self, expr) -> str:
         """``sympy.latex`` with this notation's symbol names."""
@@ -40,56 +69,178 @@ class Notation:
     def name(self, sym: sp.Symbol) -> str:
         return self.text.get(sym, str(sym))
 
+    def tied(self, name: str) -> bool:
+        return len(self.slots.get(name, ())) > 1
+
+
+def name_tex(name: str) -> str:
+    """A validated identifier as a symbol name: w16 → w_{16}, E_total → E_{total}."""
+    if "_" in name:
+        head, rest = name.split("_", 1)
+        return head + "_{" + rest.replace("_", r"\_") + "}"
+    m = re.fullmatch(r"([A-Za-z]+?)([0-9]+)", name)
+    return f"{m[1]}_{{{m[2]}}}" if m else name
+
 
 def _sub(*indices: int) -> str:
     """Subscript digits: 13 for (1, 3), 1,13 when an index has two digits."""
-    return ("" if all(i < 10 for i in indices) else ",").join(str(i) for i in indices)
+    return ("" if all(0 <= i < 10 for i in indices) else ",").join(str(i) for i in indices)
 
 
-def layered(network: Network) -> Notation:
-    """The default z^l = W^l a^{l−1} + b^l notation, w^l_{jk} from k to j."""
-    latex, text = {}, {}
-    single_output = network.output.n_out == 1
-    for sym in _all_symbols(network):
-        m = _NAME.match(sym.name)
-        if m[5]:
-            kind, j = m[5], int(m[6])
-            if kind == "y" and single_output:
-                latex[sym], text[sym] = "y", "y"
-            else:
-                latex[sym], text[sym] = f"{kind}_{{{j}}}", f"{kind}{j}"
-            continue
-        kind, l, j, k = m[1], int(m[2]), int(m[3]), m[4]
-        head = {"W": "w", "delta": r"\delta"}.get(kind, kind)
-        sub = _sub(j, int(k)) if k else str(j)
-        latex[sym] = f"{head}^{{{l}}}_{{{sub}}}"
-        text[sym] = f"{kind.lower() if kind == 'W' else kind}^{l}_{sub.replace(',', '')}"
-    # Generic scalars of the index-form formulas
-    for name, tex in (("z", "z"), ("a", "a"), ("y", "y"), ("S", r"\left(\sum_i y_i\right)"),
-                      ("a_i", "a_i"), ("a_j", "a_j"), ("KD", r"[i = j]")):
-        latex[sp.Symbol(name, real=True)] = tex
-    return Notation("layered", latex, text)
+def _indexed(style: str, head: str, l: int, *idx: int) -> tuple[str, str]:
+    """(LaTeX, text) of an indexed quantity: head^{l}_{idx} or head^{(l)}_{idx}."""
+    sup = f"({l})" if style == "ij" else str(l)
+    sub = _sub(*idx)
+    return f"{head}^{{{sup}}}_{{{sub}}}", f"{head}^{sup}_{sub.replace(',', '')}"
 
 
-def _all_symbols(network: Network):
-    yield from network.x
-    yield from network.y
+def numbered_names(network: Network, numbering: str, bias: str, base: int) -> dict[sp.Symbol, str]:
+    """w1…wM and b1…bK in one sequence through the network.
+
+    source-major: the weights leaving one neuron get consecutive numbers
+    (w1, w2, w3 leave x1); target-major: those entering one neuron do.  With
+    ``bias = "extra_weight"`` the bias is the weight from a constant source 1
+    placed after the layer's neurons, and is numbered with the weights.
+    """
+    names, w, b = {}, base, base
     for layer in network.layers:
-        yield from layer.W
-        yield from layer.b
-        yield from layer.z
-        yield from layer.a
-        yield from layer.delta
+        sources = list(range(layer.n_in)) + ([None] if bias == "extra_weight" else [])
+        targets = range(layer.n_out)
+        edges = ([(j, k) for k in sources for j in targets] if numbering == "source-major"
+                 else [(j, k) for j in targets for k in sources])
+        for j, k in edges:
+            names[layer.W[j, k] if k is not None else layer.b[j]] = f"w{w}"
+            w += 1
+        if bias == "separate":
+            for j in targets:
+                names[layer.b[j]] = f"b{b}"
+                b += 1
+    return names
 
 
-STYLES = {"layered": layered}
+def parameter_names(network: Network, opts: dict) -> dict[sp.Symbol, str]:
+    """Parameter symbol → name: the numbered style's, overridden by [names]."""
+    auto = {}
+    if opts["style"] == "numbered":
+        auto = numbered_names(network, opts["numbering"], opts["bias"], opts["index_base"])
+    given = {}
+    for layer in network.layers:
+        W, b = network.spec.names.get(f"W{layer.index}"), network.spec.names.get(f"b{layer.index}")
+        for j in range(layer.n_out):
+            for k in range(layer.n_in if W else 0):
+                given[layer.W[j, k]] = W[j][k]
+            if b:
+                given[layer.b[j]] = b[j]
+    clash = next((n for s, n in auto.items() if s not in given and n in given.values()), None)
+    if clash:
+        raise SpecError(f"{network.spec.source}: key `names`: {clash!r} is also the numbered "
+                        "style's name of another parameter; choose another name or name that "
+                        "parameter too.")
+    return {**auto, **given}
+
+
+def parameter_slots(network: Network, names: dict[sp.Symbol, str]) -> Slots:
+    """Name → [(array key, index), …] in network order."""
+    slots: Slots = {}
+    for sym, name in names.items():
+        kind, l, j, k = network.location[sym]
+        slots.setdefault(name, []).append((f"{kind}{l}", (j, k) if kind == "W" else (j,)))
+    return slots
+
+
+def neuron_labels(network: Network, opts: dict) -> dict[tuple[int, int], str]:
+    """(layer, j) → name of a named neuron ([names] neurons, or n1…nN when numbered)."""
+    given = network.spec.names.get("neurons")
+    labels = {}
+    number = opts["index_base"]
+    for l, size in enumerate(network.sizes):
+        for j in range(size):
+            if given:
+                labels[(l, j)] = given[l][j]
+            elif opts["style"] == "numbered":
+                labels[(l, j)] = f"n{number}"
+            number += 1
+    return labels
+
+
+def _neuron_symbols(network: Network, opts: dict, labels, latex, text) -> None:
+    """x, y and every z, a, δ of the network."""
+    P, A = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
+    base, style = opts["index_base"], opts["style"]
+    given = network.spec.names.get("neurons")
+    for k, sym in enumerate(network.x):
+        latex[sym] = name_tex(labels[(0, k)]) if given else f"x_{{{k + base}}}"
+        text[sym] = labels[(0, k)] if given else f"x{k + base}"
+    single = network.output.n_out == 1
+    for j, sym in enumerate(network.y):
+        latex[sym], text[sym] = ("y", "y") if single else (f"y_{{{j + base}}}", f"y{j + base}")
+    hat = PREDICTION_TEX[opts["prediction"]]
+    for layer in network.layers:
+        for j in range(layer.n_out):
+            label = labels.get((layer.index, j))
+            for head, sym in ((P, layer.z[j]), (A, layer.a[j]), (r"\delta", layer.delta[j])):
+                if label:
+                    latex[sym] = f"{head}_{{{name_tex(label)}}}"
+                    text[sym] = f"{head.lstrip(chr(92))}_{label}"
+                else:
+                    latex[sym], text[sym] = _indexed(style, head, layer.index, j + base)
+            if hat and layer is network.output:
+                latex[layer.a[j]] = hat if single else f"{hat}_{{{j + base}}}"
+                text[layer.a[j]] = "y_hat" if single else f"y_hat{j + base}"
+
+
+def _parameter_symbols(network: Network, opts: dict, names, latex, text) -> None:
+    """Every weight and bias: its name, or the style's index form."""
+    base, style = opts["index_base"], opts["style"]
+    for layer in network.layers:
+        extra = layer.n_in if opts["bias"] == "extra_weight" else None
+        for j in range(layer.n_out):
+            for k in range(layer.n_in):
+                idx = (k + base, j + base) if style == "ij" else (j + base, k + base)
+                latex[layer.W[j, k]], text[layer.W[j, k]] = _indexed(style, "w", layer.index, *idx)
+            if extra is None:
+                latex[layer.b[j]], text[layer.b[j]] = _indexed(style, "b", layer.index, j + base)
+            else:   # the bias is the weight from a constant source 1 after the layer's neurons
+                idx = (extra + base, j + base) if style == "ij" else (j + base, extra + base)
+                latex[layer.b[j]], text[layer.b[j]] = _indexed(style, "w", layer.index, *idx)
+    for sym, name in names.items():
+        latex[sym], text[sym] = name_tex(name), name
+
+
+def _generic_symbols(opts: dict, latex) -> None:
+    """The scalars of the index-form formulas (f(z), f'(a), the softmax Jacobian)."""
+    P, A = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
+    for name, tex in (("z", P), ("a", A), ("y", "y"), ("S", r"\left(\sum_i y_i\right)"),
+                      ("a_i", f"{A}_i"), ("a_j", f"{A}_j"), ("KD", r"[i = j]")):
+        latex[sp.Symbol(name, real=True)] = tex
 
 
 def make_notation(network: Network) -> Notation:
-    """The notation the spec's ``[notation]`` table asks for."""
-    from .spec import SpecError, suggest
-    style = network.spec.notation.get("style", "layered")
-    if style not in STYLES:
-        raise SpecError(f"{network.spec.source}: key `notation.style`: unknown style {style!r}."
-                        f"{suggest(style, STYLES)} Expected one of: {', '.join(STYLES)}.")
-    return STYLES[style](network)
+    """The notation the spec's ``[notation]`` and ``[names]`` tables ask for.
+
+    >>> from .spec import parse_spec
+    >>> from .network import build_network
+    >>> spec = parse_spec('inputs = 2\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "relu"\\n'
+    ...                   '[notation]\\nstyle = "numbered"')
+    >>> nt = make_notation(build_network(spec))
+    >>> nt.tex(build_network(spec).layers[0].W[0, 1]), nt.slots["w2"]
+    ('w_{2}', [('W1', (0, 1))])
+    """
+    raw = network.spec.notation
+    style = raw.get("style", "layered")
+    opts = {"style": style, "bias": "separate", "index_base": 1, "error": "delta",
+            "prediction": "activation", "numbering": None, **DEFAULTS[style], **raw}
+    latex: dict[sp.Symbol, str] = {}
+    text: dict[sp.Symbol, str] = {}
+    labels = neuron_labels(network, opts)
+    names = parameter_names(network, opts)
+    _neuron_symbols(network, opts, labels, latex, text)
+    _parameter_symbols(network, opts, names, latex, text)
+    _generic_symbols(opts, latex)
+    return Notation(
+        style, latex, text, loss=LOSS_TEX[opts["loss"]], error=ERROR_TEX[opts["error"]],
+        pre_activation=LETTER_TEX[opts["pre_activation"]], activation=LETTER_TEX[opts["activation"]],
+        prediction=PREDICTION_TEX[opts["prediction"]], bias=opts["bias"],
+        index_base=opts["index_base"], numbering=opts["numbering"],
+        neurons={key: name_tex(label) for key, label in labels.items()},
+        names=names, slots=parameter_slots(network, names))
