@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", default="output", help="output directory (default ./output)")
     d.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
     d.add_argument("--templates", metavar="DIR", help="a directory of templates overriding the shipped ones")
+    d.add_argument("--param", metavar="NAME", help="the derivation of one parameter alone (e.g. w7, w^1_11)")
+    d.add_argument("--digits", type=int, metavar="N",
+                   help="significant digits of the worked example's numbers (default 6; 20 with --exact)")
+    d.add_argument("--exact", action="store_true",
+                   help="worked example in exact rational arithmetic from the decimals as written")
     e = sub.add_parser("eval", help="evaluate loss, every intermediate, gradients and one update",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="example:\n  symbackprop eval net.toml --json\n  symbackprop eval net.toml --init 0")
@@ -46,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
     e.add_argument("--lr", type=float, help="learning rate (default [values].learning_rate or 0.01)")
+    g = sub.add_parser("codegen", help="write a standalone NumPy module: forward, loss, gradients, update",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop codegen net.toml -o grads.py\n"
+                              "  python -c 'import grads; help(grads.gradients)'")
+    g.add_argument("spec", help="network spec (TOML)")
+    g.add_argument("-o", "--output", metavar="FILE",
+                   help="the module to write (default ./output/<name>_grads.py)")
     sub.add_parser("examples", help="list the built-in example specs",
                    epilog="example:\n  symbackprop examples")
     return p
@@ -58,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_derive(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "codegen":
+            return cmd_codegen(args)
         if args.command == "examples":
             for name in example_names():
                 print(f"{name:22s} {example_path(name)}")
@@ -73,17 +87,28 @@ def _model(spec: str | None) -> Model:
 
 
 def cmd_derive(args) -> int:
-    from .render import render_markdown, worked_example
+    from .render import render_markdown
     model = _model(getattr(args, "spec", None))
     init = getattr(args, "init", None)
+    digits = getattr(args, "digits", None) or (20 if getattr(args, "exact", False) else 6)
+    if not 1 <= digits <= 50:
+        raise UsageError(f"--digits {digits}: expected a number of significant digits from 1 to 50.")
+    only, suffix = None, ""
+    if getattr(args, "param", None):
+        only = model.find_parameter(args.param)
+        if only is None:
+            known = ", ".join(list(model.notation.slots)[:12]) or "w^1_11, b^1_1, … (or W1_1_1)"
+            raise UsageError(f"--param {args.param}: no such parameter. Parameters are named "
+                             f"like: {known}.")
+        suffix = "_" + args.param.replace("^", "").replace("/", "_")
     worked = None
     if model.spec.values is not None and model.spec.values.samples:
-        params, ev, new, lr = model.step(init)
-        from .parameters import samples_from_spec
-        worked = worked_example(model.derivation, params, ev, samples_from_spec(model.spec)[1], new, lr)
+        worked = model.worked(init, exact=getattr(args, "exact", False))
+    elif getattr(args, "exact", False):
+        raise UsageError("--exact needs a worked example: give values.x and values.y in the spec.")
     text = render_markdown(model.derivation, model.notation, worked,
-                           templates=getattr(args, "templates", None))
-    out = Path(getattr(args, "output", "output")) / f"{model.spec.name}.md"
+                           templates=getattr(args, "templates", None), only=only, digits=digits)
+    out = Path(getattr(args, "output", "output")) / f"{model.spec.name}{suffix}.md"
     write_atomic(out, text)
     print(f"wrote {out}")
     return 0
@@ -97,11 +122,24 @@ def evaluation_json(model: Model, params, ev, new) -> dict:
                    for z, a, dl in zip(ev.z, ev.a[1:], ev.delta)],
         "gradients": {k: v.tolist() for k, v in ev.gradients.items()},
         "updated": {k: v.tolist() for k, v in new.items()},
+        "by_name": model.by_name(params, ev, new),
     }
 
 
 def _col(m):
     return m[:, 0].tolist() if m.shape[1] == 1 else m.T.tolist()
+
+
+def cmd_codegen(args) -> int:
+    from .codegen import generate
+    model = _model(args.spec)
+    out = Path(args.output) if args.output else Path("output") / f"{model.spec.name}_grads.py"
+    if out.suffix != ".py" or not out.stem.isidentifier():
+        raise UsageError(f"-o {out}: expected a Python module file name such as grads.py "
+                         "(letters, digits, underscores; ending in .py), so that it can be imported.")
+    write_atomic(out, generate(model.derivation, source=str(args.spec)))
+    print(f"wrote {out}")
+    return 0
 
 
 def cmd_eval(args) -> int:

@@ -104,7 +104,8 @@ class Derivation:
     # ---- per-neuron formulas (expanded on demand) -----------------------
     def forward(self, layer: Layer, j: int) -> tuple[sp.Expr, sp.Expr]:
         """(z^l_j = Σ_k w^l_{jk} a^{l−1}_k + b^l_j, a^l_j = f(z^l_j)) right-hand sides."""
-        z = sum((layer.W[j, k] * layer.a_prev[k] for k in range(layer.n_in)), sp.S.Zero) + layer.b[j]
+        # sp.Add(*terms) builds the sum once; sum() would re-flatten it per term (quadratic).
+        z = sp.Add(*[layer.W[j, k] * layer.a_prev[k] for k in range(layer.n_in)], layer.b[j])
         if layer.activation.layerwise:
             return z, softmax_layer(list(layer.z))[j]
         return z, layer.f(layer.z[j])
@@ -129,7 +130,7 @@ class Derivation:
         if layer is self.layers[-1]:
             return self.output_delta(j)
         nxt = self.layers[layer.index]
-        back = sum((nxt.W[k, j] * nxt.delta[k] for k in range(nxt.n_out)), sp.S.Zero)
+        back = sp.Add(*[nxt.W[k, j] * nxt.delta[k] for k in range(nxt.n_out)])
         return back * self.fprime(layer, j)
 
     def output_delta(self, j: int) -> sp.Expr:
@@ -138,7 +139,7 @@ class Derivation:
         if out.activation.layerwise:
             subs[sp.Symbol("S", real=True)] = sp.Add(*self.network.y)
             if self.delta_output is sp.nan:
-                return sum((self.dE_da[i] * self.dadz(out, i, j) for i in range(out.n_out)), sp.S.Zero)
+                return sp.Add(*[self.dE_da[i] * self.dadz(out, i, j) for i in range(out.n_out)])
         return self.delta_output.xreplace(subs)
 
     def gradient(self, param: sp.Symbol) -> sp.Expr:

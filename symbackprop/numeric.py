@@ -43,6 +43,7 @@ class Compiled:
     dterm: Callable                # ∂E/∂a_j(a, y), elementwise
     delta_out: Callable | None     # δ^L(a, y, z, Σy), elementwise; None: Jacobian product
     output_activation: str
+    needs_logs: bool = True        # the loss term uses log a or log(1 − a)
 
 
 def compile_derivation(d: Derivation) -> Compiled:
@@ -69,7 +70,7 @@ def compile_derivation(d: Derivation) -> Compiled:
     delta_out = None if d.delta_output is sp.nan else _lambdify([A, Y, Z, S], d.delta_output)
     return Compiled(tuple(layers), _lambdify([A, Y, LOGA, LOG1MA], term), d.network.loss.mean,
                     _lambdify([A, Y], sp.diff(d.loss_term, A) * scale), delta_out,
-                    out.activation.name)
+                    out.activation.name, bool(term.free_symbols & {LOGA, LOG1MA}))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -119,10 +120,17 @@ def forward(c: Compiled, params: dict[str, np.ndarray], X: np.ndarray):
 
 def loss_values(c: Compiled, z_out, a_out, Yb) -> np.ndarray:
     """Per-example loss E for each column."""
-    loga, log1ma = _logs(c, z_out, a_out)
+    loga, log1ma = _logs(c, z_out, a_out) if c.needs_logs else (None, None)
     terms = np.broadcast_to(c.loss_term(a_out, Yb, loga, log1ma), a_out.shape)
     per = terms.sum(axis=0)
     return per / a_out.shape[0] if c.loss_mean else per
+
+
+def loss(c: Compiled, params: dict[str, np.ndarray], X, Yb, batch: str = "mean") -> float:
+    """The batch loss alone (forward pass only): the baseline of the cheap-gradient ratio."""
+    zs, acts = forward(c, params, np.asarray(X, float))
+    losses = loss_values(c, zs[-1], acts[-1], np.asarray(Yb, float))
+    return float(losses.mean() if batch == "mean" else losses.sum())
 
 
 def evaluate(c: Compiled, params: dict[str, np.ndarray], X, Yb, batch: str = "mean") -> Evaluation:

@@ -1,0 +1,232 @@
+"""symbackprop benchmarks: derivation cost growth, numeric speed, memory.
+
+Run from the repository root (takes about a minute on 2 cores):
+
+    python benchmarks/bench.py            # everything
+    python benchmarks/bench.py --quick    # smaller sweep, fewer repeats
+
+Every number is measured here, on this machine, in this run; nothing is
+asserted.  BLAS is pinned to one thread before NumPy is imported, because
+on 2 cores competing BLAS threads make timings swing 10–40×.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import timeit  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import sympy as sp  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from symbackprop.derive import derive  # noqa: E402
+from symbackprop.network import build_network  # noqa: E402
+from symbackprop.numeric import evaluate, loss  # noqa: E402
+from symbackprop.parameters import initial_parameters  # noqa: E402
+from symbackprop.pipeline import prepare  # noqa: E402
+from symbackprop.spec import parse_spec  # noqa: E402
+
+MNIST = (784, 30, 10)
+
+
+def spec_text(sizes, acts, loss_name="half_sse", values=""):
+    lines = [f"inputs = {sizes[0]}", f'loss = "{loss_name}"']
+    for size, act in zip(sizes[1:], acts):
+        lines += ["[[layer]]", f"size = {size}", f'activation = "{act}"']
+    return "\n".join(lines) + "\n" + values
+
+
+# ---- (a) derivation cost growth ------------------------------------------------
+
+def derivation_cost(sizes) -> dict:
+    """Build + derive, then expand every δ^l_j and every ∂E/∂θ (δ_j a_k); count ops."""
+    acts = ["sigmoid"] * (len(sizes) - 1)
+    t0 = time.perf_counter()
+    net = build_network(parse_spec(spec_text(sizes, acts)))
+    d = derive(net)
+    exprs = [d.delta(layer, j) for layer in d.layers for j in range(layer.n_out)]
+    exprs += [d.gradient(p) for p in net.parameters]
+    seconds = time.perf_counter() - t0
+    ops = sum(sp.count_ops(e) for e in exprs)
+    return {"sizes": sizes, "params": len(net.parameters), "seconds": seconds, "ops": ops}
+
+
+def fit_exponent(xs, ys) -> float:
+    """Least-squares slope of log y against log x."""
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def bench_derivation(quick: bool) -> list[dict]:
+    depths = (1, 2, 4, 8) if quick else (1, 2, 4, 8, 16)
+    widths = (2, 8, 32) if quick else (2, 4, 8, 16, 32, 64)
+    rows = [derivation_cost((w,) + (w,) * depth) for depth in depths for w in widths]
+    print("\n(a) Derivation cost: sigmoid MLP, `depth` layers of `width` neurons, width inputs")
+    print(f"{'depth':>5} {'width':>5} {'params':>8} {'seconds':>9} {'count_ops':>10}")
+    for r in rows:
+        print(f"{len(r['sizes']) - 1:>5} {r['sizes'][0]:>5} {r['params']:>8} "
+              f"{r['seconds']:>9.3f} {r['ops']:>10}")
+    P = [r["params"] for r in rows]
+    big = [r for r in rows if r["params"] >= 1000]
+    print(f"fitted exponent vs parameters (all {len(rows)} nets):   "
+          f"time P^{fit_exponent(P, [r['seconds'] for r in rows]):.2f}, "
+          f"ops P^{fit_exponent(P, [r['ops'] for r in rows]):.2f}")
+    print(f"fitted exponent vs parameters ({len(big)} nets with P >= 1000): "
+          f"time P^{fit_exponent([r['params'] for r in big], [r['seconds'] for r in big]):.2f}, "
+          f"ops P^{fit_exponent([r['params'] for r in big], [r['ops'] for r in big]):.2f}")
+    deep = derivation_cost((32,) + (32,) * 10 + (1,))
+    print(f"10 hidden layers of 32 (+1 output): {deep['params']} params, derived and expanded "
+          f"in {deep['seconds']:.2f} s, {deep['ops']} ops")
+    return rows
+
+
+def bench_mnist_document() -> None:
+    """784-30-10: derive, compile, evaluate one example, render the summary document."""
+    from symbackprop.parameters import samples_from_spec
+    from symbackprop.render import render_markdown, worked_example
+    rng = np.random.default_rng(0)
+    x = ", ".join(f"{v:.3f}" for v in rng.random(MNIST[0]))
+    y = ", ".join("1.0" if j == 3 else "0.0" for j in range(MNIST[-1]))
+    text = spec_text(MNIST, ["sigmoid", "sigmoid"], "half_sse", f"[values]\nx = [{x}]\ny = [{y}]\n")
+    times = {}
+    t = time.perf_counter()
+    model = prepare(text)
+    times["derive"] = time.perf_counter() - t
+    t = time.perf_counter()
+    model.compiled
+    times["compile"] = time.perf_counter() - t
+    t = time.perf_counter()
+    params, ev, new, lr = model.step(init=0)
+    times["evaluate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    worked = worked_example(model.derivation, params, ev, samples_from_spec(model.spec)[1], new, lr)
+    doc = render_markdown(model.derivation, model.notation, worked)
+    times["render"] = time.perf_counter() - t
+    longest = max(len(line) for line in doc.splitlines())
+    print(f"\n784-30-10 ({len(model.network.parameters)} params): "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in times.items())
+          + f"; total {sum(times.values()):.2f} s; document {len(doc) // 1024} KiB, "
+            f"{len(doc.splitlines())} lines, longest line {longest} characters")
+
+
+# ---- (b) numeric speed -----------------------------------------------------------
+
+def hand_backprop(p, X, Y):
+    """Hand-written vectorised backprop for a sigmoid 784-30-10 net, half-SSE, batch mean."""
+    n = X.shape[1]
+    z1 = p["W1"] @ X + p["b1"][:, None]
+    a1 = 1.0 / (1.0 + np.exp(-z1))
+    z2 = p["W2"] @ a1 + p["b2"][:, None]
+    a2 = 1.0 / (1.0 + np.exp(-z2))
+    E = 0.5 * ((a2 - Y) ** 2).sum() / n
+    d2 = (a2 - Y) * a2 * (1.0 - a2)
+    d1 = (p["W2"].T @ d2) * a1 * (1.0 - a1)
+    return E, {"W1": d1 @ X.T / n, "b1": d1.sum(1) / n, "W2": d2 @ a1.T / n, "b2": d2.sum(1) / n}
+
+
+def best_time(fn, repeat: int) -> float:
+    number = max(1, int(0.05 / max(timeit.timeit(fn, number=1), 1e-6)))
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def bench_numeric(quick: bool) -> None:
+    model = prepare(spec_text(MNIST, ["sigmoid", "sigmoid"]))
+    c = model.compiled
+    params = initial_parameters(model.spec, 0)
+    rng = np.random.default_rng(1)
+    repeat = 3 if quick else 7
+    gen = generated_module(model)
+    print("\n(b) Numeric speed: 784-30-10 sigmoid, half-SSE, loss + all gradients (best of "
+          f"{repeat}, ms per call)")
+    print(f"{'batch':>6} {'hand NumPy':>11} {'symbackprop':>12} {'ratio':>6} {'codegen':>8} "
+          f"{'ratio':>6} {'loss only':>10} {'grad/loss':>10}")
+    for n in (1, 64, 1024):
+        X, Y = rng.random((MNIST[0], n)), rng.random((MNIST[-1], n))
+        ours = evaluate(c, params, X, Y)
+        ref_loss, ref = hand_backprop(params, X, Y)
+        assert abs(ours.loss - ref_loss) <= 1e-12 * ref_loss   # same numbers before timing
+        assert all(np.allclose(ours.gradients[k], ref[k], rtol=1e-10, atol=1e-14) for k in ref)
+        t_hand = best_time(lambda: hand_backprop(params, X, Y), repeat)
+        t_ours = best_time(lambda: evaluate(c, params, X, Y), repeat)
+        t_gen = best_time(lambda: gen.gradients(params, X, Y), repeat)
+        t_loss = best_time(lambda: loss(c, params, X, Y), repeat)
+        print(f"{n:>6} {t_hand * 1e3:>11.3f} {t_ours * 1e3:>12.3f} {t_ours / t_hand:>6.2f} "
+              f"{t_gen * 1e3:>8.3f} {t_gen / t_hand:>6.2f} {t_loss * 1e3:>10.3f} "
+              f"{t_ours / t_loss:>10.2f}")
+
+
+def generated_module(model):
+    """Import the module `symbackprop codegen` writes for ``model``."""
+    import importlib.util
+    from symbackprop.codegen import generate
+    folder = Path(tempfile.mkdtemp(prefix="symbackprop-bench-"))
+    path = folder / "bench_grads.py"
+    path.write_text(generate(model))
+    spec = importlib.util.spec_from_file_location("bench_grads", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---- (c) memory ------------------------------------------------------------------
+
+def memory_child() -> None:
+    """In a fresh process: peak memory of deriving and evaluating 784-30-10 (batch 1,024)."""
+    import resource
+    import tracemalloc
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    model = prepare(spec_text(MNIST, ["sigmoid", "sigmoid"]))
+    d = model.derivation
+    n_exprs = sum(1 for p in model.network.parameters if d.gradient(p) is not None)
+    rng = np.random.default_rng(2)
+    X, Y = rng.random((MNIST[0], 1024)), rng.random((MNIST[-1], 1024))
+    evaluate(model.compiled, initial_parameters(model.spec, 0), X, Y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"baseline_rss_kib": base, "peak_rss_kib": rss, "traced_peak": peak,
+                      "gradients": n_exprs}))
+
+
+def bench_memory() -> None:
+    run = subprocess.run([sys.executable, __file__, "--memory-child"], capture_output=True,
+                         text=True, check=True)
+    m = json.loads(run.stdout)
+    print(f"\n(c) Memory, fresh process, derive + all {m['gradients']} gradient expressions + "
+          f"evaluate 784-30-10 on 1,024 examples:")
+    print(f"peak RSS {m['peak_rss_kib'] / 1024:.0f} MiB (of which {m['baseline_rss_kib'] / 1024:.0f} "
+          f"MiB is Python + SymPy + NumPy after import); Python-allocated peak (tracemalloc) "
+          f"{m['traced_peak'] / 2**20:.0f} MiB")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller sweep and fewer repeats")
+    p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.memory_child:
+        return memory_child()
+    print(f"symbackprop benchmarks: Python {platform.python_version()}, NumPy {np.__version__}, "
+          f"SymPy {sp.__version__}, {os.cpu_count()} cores, {platform.machine()}, "
+          f"BLAS threads pinned to 1")
+    bench_derivation(args.quick)
+    bench_mnist_document()
+    bench_numeric(args.quick)
+    bench_memory()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Export a derivation as a standalone Python/NumPy module (``symbackprop codegen``).
+
+SymPy's ``NumPyPrinter`` prints the derivation's local pieces (f_l, f_l',
+the loss term, δ^L) with one scalar symbol standing for a whole array; the
+module layout and the layer loop, unrolled layer by layer with the
+derivation's equations as comments, live in ``templates/gradients.py.j2``.
+The generated module imports only NumPy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from .derive import A, Derivation
+
+S = sp.Symbol("s", real=True)                 # Σ_i y_i (softmax + cross-entropy)
+LOGA, LOG1MA = sp.symbols("loga log1ma", real=True)
+
+
+class ModulePrinter(NumPyPrinter):
+    """NumPy code as a person writes it: ``np.exp``, ``1/a``, our ``sigmoid``."""
+
+    def __init__(self):
+        super().__init__({"fully_qualified_modules": True})
+
+    def _module_format(self, fqn, register=True):
+        fqn = super()._module_format(fqn, register)
+        return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else fqn
+
+    def _print_Pow(self, expr, rational=False):
+        # 1/x rather than NumPy's x**(-1.0): cheaper, and the way it is written by hand
+        if expr.exp.is_Integer and expr.exp.is_negative:
+            denominator = sp.Pow(expr.base, -expr.exp, evaluate=False) if expr.exp != -1 else expr.base
+            return "1/" + self.parenthesize(denominator, 1000)
+        return super()._print_Pow(expr, rational=rational)
+
+    def _print_sigmoid(self, expr):
+        return f"sigmoid({self._print(expr.args[0])})"
+
+    def _print_softplus(self, expr):
+        return f"np.logaddexp(0, {self._print(expr.args[0])})"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One printed formula: NumPy code, and the equation for the comment."""
+
+    code: str
+    math: str
+    constant: bool
+
+
+def piece(expr: sp.Expr) -> Piece:
+    return Piece(ModulePrinter().doprint(expr), sp.sstr(expr), not expr.free_symbols)
+
+
+@dataclass(frozen=True)
+class LayerPieces:
+    index: int
+    n_in: int
+    n_out: int
+    activation: str
+    f: Piece | None          # None: softmax
+    fprime: Piece | None
+
+
+def layer_pieces(d: Derivation) -> list[LayerPieces]:
+    out = []
+    for layer, ld in zip(d.layers, d.local):
+        if layer.activation.layerwise:
+            out.append(LayerPieces(layer.index, layer.n_in, layer.n_out, "softmax", None, None))
+            continue
+        fprime = ld.fprime_output if ld.fprime_output is not None else ld.fprime
+        out.append(LayerPieces(layer.index, layer.n_in, layer.n_out, layer.activation.name,
+                               piece(ld.f), piece(fprime)))
+    return out
+
+
+def loss_pieces(d: Derivation) -> dict:
+    """The loss term (logs of the outputs as inputs), ∂E/∂a and δ^L."""
+    term = d.loss_term.subs(sp.log(1 - A), LOG1MA).subs(sp.log(A), LOGA)
+    n_out = d.network.output.n_out
+    scale = sp.Rational(1, n_out) if d.network.loss.mean else sp.S.One
+    softmax_ce = d.delta_output is not sp.nan and d.network.output.activation.layerwise
+    delta = None if d.delta_output is sp.nan else d.delta_output.subs(sp.Symbol("S", real=True), S)
+    return {"term": piece(term), "term_math": sp.sstr(d.loss_term), "mean": d.network.loss.mean,
+            "needs_logs": bool(term.free_symbols & {LOGA, LOG1MA}),
+            "dterm": piece(sp.diff(d.loss_term, A) * scale),
+            "delta": None if delta is None else piece(delta), "softmax_ce": softmax_ce}
+
+
+def _environment() -> jinja2.Environment:
+    """Templates of an installed wheel (symbackprop/templates) or of a checkout (../templates)."""
+    here = Path(__file__).resolve().parent
+    dirs = [str(d) for d in (here / "templates", here.parent / "templates") if d.is_dir()]
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(dirs), undefined=jinja2.StrictUndefined,
+                              autoescape=False, keep_trailing_newline=True, trim_blocks=True,
+                              lstrip_blocks=True)
+
+
+def generate(d: Derivation, source: str = "") -> str:
+    """The text of a standalone module computing forward, loss, gradients and an update.
+
+    >>> from .spec import parse_spec
+    >>> from .network import build_network
+    >>> from .derive import derive
+    >>> text = generate(derive(build_network(parse_spec('inputs = 1\\nloss = "half_sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"'))))
+    >>> "def gradients(params, X, Y):" in text and "import numpy as np" in text
+    True
+    """
+    spec = d.network.spec
+    layers = layer_pieces(d)
+    return _environment().get_template("gradients.py.j2").render(
+        spec=spec, source=source or spec.source, sizes=spec.sizes, layers=layers,
+        L=len(layers), loss=loss_pieces(d), output=d.network.output.activation.name)
