@@ -69,6 +69,10 @@ class Notation:
     def name(self, sym: sp.Symbol) -> str:
         return self.text.get(sym, str(sym))
 
+    def symbol(self, name: str) -> sp.Symbol:
+        """The first parameter symbol called ``name``."""
+        return next(s for s, n in self.names.items() if n == name)
+
     def tied(self, name: str) -> bool:
         return len(self.slots.get(name, ())) > 1
 

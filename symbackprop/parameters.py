@@ -84,3 +84,59 @@ def samples_from_spec(spec: Spec, exact: bool = False):
     X = np.array([s.x for s in spec.values.samples], dtype=object).T.astype(dtype)
     Y = np.array([s.y for s in spec.values.samples], dtype=object).T.astype(dtype)
     return X, Y
+
+
+# ---- named, tied and frozen parameters --------------------------------
+# ``slots`` (from the notation) maps a name to its places [(array, index), …];
+# a name with several places is one shared (tied) parameter.
+
+def check_named(spec: Spec, slots, params: dict[str, np.ndarray]) -> None:
+    """Frozen names must exist; the places of a tied name must hold one value."""
+    frozen = spec.values.frozen if spec.values else ()
+    for name in frozen:
+        if name not in (slots or {}):
+            known = ", ".join(sorted(slots or {})) or "none (add a [names] table or a numbered notation)"
+            raise SpecError(f"{spec.source}: key `values.frozen`: no parameter is named {name!r}. "
+                            f"Known names: {known}.")
+    for name, places in (slots or {}).items():
+        values = {float(params[key][index]) for key, index in places}
+        if len(values) > 1:
+            where = ", ".join(f"{key}{list(index)}" for key, index in places)
+            raise SpecError(f"{spec.source}: key `values`: {name} is one shared parameter at "
+                            f"{where} but is given different values {sorted(values)}; give it "
+                            f"one value (e.g. `{name} = …` in [values]).")
+
+
+def tie_gradients(grads: dict[str, np.ndarray], slots) -> dict[str, np.ndarray]:
+    """Every place of a tied name gets the sum over its places (the total derivative)."""
+    tied = {key: g.copy() for key, g in grads.items()}
+    for places in (slots or {}).values():
+        if len(places) > 1:
+            total = sum(grads[key][index] for key, index in places)
+            for key, index in places:
+                tied[key][index] = total
+    return tied
+
+
+def frozen_mask(spec: Spec, slots) -> dict[str, np.ndarray] | None:
+    """True at every place of a frozen name, for ``numeric.update``."""
+    frozen = spec.values.frozen if spec.values else ()
+    if not frozen:
+        return None
+    mask = {key: np.zeros(shape, dtype=bool) for key, shape in array_shapes(spec).items()}
+    for name in frozen:
+        for key, index in slots[name]:
+            mask[key][index] = True
+    return mask
+
+
+def by_name(spec: Spec, slots, params, grads, updated) -> dict[str, dict]:
+    """{name: {value, gradient, updated, frozen}}; a tied gradient is the sum over its places."""
+    frozen = set(spec.values.frozen if spec.values else ())
+    table = {}
+    for name, places in (slots or {}).items():
+        key, index = places[0]
+        table[name] = {"value": float(params[key][index]),
+                       "gradient": float(sum(grads[k][i] for k, i in places)),
+                       "updated": float(updated[key][index]), "frozen": name in frozen}
+    return table

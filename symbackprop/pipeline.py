@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from decimal import Decimal
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +20,8 @@ from .derive import Derivation, derive
 from .network import Network, build_network
 from .notation import Notation, make_notation
 from .numeric import Compiled, Evaluation, compile_derivation, evaluate, update
-from .parameters import parameters_from_spec, samples_from_spec
+from .parameters import (by_name, check_named, frozen_mask, parameters_from_spec,
+                         samples_from_spec, tie_gradients)
 from .spec import Spec, SpecError, load_spec, parse_spec
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -51,7 +53,13 @@ class Model:
         return compile_derivation(self.derivation)
 
     def parameters(self, init: int | None = None) -> dict[str, np.ndarray]:
-        return parameters_from_spec(self.spec, init, names=getattr(self.notation, "slots", None))
+        params = parameters_from_spec(self.spec, init, names=getattr(self.notation, "slots", None))
+        check_named(self.spec, self.notation.slots, params)
+        return params
+
+    @property
+    def frozen(self) -> tuple[str, ...]:
+        return self.spec.values.frozen if self.spec.values else ()
 
     def learning_rate(self, lr: float | None = None) -> float:
         if lr is not None:
@@ -60,17 +68,51 @@ class Model:
             return float(self.spec.values.learning_rate)
         return 0.01
 
-    def evaluate(self, init: int | None = None, params=None) -> Evaluation:
+    def evaluate(self, init: int | None = None, params=None, data=None) -> Evaluation:
+        """Loss, intermediates and batch gradients; ``data`` = (X, Y), examples in columns
+        (e.g. from ``--data file.csv``), replaces the spec's samples."""
         params = self.parameters(init) if params is None else params
-        X, Y = samples_from_spec(self.spec)
+        X, Y = samples_from_spec(self.spec) if data is None else data
         return evaluate(self.compiled, params, X, Y, self.spec.batch)
 
-    def step(self, init: int | None = None, lr: float | None = None):
+    def step(self, init: int | None = None, lr: float | None = None, data=None):
         """(params, evaluation, updated params, learning rate) of one gradient step."""
         params = self.parameters(init)
-        ev = self.evaluate(params=params)
+        ev = self.evaluate(params=params, data=data)
         rate = self.learning_rate(lr)
-        return params, ev, update(params, ev.gradients, rate), rate
+        return params, ev, self.descend(params, ev, rate), rate
+
+    def descend(self, params, ev: Evaluation, rate: float) -> dict[str, np.ndarray]:
+        """θ ← θ − η ∂E/∂θ with tied gradients summed and frozen names kept."""
+        grads = tie_gradients(ev.gradients, self.notation.slots)
+        return update(params, grads, rate, frozen_mask(self.spec, self.notation.slots))
+
+    def by_name(self, params, ev: Evaluation, updated) -> dict[str, dict]:
+        return by_name(self.spec, self.notation.slots, params, ev.gradients, updated)
+
+    def worked(self, init: int | None = None, lr: float | None = None, exact: bool = False):
+        """The worked example (first example of the spec), float64 or exact."""
+        from .worked import exact_worked, worked_example
+        params = self.parameters(init)
+        if exact:
+            exact_params = parameters_from_spec(self.spec, init, names=self.notation.slots, exact=True)
+            first = self.spec.values.samples[0]
+            rate = Decimal(str(lr)) if lr is not None else self.spec.values.learning_rate
+            rate = Decimal("0.01") if rate is None else rate
+            return exact_worked(self.derivation, self.notation, exact_params, first.x, first.y,
+                                rate, self.frozen)
+        X, Y = samples_from_spec(self.spec)
+        ev = evaluate(self.compiled, params, X[:, :1], Y[:, :1], self.spec.batch)
+        return worked_example(self.derivation, params, ev, Y[:, :1], lr=self.learning_rate(lr),
+                              nt=self.notation, frozen=self.frozen)
+
+    def find_parameter(self, name: str) -> list | None:
+        """The symbols of the parameter called ``name``: a [names] or numbered name
+        (all its places when tied), a displayed name like ``w^1_11``, or ``W1_1_1``."""
+        if name in self.notation.slots:
+            return [s for s, n in self.notation.names.items() if n == name]
+        found = [p for p in self.network.parameters if name in (p.name, self.notation.text.get(p))]
+        return found[:1] or None
 
     def _repr_markdown_(self) -> str:
         from .render import render_markdown

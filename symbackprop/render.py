@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import sympy as sp
 
 from .derive import Derivation
 from .notation import Notation
-from .numeric import Evaluation
+from .worked import Worked, worked_example  # noqa: F401  (re-exported)
 
 MAX_FULL_PARAMS = 100     # above this, one representative parameter per layer
 MAX_PATHS_SHOWN = 16      # chains with more paths are shown in δ form only
@@ -35,40 +34,29 @@ def environment(extra_dir: str | Path | None = None) -> jinja2.Environment:
 
 
 @dataclass(frozen=True)
-class Worked:
-    """The numbers of the worked example (first example of the spec)."""
+class Group:
+    """One parameter of the document: a name and its symbols (several when tied)."""
 
-    evaluation: Evaluation
-    params: dict[str, np.ndarray]
-    updated: dict[str, np.ndarray]
-    learning_rate: float
-    numbers: dict[sp.Symbol, float]
-    updated_numbers: dict[sp.Symbol, float]
-    target_sum: float
-
-    def value(self, expr) -> float:
-        """An expression of network symbols, evaluated at the example's numbers."""
-        return float(sp.sympify(expr).xreplace(self.numbers))
+    name: str | None
+    symbols: tuple[sp.Symbol, ...]
+    gradient: sp.Expr          # Σ over the symbols of δ-form partial derivatives
+    frozen: bool = False
 
 
-def worked_example(d: Derivation, params, evaluation: Evaluation, Y, updated, lr) -> Worked:
-    """Collect the numbers of the first example, keyed by network symbol."""
-    numbers: dict[sp.Symbol, float] = {}
-    new: dict[sp.Symbol, float] = {}
-    net = d.network
-    numbers.update(zip(net.x, evaluation.a[0][:, 0]))
-    numbers.update(zip(net.y, np.asarray(Y, float)[:, 0]))
-    for layer in net.layers:
-        l = layer.index
-        numbers.update(zip(layer.W, params[f"W{l}"].ravel()))
-        numbers.update(zip(layer.b, params[f"b{l}"]))
-        numbers.update(zip(layer.z, evaluation.z[l - 1][:, 0]))
-        numbers.update(zip(layer.a, evaluation.a[l][:, 0]))
-        numbers.update(zip(layer.delta, evaluation.delta[l - 1][:, 0]))
-        new.update(zip(layer.W, updated[f"W{l}"].ravel()))
-        new.update(zip(layer.b, updated[f"b{l}"]))
-    return Worked(evaluation, params, updated, lr, {k: float(v) for k, v in numbers.items()},
-                  {k: float(v) for k, v in new.items()}, float(np.asarray(Y, float)[:, 0].sum()))
+def parameter_groups(d: Derivation, notation: Notation, shown) -> list[Group]:
+    """The shown parameters grouped by name: a tied name once, with all its symbols."""
+    frozen = set(d.network.spec.values.frozen) if d.network.spec.values else set()
+    groups, seen = [], set()
+    for p in shown:
+        name = notation.names.get(p)
+        if p in seen or (name is not None and name in seen):
+            continue
+        syms = [s for s, n in notation.names.items() if n == name] if notation.tied(name or "") else [p]
+        seen.update(syms)
+        seen.add(name)
+        groups.append(Group(name, tuple(syms), sp.Add(*[d.gradient(s) for s in syms]),
+                            name in frozen))
+    return groups
 
 
 def shown_parameters(d: Derivation) -> list[sp.Symbol]:
@@ -80,27 +68,61 @@ def shown_parameters(d: Derivation) -> list[sp.Symbol]:
 
 
 def render_markdown(d: Derivation, notation: Notation, worked: Worked | None = None,
-                    templates: str | Path | None = None, only: sp.Symbol | None = None,
-                    digits: int = 6) -> str:
-    """The Markdown derivation document."""
+                    templates: str | Path | None = None, only=None, digits: int = 6) -> str:
+    """The Markdown derivation document.
+
+    ``only``: a parameter symbol, or the symbols of one tied name, to write
+    that parameter's derivation alone.  ``digits``: significant digits shown.
+    """
     env = environment(templates)
     env.filters["tex"] = notation.tex
     env.filters["num"] = lambda x: _num(x, digits)
-    params = [only] if only is not None else shown_parameters(d)
+    env.filters["prod"] = lambda factors: sp.Mul(*factors)
+    if isinstance(only, sp.Symbol):
+        only = [only]
+    params = list(only) if only else shown_parameters(d)
+    order = {sym: i for i, sym in enumerate(notation.names)}   # numbered: w1, w2, …
+    params.sort(key=lambda p: order.get(p, len(order)))
     small = len(d.network.parameters) <= MAX_FULL_PARAMS
     return env.get_template("derivation.md.j2").render(
         d=d, net=d.network, spec=d.network.spec, nt=notation, worked=worked,
-        params=params, small=small, only=only, max_paths=MAX_PATHS_SHOWN,
+        params=params, groups=parameter_groups(d, notation, params), small=small,
+        only=params[0] if only else None, max_paths=MAX_PATHS_SHOWN,
         n_params=len(d.network.parameters), digits=digits)
 
 
 def _num(x, digits: int) -> str:
     """``digits`` significant digits, with LaTeX powers of ten for tiny or huge numbers."""
-    x = float(x)
+    if isinstance(x, sp.Basic) and x.is_Rational and _terminates(x, digits):
+        return _decimal(x)      # an exact decimal short enough to show in full
+    x = float(x) if not isinstance(x, sp.Basic) else x
     if x == 0:
         return "0"
-    text = f"{x:.{digits}g}"
+    text = f"{x:.{digits}g}" if isinstance(x, float) else _sympy_g(x, digits)
     if "e" in text:
         mant, exp = text.split("e")
         return rf"{mant} \times 10^{{{int(exp)}}}"
     return text
+
+
+def _terminates(q: sp.Rational, digits: int) -> bool:
+    """A rational with a decimal expansion of at most ``digits`` significant digits."""
+    den = int(q.q)
+    for prime in (2, 5):
+        while den % prime == 0:
+            den //= prime
+    return den == 1 and len(_decimal(q).replace("-", "").replace(".", "").strip("0")) <= digits
+
+
+def _decimal(q: sp.Rational) -> str:
+    from decimal import Decimal, localcontext
+    with localcontext() as ctx:
+        ctx.prec = 200
+        return format((Decimal(int(q.p)) / Decimal(int(q.q))).normalize(), "f")
+
+
+def _sympy_g(x: sp.Basic, digits: int) -> str:
+    """``digits`` significant digits of an exact or high-precision SymPy number."""
+    import mpmath
+    with mpmath.workdps(digits + 10):
+        return mpmath.nstr(mpmath.mpf(sp.Float(x, digits + 10)), digits)
