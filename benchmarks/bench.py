@@ -73,19 +73,23 @@ def bench_derivation(quick: bool) -> list[dict]:
     depths = (1, 2, 4, 8) if quick else (1, 2, 4, 8, 16)
     widths = (2, 8, 32) if quick else (2, 4, 8, 16, 32, 64)
     rows = [derivation_cost((w,) + (w,) * depth) for depth in depths for w in widths]
-    print("\n(a) Derivation cost: sigmoid MLP, `depth` layers of `width` neurons, width inputs")
-    print(f"{'depth':>5} {'width':>5} {'params':>8} {'seconds':>9} {'count_ops':>10}")
+    print("\n(a) Derivation cost: sigmoid MLP, `depth` layers of `width` neurons, width inputs;")
+    print("    time = build symbols + derive + write out every δ^l_j and every ∂E/∂θ = δ_j a_k")
+    print(f"{'depth':>5} {'width':>5} {'params':>8} {'seconds':>9} {'count_ops':>10} {'ops/param':>9}")
     for r in rows:
         print(f"{len(r['sizes']) - 1:>5} {r['sizes'][0]:>5} {r['params']:>8} "
-              f"{r['seconds']:>9.3f} {r['ops']:>10}")
-    P = [r["params"] for r in rows]
-    big = [r for r in rows if r["params"] >= 1000]
-    print(f"fitted exponent vs parameters (all {len(rows)} nets):   "
-          f"time P^{fit_exponent(P, [r['seconds'] for r in rows]):.2f}, "
-          f"ops P^{fit_exponent(P, [r['ops'] for r in rows]):.2f}")
-    print(f"fitted exponent vs parameters ({len(big)} nets with P >= 1000): "
-          f"time P^{fit_exponent([r['params'] for r in big], [r['seconds'] for r in big]):.2f}, "
-          f"ops P^{fit_exponent([r['params'] for r in big], [r['ops'] for r in big]):.2f}")
+              f"{r['seconds']:>9.3f} {r['ops']:>10} {r['ops'] / r['params']:>9.2f}")
+    print("fitted exponents, log-log least squares against the parameter count P:")
+    families = [(f"depth {dp}, width 2..{widths[-1]}", [r for r in rows if len(r["sizes"]) - 1 == dp])
+                for dp in depths] + \
+               [(f"width {w}, depth 1..{depths[-1]}", [r for r in rows if r["sizes"][0] == w])
+                for w in widths]
+    families.append(("all nets with P >= 1000", [r for r in rows if r["params"] >= 1000]))
+    families.append((f"all {len(rows)} nets", rows))
+    for label, fam in families:
+        P = [r["params"] for r in fam]
+        print(f"  {label:<28} time P^{fit_exponent(P, [r['seconds'] for r in fam]):.2f}   "
+              f"ops P^{fit_exponent(P, [r['ops'] for r in fam]):.2f}")
     deep = derivation_cost((32,) + (32,) * 10 + (1,))
     print(f"10 hidden layers of 32 (+1 output): {deep['params']} params, derived and expanded "
           f"in {deep['seconds']:.2f} s, {deep['ops']} ops")
@@ -173,7 +177,7 @@ def generated_module(model):
     from symbackprop.codegen import generate
     folder = Path(tempfile.mkdtemp(prefix="symbackprop-bench-"))
     path = folder / "bench_grads.py"
-    path.write_text(generate(model))
+    path.write_text(generate(model.derivation))
     spec = importlib.util.spec_from_file_location("bench_grads", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

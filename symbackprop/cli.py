@@ -46,11 +46,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="worked example in exact rational arithmetic from the decimals as written")
     e = sub.add_parser("eval", help="evaluate loss, every intermediate, gradients and one update",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="example:\n  symbackprop eval net.toml --json\n  symbackprop eval net.toml --init 0")
+                       epilog="example:\n  symbackprop eval net.toml --json\n  symbackprop eval net.toml --init 0\n"
+                              "  symbackprop eval net.toml --data batch.csv --json")
     e.add_argument("spec", help="network spec (TOML)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
     e.add_argument("--lr", type=float, help="learning rate (default [values].learning_rate or 0.01)")
+    e.add_argument("--data", metavar="CSV", help="a batch of examples: a CSV file whose header names "
+                   "the columns x1..xn, y1..ym (replaces the spec's samples)")
     g = sub.add_parser("codegen", help="write a standalone NumPy module: forward, loss, gradients, update",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="example:\n  symbackprop codegen net.toml -o grads.py\n"
@@ -117,6 +120,8 @@ def cmd_derive(args) -> int:
 def evaluation_json(model: Model, params, ev, new) -> dict:
     return {
         "loss": ev.loss,
+        "batch": {"examples": int(ev.losses.shape[0]), "reduction": ev.batch},
+        "losses": ev.losses.tolist(),
         "outputs": ev.outputs[:, 0].tolist() if ev.outputs.shape[1] == 1 else ev.outputs.T.tolist(),
         "layers": [{"z": _col(z), "a": _col(a), "delta": _col(dl)}
                    for z, a, dl in zip(ev.z, ev.a[1:], ev.delta)],
@@ -144,11 +149,19 @@ def cmd_codegen(args) -> int:
 
 def cmd_eval(args) -> int:
     model = _model(args.spec)
-    params, ev, new, lr = model.step(args.init, args.lr)
+    data = None
+    if args.data:
+        from .data import load_samples_csv
+        data = load_samples_csv(args.data, model.spec.inputs, model.spec.sizes[-1], model.spec.loss)
+    params, ev, new, lr = model.step(args.init, args.lr, data=data)
     if args.json:
         print(json.dumps(evaluation_json(model, params, ev, new)))
         return 0
     print(f"loss = {ev.loss:.10g}   (learning rate {lr:g})")
+    n = ev.losses.shape[0]
+    if n > 1:
+        print(f"batch of {n} examples: loss and gradients are the {ev.batch} over the batch; "
+              "the tables show example 1 (--json has every example)")
     for l, (z, a, dl) in enumerate(zip(ev.z, ev.a[1:], ev.delta), start=1):
         print(f"\nlayer {l}")
         print(f"  {'j':>3} {'z':>16} {'a':>16} {'delta':>16}")
