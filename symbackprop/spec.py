@@ -319,7 +319,7 @@ def _notation(raw: dict, source: str) -> dict[str, Any]:
         choices = NOTATION_CHOICES[key]
         if isinstance(value, bool) or value not in choices:
             raise SpecError(f"{_where(source, 'notation.' + key)}: expected one of "
-                            f"{', '.join(repr(c) for c in choices)}, got {value!r}.{suggest(value, choices)}")
+                            f"{', '.join(repr(c) for c in choices)}, got {value!r}.{suggest(value, map(str, choices))}")
     if "numbering" in raw and raw.get("style") != "numbered":
         raise SpecError(f"{_where(source, 'notation.numbering')}: numbering applies only to "
                         "style = \"numbered\".")
