@@ -16,6 +16,7 @@ EPILOG = """examples:
   symbackprop                              derive the built-in 2-3-3-1 example into ./output
   symbackprop derive net.toml -o notes     write notes/<name>.md
   symbackprop eval net.toml --json         every forward value, gradient and update as JSON
+  symbackprop train net.toml --steps 500   gradient descent; --plot loss.png, --json
   symbackprop examples                     list the shipped example specs
 """
 
@@ -61,6 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("spec", help="network spec (TOML)")
     g.add_argument("-o", "--output", metavar="FILE",
                    help="the module to write (default ./output/<name>_grads.py)")
+    t = sub.add_parser("train", help="full-batch gradient descent on the spec's examples",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop train net.toml --steps 1000 --lr 0.5 --plot loss.png\n"
+                              "  symbackprop train net.toml --steps 100 --json")
+    t.add_argument("spec", help="network spec (TOML)")
+    t.add_argument("--steps", type=int, required=True, metavar="N", help="number of gradient-descent steps")
+    t.add_argument("--lr", type=float, help="learning rate (default [values].learning_rate or 0.01)")
+    t.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
+    t.add_argument("--json", action="store_true",
+                   help="print {loss_history, final_loss, parameters, by_name} as JSON")
+    t.add_argument("--plot", metavar="FILE", help="save the loss curve (.png or .svg)")
     sub.add_parser("examples", help="list the built-in example specs",
                    epilog="example:\n  symbackprop examples")
     return p
@@ -75,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "codegen":
             return cmd_codegen(args)
+        if args.command == "train":
+            return cmd_train(args)
         if args.command == "examples":
             for name in example_names():
                 print(f"{name:22s} {example_path(name)}")
@@ -179,3 +193,36 @@ def cmd_eval(args) -> int:
 def _indices(g):
     import numpy as np
     return [i if len(i) > 1 else i[0] for i in np.ndindex(g.shape)]
+
+
+def cmd_train(args) -> int:
+    import numpy as np
+    from .train import MAX_STEPS, PLOT_FORMATS, plot_loss, train, training_json
+    if not 1 <= args.steps <= MAX_STEPS:
+        raise UsageError(f"--steps {args.steps}: expected a number of steps from 1 to {MAX_STEPS}.")
+    if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
+        raise UsageError(f"--lr {args.lr}: expected a positive learning rate.")
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None and plot.suffix[1:].lower() not in PLOT_FORMATS:
+        raise UsageError(f"--plot {plot}: expected a file name ending in .png or .svg.")
+    model = _model(args.spec)
+    progress = iter
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        progress = lambda steps: tqdm(steps, desc="training", unit="step", leave=False)  # noqa: E731
+    t = train(model, args.steps, args.lr, args.init, progress=progress)
+    if plot is not None:
+        plot_loss(t, plot, f"{model.spec.name}: {model.spec.batch} loss, learning rate {t.learning_rate:g}")
+    if args.json:
+        print(json.dumps(training_json(t)))
+        return 0
+    print(f"loss {t.loss_history[0]:.10g} -> {t.final_loss:.10g} after {args.steps} steps "
+          f"(learning rate {t.learning_rate:g}, batch {model.spec.batch})")
+    for name, row in t.by_name.items():
+        print(f"  {name:>10} = {row['value']:.10g}{'  (frozen)' if row['frozen'] else ''}")
+    if not t.by_name:
+        for key, value in t.parameters.items():
+            print(f"  {key} = {np.array2string(value, precision=6)}")
+    if plot is not None:
+        print(f"wrote {plot}")
+    return 0

@@ -1,0 +1,86 @@
+"""Full-batch gradient descent on a spec's examples.
+
+Each step evaluates the batch loss (the mean of the per-example losses, or
+their sum with ``[network] batch = "sum"``) and its gradients, then moves
+every parameter by θ ← θ − η ∂E/∂θ: a tied name by the sum over its places,
+a frozen name not at all (``Model.descend``).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .numeric import evaluate
+from .parameters import samples_from_spec
+from .pipeline import Model, write_atomic
+
+MAX_STEPS = 10_000_000
+PLOT_FORMATS = ("png", "svg")
+
+
+@dataclass(frozen=True)
+class Training:
+    """``loss_history[i]`` is the batch loss after i steps (i = 0 … steps)."""
+
+    loss_history: list[float]
+    parameters: dict[str, np.ndarray]
+    learning_rate: float
+    by_name: dict[str, dict]
+
+    @property
+    def final_loss(self) -> float:
+        return self.loss_history[-1]
+
+
+def train(model: Model, steps: int, lr: float | None = None, init: int | None = None,
+          data=None, progress: Callable[[Iterable], Iterable] = iter) -> Training:
+    """Run ``steps`` full-batch gradient-descent steps from the spec's parameters.
+
+    >>> from .pipeline import prepare, example_path
+    >>> t = train(prepare(example_path("worked_2331")), steps=50, lr=0.5)
+    >>> t.final_loss < t.loss_history[0]
+    True
+    """
+    params = model.parameters(init)
+    rate = model.learning_rate(lr)
+    X, Y = samples_from_spec(model.spec) if data is None else data
+    history = []
+    for _ in progress(range(steps)):
+        ev = evaluate(model.compiled, params, X, Y, model.spec.batch)
+        history.append(ev.loss)
+        params = model.descend(params, ev, rate)
+    final = evaluate(model.compiled, params, X, Y, model.spec.batch)
+    history.append(final.loss)
+    # by_name at the final parameters: value, gradient there, and the next update
+    table = model.by_name(params, final, model.descend(params, final, rate))
+    return Training(history, params, rate, table)
+
+
+def training_json(t: Training) -> dict:
+    return {"loss_history": t.loss_history, "final_loss": t.final_loss,
+            "learning_rate": t.learning_rate,
+            "parameters": {k: v.tolist() for k, v in t.parameters.items()},
+            "by_name": t.by_name}
+
+
+def plot_loss(t: Training, path: Path, title: str) -> None:
+    """Save the loss curve as PNG or SVG (matplotlib, no display needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.subplots()
+    ax.plot(range(len(t.loss_history)), t.loss_history)
+    ax.set_xlabel("step")
+    ax.set_ylabel("batch loss")
+    ax.set_title(title)
+    if min(t.loss_history) > 0 and max(t.loss_history) / min(t.loss_history) > 100:
+        ax.set_yscale("log")
+    buf = io.BytesIO()
+    fmt = path.suffix[1:].lower()
+    fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    write_atomic(path, buf.getvalue())
