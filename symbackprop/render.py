@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 import sympy as sp
 
 from .derive import Derivation
@@ -26,11 +27,15 @@ def template_dirs() -> list[Path]:
     return [d for d in (here / "templates", here.parent / "templates") if d.is_dir()]
 
 
-def environment(extra_dir: str | Path | None = None) -> jinja2.Environment:
+def environment(extra_dir: str | Path | None = None, **options) -> jinja2.Environment:
+    """The Jinja environment over the template folders; ``options`` override the settings
+    (the LaTeX document uses other delimiters).  A user's template folder is untrusted
+    code: it gets a sandboxed environment."""
     dirs = ([Path(extra_dir)] if extra_dir else []) + template_dirs()
-    return jinja2.Environment(loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
-                              undefined=jinja2.StrictUndefined, autoescape=False,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    cls = jinja2.sandbox.SandboxedEnvironment if extra_dir else jinja2.Environment
+    settings = dict(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                    trim_blocks=True, lstrip_blocks=True)
+    return cls(loader=jinja2.FileSystemLoader([str(d) for d in dirs]), **{**settings, **options})
 
 
 @dataclass(frozen=True)
@@ -68,13 +73,21 @@ def shown_parameters(d: Derivation) -> list[sp.Symbol]:
 
 
 def render_markdown(d: Derivation, notation: Notation, worked: Worked | None = None,
-                    templates: str | Path | None = None, only=None, digits: int = 6) -> str:
+                    templates: str | Path | None = None, only=None, digits: int = 6,
+                    **extra) -> str:
     """The Markdown derivation document.
 
     ``only``: a parameter symbol, or the symbols of one tied name, to write
     that parameter's derivation alone.  ``digits``: significant digits shown.
+    ``extra``: more template variables (``figure``: the network picture).
     """
-    env = environment(templates)
+    return render_document(environment(templates), "derivation.md.j2", d, notation, worked,
+                           only, digits, **extra)
+
+
+def render_document(env: jinja2.Environment, template: str, d: Derivation, notation: Notation,
+                    worked: Worked | None = None, only=None, digits: int = 6, **extra) -> str:
+    """The derivation through ``template`` of ``env`` (Markdown, LaTeX, …)."""
     env.filters["tex"] = notation.tex
     env.filters["num"] = lambda x: _num(x, digits)
     env.filters["prod"] = lambda factors: sp.Mul(*factors)
@@ -84,11 +97,11 @@ def render_markdown(d: Derivation, notation: Notation, worked: Worked | None = N
     order = {sym: i for i, sym in enumerate(notation.names)}   # numbered: w1, w2, …
     params.sort(key=lambda p: order.get(p, len(order)))
     small = len(d.network.parameters) <= MAX_FULL_PARAMS
-    return env.get_template("derivation.md.j2").render(
+    return env.get_template(template).render(
         d=d, net=d.network, spec=d.network.spec, nt=notation, worked=worked,
         params=params, groups=parameter_groups(d, notation, params), small=small,
         only=params[0] if only else None, max_paths=MAX_PATHS_SHOWN,
-        n_params=len(d.network.parameters), digits=digits)
+        n_params=len(d.network.parameters), digits=digits, **extra)
 
 
 def _num(x, digits: int) -> str:
