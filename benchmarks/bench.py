@@ -69,6 +69,12 @@ def fit_exponent(xs, ys) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
+def local_exponent(rows, width: int) -> float:
+    """The ops exponent between the two deepest nets of one width."""
+    pair = [r for r in rows if r["sizes"][0] == width][-2:]
+    return fit_exponent([r["params"] for r in pair], [r["ops"] for r in pair])
+
+
 def bench_derivation(quick: bool) -> list[dict]:
     depths = (1, 2, 4, 8) if quick else (1, 2, 4, 8, 16)
     widths = (2, 8, 32) if quick else (2, 4, 8, 16, 32, 64)
@@ -90,6 +96,8 @@ def bench_derivation(quick: bool) -> list[dict]:
         P = [r["params"] for r in fam]
         print(f"  {label:<28} time P^{fit_exponent(P, [r['seconds'] for r in fam]):.2f}   "
               f"ops P^{fit_exponent(P, [r['ops'] for r in fam]):.2f}")
+    print(f"local ops exponent from depth {depths[-2]} to {depths[-1]} (ops/param saturating): "
+          + ", ".join(f"width {w} P^{local_exponent(rows, w):.2f}" for w in widths))
     deep = derivation_cost((32,) + (32,) * 10 + (1,))
     print(f"10 hidden layers of 32 (+1 output): {deep['params']} params, derived and expanded "
           f"in {deep['seconds']:.2f} s, {deep['ops']} ops")
@@ -140,6 +148,13 @@ def hand_backprop(p, X, Y):
     return E, {"W1": d1 @ X.T / n, "b1": d1.sum(1) / n, "W2": d2 @ a1.T / n, "b2": d2.sum(1) / n}
 
 
+def hand_loss(p, X, Y):
+    """The same network's loss alone, by hand."""
+    a1 = 1.0 / (1.0 + np.exp(-(p["W1"] @ X + p["b1"][:, None])))
+    a2 = 1.0 / (1.0 + np.exp(-(p["W2"] @ a1 + p["b2"][:, None])))
+    return 0.5 * ((a2 - Y) ** 2).sum() / X.shape[1]
+
+
 def best_time(fn, repeat: int) -> float:
     number = max(1, int(0.05 / max(timeit.timeit(fn, number=1), 1e-6)))
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
@@ -155,20 +170,22 @@ def bench_numeric(quick: bool) -> None:
     print("\n(b) Numeric speed: 784-30-10 sigmoid, half-SSE, loss + all gradients (best of "
           f"{repeat}, ms per call)")
     print(f"{'batch':>6} {'hand NumPy':>11} {'symbackprop':>12} {'ratio':>6} {'codegen':>8} "
-          f"{'ratio':>6} {'loss only':>10} {'grad/loss':>10}")
+          f"{'ratio':>6} {'loss only':>10} {'grad/loss':>10} {'hand grad/loss':>15}")
     for n in (1, 64, 1024):
         X, Y = rng.random((MNIST[0], n)), rng.random((MNIST[-1], n))
         ours = evaluate(c, params, X, Y)
         ref_loss, ref = hand_backprop(params, X, Y)
         assert abs(ours.loss - ref_loss) <= 1e-12 * ref_loss   # same numbers before timing
         assert all(np.allclose(ours.gradients[k], ref[k], rtol=1e-10, atol=1e-14) for k in ref)
+        assert abs(loss(c, params, X, Y) - hand_loss(params, X, Y)) <= 1e-12 * ref_loss
         t_hand = best_time(lambda: hand_backprop(params, X, Y), repeat)
         t_ours = best_time(lambda: evaluate(c, params, X, Y), repeat)
         t_gen = best_time(lambda: gen.gradients(params, X, Y), repeat)
         t_loss = best_time(lambda: loss(c, params, X, Y), repeat)
+        t_hand_loss = best_time(lambda: hand_loss(params, X, Y), repeat)
         print(f"{n:>6} {t_hand * 1e3:>11.3f} {t_ours * 1e3:>12.3f} {t_ours / t_hand:>6.2f} "
               f"{t_gen * 1e3:>8.3f} {t_gen / t_hand:>6.2f} {t_loss * 1e3:>10.3f} "
-              f"{t_ours / t_loss:>10.2f}")
+              f"{t_ours / t_loss:>10.2f} {t_hand / t_hand_loss:>15.2f}")
 
 
 def generated_module(model):
@@ -186,29 +203,45 @@ def generated_module(model):
 
 # ---- (c) memory ------------------------------------------------------------------
 
+def peak_rss_kib() -> int:
+    """This process's peak resident set (KiB).  Linux: VmHWM, which starts afresh at exec;
+    ru_maxrss can carry the parent's peak over into a child, so it is only the fallback."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def memory_child() -> None:
     """In a fresh process: peak memory of deriving and evaluating 784-30-10 (batch 1,024)."""
-    import resource
     import tracemalloc
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_kib()
     tracemalloc.start()
     model = prepare(spec_text(MNIST, ["sigmoid", "sigmoid"]))
     d = model.derivation
-    n_exprs = sum(1 for p in model.network.parameters if d.gradient(p) is not None)
+    n_exprs = len([d.gradient(p) for p in model.network.parameters])
     rng = np.random.default_rng(2)
     X, Y = rng.random((MNIST[0], 1024)), rng.random((MNIST[-1], 1024))
     evaluate(model.compiled, initial_parameters(model.spec, 0), X, Y)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = peak_rss_kib()
     print(json.dumps({"baseline_rss_kib": base, "peak_rss_kib": rss, "traced_peak": peak,
                       "gradients": n_exprs}))
 
 
-def bench_memory() -> None:
+def measure_memory() -> dict:
+    """Run memory_child in a fresh process (first, while this process is still small)."""
     run = subprocess.run([sys.executable, __file__, "--memory-child"], capture_output=True,
                          text=True, check=True)
-    m = json.loads(run.stdout)
+    return json.loads(run.stdout)
+
+
+def print_memory(m: dict) -> None:
     print(f"\n(c) Memory, fresh process, derive + all {m['gradients']} gradient expressions + "
           f"evaluate 784-30-10 on 1,024 examples:")
     print(f"peak RSS {m['peak_rss_kib'] / 1024:.0f} MiB (of which {m['baseline_rss_kib'] / 1024:.0f} "
@@ -226,10 +259,11 @@ def main() -> None:
     print(f"symbackprop benchmarks: Python {platform.python_version()}, NumPy {np.__version__}, "
           f"SymPy {sp.__version__}, {os.cpu_count()} cores, {platform.machine()}, "
           f"BLAS threads pinned to 1")
+    memory = measure_memory()
     bench_derivation(args.quick)
     bench_mnist_document()
     bench_numeric(args.quick)
-    bench_memory()
+    print_memory(memory)
 
 
 if __name__ == "__main__":

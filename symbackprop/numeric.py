@@ -108,11 +108,17 @@ class Evaluation:
         return self.a[-1]
 
 
+def _shaped(x, shape) -> np.ndarray:
+    """``x`` as an array of ``shape``: a lambdified constant (f' = 1) is broadcast; an
+    array that already has the shape is returned as is (broadcast_to costs ~4 µs a call)."""
+    return x if getattr(x, "shape", None) == shape else np.broadcast_to(x, shape)
+
+
 def forward(c: Compiled, params: dict[str, np.ndarray], X: np.ndarray):
     zs, acts = [], [X]
     for l, code in enumerate(c.layers, start=1):
         z = params[f"W{l}"] @ acts[-1] + params[f"b{l}"][:, None]
-        a = softmax(z) if code.f is None else np.broadcast_to(code.f(z), z.shape)
+        a = softmax(z) if code.f is None else _shaped(code.f(z), z.shape)
         zs.append(z)
         acts.append(a)
     return zs, acts
@@ -121,7 +127,7 @@ def forward(c: Compiled, params: dict[str, np.ndarray], X: np.ndarray):
 def loss_values(c: Compiled, z_out, a_out, Yb) -> np.ndarray:
     """Per-example loss E for each column."""
     loga, log1ma = _logs(c, z_out, a_out) if c.needs_logs else (None, None)
-    terms = np.broadcast_to(c.loss_term(a_out, Yb, loga, log1ma), a_out.shape)
+    terms = _shaped(c.loss_term(a_out, Yb, loga, log1ma), a_out.shape)
     per = terms.sum(axis=0)
     return per / a_out.shape[0] if c.loss_mean else per
 
@@ -145,10 +151,10 @@ def evaluate(c: Compiled, params: dict[str, np.ndarray], X, Yb, batch: str = "me
     if c.delta_out is not None:
         delta = c.delta_out(acts[-1], Yb, zs[-1], Yb.sum(axis=0, keepdims=True))
     else:
-        g = np.broadcast_to(c.dterm(acts[-1], Yb), acts[-1].shape)
+        g = _shaped(c.dterm(acts[-1], Yb), acts[-1].shape)
         a = acts[-1]
         delta = a * (g - (a * g).sum(axis=0, keepdims=True))
-    deltas[-1] = np.broadcast_to(delta, zs[-1].shape)
+    deltas[-1] = _shaped(delta, zs[-1].shape)
     # δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ f_l'(z^l)
     for l in range(len(c.layers) - 1, 0, -1):
         back = params[f"W{l + 1}"].T @ deltas[l]
