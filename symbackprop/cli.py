@@ -187,6 +187,12 @@ def cmd_eval(args) -> int:
             name = key + "[" + "][".join(str(i) for i in idx) + "]"
             print(f"  {name:>12} value {params[key][idx]:>14.10g}  grad {g[idx]:>16.10g}  "
                   f"updated {new[key][idx]:>14.10g}")
+    named = model.by_name(params, ev, new)
+    if named:
+        print("\nby name (a tied name's gradient is the sum over its places)")
+        for name, row in named.items():
+            print(f"  {name:>12} value {row['value']:>14.10g}  grad {row['gradient']:>16.10g}  "
+                  f"updated {row['updated']:>14.10g}{'  (frozen)' if row['frozen'] else ''}")
     return 0
 
 

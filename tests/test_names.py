@@ -126,3 +126,14 @@ def test_tied_places_with_different_values_are_an_error():
     text = LECTURE.replace("b1 = 0.35\n", "").replace("[values]\n", "[values]\nb1 = [0.35, 0.4]\n")
     with pytest.raises(SpecError, match="b1 is one shared parameter"):
         prepare(text).parameters()
+
+
+def test_exact_worked_example_sums_ties_and_keeps_frozen(tmp_path, capsys):
+    text = LECTURE.replace("b2 = 0.60\n", 'b2 = 0.60\nfrozen = ["b2"]\n')
+    m = prepare(text)
+    w = m.worked(exact=True)
+    b1, b1_again = [s for s, n in m.notation.names.items() if n == "b1"]
+    fd = (lecture_loss(W0, 0.35 + 1e-6, 0.6) - lecture_loss(W0, 0.35 - 1e-6, 0.6)) / 2e-6
+    assert w.updated_numbers[b1] == w.updated_numbers[b1_again]
+    assert abs(float((0.35 - w.updated_numbers[b1]) / w.learning_rate) - fd) < 1e-8
+    assert all(w.updated_numbers[s] == w.numbers[s] for s, n in m.notation.names.items() if n == "b2")
