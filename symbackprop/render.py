@@ -91,6 +91,7 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
     env.filters["tex"] = notation.tex
     env.filters["num"] = lambda x: _num(x, digits)
     env.filters["prod"] = lambda factors: sp.Mul(*factors)
+    env.filters["num_step"] = lambda new, old: _num_step(new, old, digits)
     if isinstance(only, sp.Symbol):
         only = [only]
     params = list(only) if only else shown_parameters(d)
@@ -139,3 +140,14 @@ def _sympy_g(x: sp.Basic, digits: int) -> str:
     import mpmath
     with mpmath.workdps(digits + 10):
         return mpmath.nstr(mpmath.mpf(sp.Float(x, digits + 10)), digits)
+
+
+def _num_step(new, old, digits: int) -> str:
+    """An updated value with enough digits that its change from ``old`` shows
+    (to two significant digits), however small the step: 0.699975, not 0.7."""
+    import math
+    delta = abs(float(new) - float(old))
+    if delta == 0 or float(new) == 0:
+        return _num(new, digits)
+    need = math.floor(math.log10(abs(float(new)))) - math.floor(math.log10(delta)) + 2
+    return _num(new, max(digits, min(need, 17)))

@@ -200,3 +200,16 @@ def test_numbered_name_clash_is_an_error():
     text = spec_text([2, 1], ["tanh"], "sse", '[notation]\nstyle = "numbered"\n[names]\nb1 = ["w1"]\n')
     with pytest.raises(SpecError, match="names"):
         prepare(text)
+
+
+def test_four_digit_document_lines_up_with_the_post(tmp_path):
+    # --digits 4 prints the post's own 4-digit chain factors; an update keeps enough
+    # digits to show its step (the post's w16_new = 0.699975; its w7_new = 0.699 is wrong)
+    assert main(["derive", str(NUMBERED), "--digits", "4", "-o", str(tmp_path)]) == 0
+    doc = (tmp_path / "worked_2331_numbered.md").read_text()
+    net, out, E, (f1, f2), grads, _ = post_by_hand()
+    assert f"{f1:.4g} = 0.7935" == "0.7935 = 0.7935" and f"{f2:.4g}" == "0.1579"
+    assert r"\left(0.7935\right) \cdot \left(0.1579\right) \cdot \left(0.0197\right)" in doc
+    assert f"| $w_{{16}}$ | 0.7 | 0.002468 | {0.7 - 0.01 * grads['w16']:.6f} |" in doc
+    assert "| $w_{7}$ | 0.7 | 0.03008 | 0.6997 |" in doc
+    assert r"E_{total} = 0.3148$$" in doc
