@@ -135,7 +135,8 @@ def parameter_names(network: Network, opts: dict) -> dict[sp.Symbol, str]:
                 given[layer.W[j, k]] = W[j][k]
             if b:
                 given[layer.b[j]] = b[j]
-    clash = next((n for s, n in auto.items() if s not in given and n in given.values()), None)
+    taken = set(given.values())
+    clash = next((n for s, n in auto.items() if s not in given and n in taken), None)
     if clash:
         raise SpecError(f"{network.spec.source}: key `names`: {clash!r} is also the numbered "
                         "style's name of another parameter; choose another name or name that "
