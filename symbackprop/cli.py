@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 from .pipeline import DEFAULT_EXAMPLE, Model, example_names, example_path, prepare, write_atomic
+from .documents import DocumentError
 from .spec import SpecError
 
 EPILOG = """examples:
   symbackprop                              derive the built-in 2-3-3-1 example into ./output
-  symbackprop derive net.toml -o notes     write notes/<name>.md
+  symbackprop derive net.toml -o notes     write notes/<name>.md (+ <name>.svg, the network)
+  symbackprop derive net.toml -f tex -f pdf -f html   LaTeX, PDF and an offline HTML page
   symbackprop eval net.toml --json         every forward value, gradient and update as JSON
   symbackprop train net.toml --steps 500   gradient descent; --plot loss.png, --json
   symbackprop examples                     list the shipped example specs
@@ -36,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                        epilog="example:\n  symbackprop derive net.toml -f md -o output\n"
                               "  symbackprop derive            (the built-in 2-3-3-1 example)")
     d.add_argument("spec", nargs="?", help="network spec (TOML); default: the built-in example")
-    d.add_argument("-f", "--format", action="append", choices=["md"], help="output format (default md)")
+    d.add_argument("-f", "--format", action="append", choices=["md", "tex", "pdf", "html"],
+                   help="output format, repeatable: md (+ the network as SVG), tex, pdf (needs "
+                        "pdflatex), html (one offline page); default md")
     d.add_argument("-o", "--output", default="output", help="output directory (default ./output)")
     d.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
     d.add_argument("--templates", metavar="DIR", help="a directory of templates overriding the shipped ones")
@@ -73,6 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true",
                    help="print {loss_history, final_loss, parameters, by_name} as JSON")
     t.add_argument("--plot", metavar="FILE", help="save the loss curve (.png or .svg)")
+    c = sub.add_parser("check", help="check hand-derived formulas: correct, incorrect (why), "
+                       "unparseable or undecided", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop check worked_2331_numbered my_derivation.md\n"
+                              "  symbackprop check net.toml a.txt b.txt --json\n"
+                              "  symbackprop check --no-spec calculus.txt\n"
+                              "exit status: 0 all claims correct, 1 any is not, 2 usage or spec error")
+    c.add_argument("paths", nargs="+", metavar="SPEC CLAIMS",
+                   help="a spec (TOML file or built-in example name) then claims files "
+                        "(text: one claim a line, # comments; .md/.tex: every equation)")
+    c.add_argument("--no-spec", action="store_true", help="free-standing calculus: no spec, only claims")
+    c.add_argument("--json", action="store_true", help="print {claims: [...], files, summary} as JSON")
+    c.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds a claim (default 5)")
     sub.add_parser("examples", help="list the built-in example specs",
                    epilog="example:\n  symbackprop examples")
     return p
@@ -89,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_codegen(args)
         if args.command == "train":
             return cmd_train(args)
+        if args.command == "check":
+            return cmd_check(args)
         if args.command == "examples":
             for name in example_names():
                 print(f"{name:22s} {example_path(name)}")
             return 0
-    except (SpecError, UsageError) as exc:
+    except (SpecError, UsageError, DocumentError) as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -104,7 +122,7 @@ def _model(spec: str | None) -> Model:
 
 
 def cmd_derive(args) -> int:
-    from .render import render_markdown
+    from .documents import make_documents
     model = _model(getattr(args, "spec", None))
     init = getattr(args, "init", None)
     digits = getattr(args, "digits", None) or (20 if getattr(args, "exact", False) else 6)
@@ -123,11 +141,12 @@ def cmd_derive(args) -> int:
         worked = model.worked(init, exact=getattr(args, "exact", False))
     elif getattr(args, "exact", False):
         raise UsageError("--exact needs a worked example: give values.x and values.y in the spec.")
-    text = render_markdown(model.derivation, model.notation, worked,
-                           templates=getattr(args, "templates", None), only=only, digits=digits)
-    out = Path(getattr(args, "output", "output")) / f"{model.spec.name}{suffix}.md"
-    write_atomic(out, text)
-    print(f"wrote {out}")
+    files = make_documents(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
+                           worked, only, digits, getattr(args, "templates", None))
+    for name, data in files.items():
+        out = Path(getattr(args, "output", "output")) / name
+        write_atomic(out, data)
+        print(f"wrote {out}")
     return 0
 
 
@@ -156,7 +175,8 @@ def cmd_codegen(args) -> int:
     if out.suffix != ".py" or not out.stem.isidentifier():
         raise UsageError(f"-o {out}: expected a Python module file name such as grads.py "
                          "(letters, digits, underscores; ending in .py), so that it can be imported.")
-    write_atomic(out, generate(model.derivation, source=str(args.spec)))
+    write_atomic(out, generate(model.derivation, source=str(args.spec), slots=model.notation.slots,
+                               frozen=model.frozen))
     print(f"wrote {out}")
     return 0
 
@@ -232,3 +252,18 @@ def cmd_train(args) -> int:
     if plot is not None:
         print(f"wrote {plot}")
     return 0
+
+
+def cmd_check(args) -> int:
+    """Check claims files against a spec; exit 0 when every claim is correct, else 1."""
+    from .check_report import check_files, report_json, report_text, split_paths
+    if not 0 < args.timeout <= 600:
+        raise UsageError(f"--timeout {args.timeout:g}: expected seconds between 0 and 600.")
+    try:
+        spec, files = split_paths(args.paths, args.no_spec)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    model = prepare(spec) if spec is not None else None
+    reports = check_files(model, files, timeout=args.timeout)
+    print(json.dumps(report_json(reports)) if args.json else report_text(reports, model), end="")
+    return 0 if all(r.ok for r in reports) else 1

@@ -1,0 +1,202 @@
+"""Layout of the network picture: data only, drawn by templates.
+
+``layout(network, notation)`` places the neurons in columns by layer, one
+bias node per layer (a constant 1 feeding the next layer, its edges
+labelled with the bias symbols), the loss box and the weight labels.  The
+TikZ template (``network.tikz.j2``) and the SVG template
+(``network.svg.j2``) draw the same data, so the picture in the PDF, the
+HTML page and next to the Markdown is one picture.
+
+Coordinates are in centimetres, y growing downwards (TikZ flips it with
+``y=-1cm``).  Wide layers show their first neurons, a vertical ellipsis and
+their last neuron; large weight matrices get labels on the edges leaving
+their first shown neuron only, so the picture stays readable.
+
+>>> from .spec import parse_spec
+>>> from .network import build_network
+>>> from .notation import make_notation
+>>> net = build_network(parse_spec('inputs = 2\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"'))
+>>> pic = layout(net, make_notation(net))
+>>> [e.label.text for e in pic.edges if e.kind == "weight"]
+['w^1_11', 'w^1_12']
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .network import Network
+from .notation import Notation
+
+MAX_SHOWN = 5            # a layer with more neurons shows MAX_SHOWN - 1, ⋮, the last
+MAX_LABELLED = 16        # a weight matrix with more entries labels one source's edges only
+COLUMN = 3.6             # cm between layer columns
+ROW = 1.7                # cm between neurons of a column
+RADIUS = 0.42
+WEIGHT_AT = 0.3          # a weight label sits 30 % along its edge (near the source) …
+BIAS_AT = 0.6            # … a bias label nearer the target; both move along their edge
+AT_CHOICES = (0.2, 0.26, 0.32, 0.38, 0.44, 0.5, 0.56, 0.62, 0.68, 0.74)
+LABEL_W, LABEL_H = 0.95, 0.45  # cm a label covers, for keeping labels apart
+
+
+@dataclass(frozen=True)
+class Label:
+    """A symbol for the picture: LaTeX (TikZ) and base/superscript/subscript text (SVG)."""
+
+    tex: str
+    text: str
+    base: str
+    sup: str
+    sub: str
+
+
+@dataclass(frozen=True)
+class Node:
+    key: str                  # TikZ node name: n<l>_<j>, bias<l>, dots<l>, loss, target
+    kind: str                 # input | neuron | output | bias | dots | loss
+    x: float
+    y: float
+    label: Label | None
+
+
+@dataclass(frozen=True)
+class Edge:
+    kind: str                 # weight | bias | loss
+    source: Node
+    target: Node
+    label: Label | None
+    at: float                 # where along the edge the label sits (0 … 1)
+    lx: float                 # label position and angle (degrees, SVG sense), for SVG
+    ly: float
+    angle: float
+
+
+@dataclass(frozen=True)
+class Column:
+    x: float
+    title: str                # "input", "layer 1", …
+    activation: str           # "" for the input column
+
+
+@dataclass(frozen=True)
+class Drawing:
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    columns: tuple[Column, ...]
+    loss: Label
+    loss_name: str
+    width: float
+    height: float
+    radius: float = RADIUS
+
+
+def label(notation: Notation, sym: sp.Symbol) -> Label:
+    """The symbol's LaTeX and its plain-text name split at ^ and _ (w^1_11 → w, 1, 11)."""
+    text = notation.name(sym)
+    return Label(notation.tex(sym), text, *split(text))
+
+
+def split(text: str) -> tuple[str, str, str]:
+    """A plain-text name's base, superscript and subscript: w^1_11 → (w, 1, 11)."""
+    m = re.fullmatch(r"([^^_]+)(?:\^([^_]+))?(?:_(.+))?", text)
+    if m and not (m[2] or m[3]):                   # x1 → x₁, w16 → w₁₆ (as name_tex writes them)
+        m = re.fullmatch(r"([A-Za-z]+?)()([0-9]+)", text) or m
+    return (m[1], m[2] or "", m[3] or "") if m else (text, "", "")
+
+
+def shown(n: int) -> list[int | None]:
+    """Indices drawn for a layer of n neurons; None marks the ellipsis."""
+    return list(range(n)) if n <= MAX_SHOWN else list(range(MAX_SHOWN - 2)) + [None, n - 1]
+
+
+def layout(network: Network, notation: Notation) -> Drawing:
+    """Positions and labels of every drawn neuron, bias node, edge and the loss."""
+    sizes = [len(shown(n)) for n in network.sizes]
+    height = (max(sizes) + 1) * ROW            # one extra row on top for the bias nodes
+    columns, nodes = [], {}
+    for l, n in enumerate(network.sizes):
+        x = l * COLUMN
+        act = network.layers[l - 1].activation.name if l else ""
+        columns.append(Column(x, "input" if l == 0 else f"layer {l}", act))
+        nodes.update(_column(network, notation, l, x, height))
+    last = len(network.layers)
+    loss_node = Node("loss", "loss", last * COLUMN + COLUMN * 0.75, ROW + (height - ROW) / 2,
+                     None)
+    edges = [e for layer in network.layers for e in _layer_edges(layer, notation, nodes)]
+    edges += [Edge("loss", nodes[f"n{last}_{j}"], loss_node, None, 0, 0, 0, 0)
+              for j in _visible(network.sizes[-1])]
+    loss_label = Label(notation.loss, _loss_text(notation), *split(_loss_text(notation)))
+    return Drawing(tuple(nodes.values()) + (loss_node,), tuple(edges), tuple(columns),
+                   loss_label, network.spec.loss, loss_node.x + 1.0, height + ROW * 0.6)
+
+
+def _visible(n: int) -> list[int]:
+    return [j for j in shown(n) if j is not None]
+
+
+def _column(network: Network, notation: Notation, l: int, x: float, height: float) -> dict:
+    """The drawn neurons of layer l, centred vertically, and (unless last) its bias node."""
+    idx = shown(network.sizes[l])
+    top = ROW + (height - ROW - len(idx) * ROW) / 2 + ROW / 2
+    nodes = {}
+    for row, j in enumerate(idx):
+        y = top + row * ROW
+        if j is None:
+            nodes[f"dots{l}"] = Node(f"dots{l}", "dots", x, y, None)
+            continue
+        sym = network.x[j] if l == 0 else network.layers[l - 1].a[j]
+        kind = "input" if l == 0 else ("output" if l == len(network.layers) else "neuron")
+        nodes[f"n{l}_{j}"] = Node(f"n{l}_{j}", kind, x, y, label(notation, sym))
+    if l < len(network.layers):
+        one = Label("1", "1", "1", "", "")
+        nodes[f"bias{l + 1}"] = Node(f"bias{l + 1}", "bias", x + COLUMN / 2, ROW * 0.45, one)
+    return nodes
+
+
+def _layer_edges(layer, notation: Notation, nodes: dict) -> list[Edge]:
+    """Weight edges (labelled when few, else those leaving the first source) and bias edges."""
+    l = layer.index
+    sources, targets = _visible(layer.n_in), _visible(layer.n_out)
+    all_labels = layer.n_in * layer.n_out <= MAX_LABELLED
+    edges, placed = [], []
+    for j in targets:
+        edges.append(_edge("bias", nodes[f"bias{l}"], nodes[f"n{l}_{j}"],
+                           label(notation, layer.b[j]), placed, BIAS_AT))
+    for k in sources:
+        for j in targets:
+            lab = label(notation, layer.W[j, k]) if all_labels or k == sources[0] else None
+            edges.append(_edge("weight", nodes[f"n{l - 1}_{k}"], nodes[f"n{l}_{j}"], lab,
+                               placed if lab else None, WEIGHT_AT))
+    return edges
+
+
+def _edge(kind: str, a: Node, b: Node, lab: Label | None, placed: list | None,
+          prefer: float) -> Edge:
+    """An edge whose label sits where it is farthest from the labels ``placed`` so far."""
+    at = prefer if placed is None else max(
+        AT_CHOICES, key=lambda t: (_clearance(_along(a, b, t), placed), -abs(t - prefer)))
+    lx, ly = _along(a, b, at)
+    if placed is not None:
+        placed.append((lx, ly))
+    angle = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
+    return Edge(kind, a, b, lab, at, round(lx, 4), round(ly, 4), round(angle, 3))
+
+
+def _along(a: Node, b: Node, t: float) -> tuple[float, float]:
+    return a.x + t * (b.x - a.x), a.y + t * (b.y - a.y)
+
+
+def _clearance(point, placed) -> float:
+    """Distance to the nearest placed label, in label sizes (≥ 1: no overlap); capped."""
+    x, y = point
+    return min([min(max(abs(x - px) / LABEL_W, abs(y - py) / LABEL_H), 1.5)
+                for px, py in placed] + [1.5])
+
+
+def _loss_text(notation: Notation) -> str:
+    """The loss symbol as text (E, C, L, J, E_total)."""
+    plain = {r"\mathcal{L}": "L", "E_{total}": "E_total"}
+    return plain.get(notation.loss, notation.loss)
