@@ -10,7 +10,7 @@ l−1 to j in layer l), ``ij`` (w^{(l)}_{ij} from i to j) and ``numbered``
 biases b1…bK in one sequence, source-major or target-major).  Parameter and
 neuron names from ``[names]`` override the style's; a name given to several
 slots is one shared (tied) parameter.  Only identifiers validated by
-``spec.check_name`` get here, so a name is safe to use as a symbol name.
+``naming.check_name`` get here, so a name is safe to use as a symbol name.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import sympy as sp
 from .network import Network
 from .spec import SpecError
 
-# Symbols for the choices spec.NOTATION_CHOICES allows.
+# Symbols for the choices naming.NOTATION_CHOICES allows.
 LOSS_TEX = {"E": "E", "C": "C", "L": r"\mathcal{L}", "J": "J", "E_total": "E_{total}"}
 LETTER_TEX = {"z": "z", "net": "net", "h": "h", "a": "a", "out": "out", "o": "o"}
 ERROR_TEX = {"delta": r"\delta"}

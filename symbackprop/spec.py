@@ -6,8 +6,6 @@ can be redone exactly from the digits as written.
 """
 from __future__ import annotations
 
-import difflib
-import keyword
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -15,14 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .errors import SpecError, suggest, where as _where
 from .functions import ACTIVATIONS, LOSSES
+from .naming import validate_names, validate_notation
 
 MAX_SPEC_BYTES = 5_000_000
 MAX_NEURONS = 100_000
-
-
-class SpecError(ValueError):
-    """A spec that cannot be used; the message names the key and the fix."""
 
 
 @dataclass(frozen=True)
@@ -111,15 +107,6 @@ def parse_spec(text: str, source: str = "<spec>", name: str = "network") -> Spec
     return _spec_from_dict(data, source, name)
 
 
-def _where(source: str, key: str) -> str:
-    return f"{source}: key `{key}`"
-
-
-def suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def _spec_from_dict(data: dict, source: str, name: str) -> Spec:
     for key in data:
         if key not in TOP_KEYS:
@@ -151,8 +138,8 @@ def _spec_from_dict(data: dict, source: str, name: str) -> Spec:
         if not isinstance(data.get(section, {}), dict):
             raise SpecError(f"{_where(source, section)}: expected a table.")
     sizes = (inputs,) + tuple(layer.size for layer in layers)
-    notation = _notation(data.get("notation", {}), source)
-    names = _names(data.get("names", {}), sizes, source)
+    notation = validate_notation(data.get("notation", {}), source)
+    names = validate_names(data.get("names", {}), sizes, source)
     if sum(sizes) > MAX_NEURONS:
         raise SpecError(f"{source}: the network has {sum(sizes)} neurons; at most {MAX_NEURONS}.")
     values = _values(data.get("values"), sizes, loss, source) if "values" in data else None
@@ -286,107 +273,3 @@ def _check_targets(y, loss: str, source: str) -> None:
         if any(v < 0 or v > 1 for v in y):
             raise SpecError(f"{_where(source, 'values.y')}: {loss} needs targets in [0, 1], got "
                             f"{[str(v) for v in y]}.")
-
-
-# ---- [notation] and [names] ---------------------------------------------
-# Allowed values of each [notation] key; notation.py maps them to symbols.
-NOTATION_CHOICES: dict[str, tuple] = {
-    "style": ("layered", "ij", "numbered"),
-    "numbering": ("source-major", "target-major"),
-    "bias": ("separate", "extra_weight"),
-    "index_base": (1, 0),
-    "loss": ("E", "C", "L", "J", "E_total"),
-    "pre_activation": ("z", "net", "h"),
-    "activation": ("a", "out", "h", "o"),
-    "prediction": ("activation", "y_hat"),
-    "error": ("delta",),
-}
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
-# Names that would read as an input, a target, a function or a loss symbol.
-RESERVED = frozenset({"x", "y", "exp", "log", "ln", "sigma", "sqrt", "max", "min", "sum", "e",
-                      "pi", "delta", "eta", "net", "out", "E", "C", "L", "J", "E_total", "sigmoid",
-                      "tanh", "relu", "leaky_relu", "softplus", "softmax", "identity"}
-                     | set(keyword.kwlist))
-RESERVED_PATTERN = re.compile(r"[xy][0-9]+|[xy]_[0-9]+")
-
-
-def _notation(raw: dict, source: str) -> dict[str, Any]:
-    """Check every [notation] key against NOTATION_CHOICES."""
-    for key, value in raw.items():
-        if key not in NOTATION_CHOICES:
-            raise SpecError(f"{_where(source, 'notation.' + key)}: unknown key.{suggest(key, NOTATION_CHOICES)} "
-                            f"Expected one of: {', '.join(NOTATION_CHOICES)}.")
-        choices = NOTATION_CHOICES[key]
-        if isinstance(value, bool) or value not in choices:
-            raise SpecError(f"{_where(source, 'notation.' + key)}: expected one of "
-                            f"{', '.join(repr(c) for c in choices)}, got {value!r}.{suggest(value, map(str, choices))}")
-    if "numbering" in raw and raw.get("style") != "numbered":
-        raise SpecError(f"{_where(source, 'notation.numbering')}: numbering applies only to "
-                        "style = \"numbered\".")
-    if raw.get("pre_activation", "z") == raw.get("activation", "a"):
-        raise SpecError(f"{_where(source, 'notation.activation')}: the pre-activation and the "
-                        "activation need different letters.")
-    return dict(raw)
-
-
-def check_name(value, source: str, where: str) -> str:
-    """A parameter or neuron name: an identifier that reads as nothing else."""
-    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
-        raise SpecError(f"{_where(source, where)}: expected a name like w1 or h_out "
-                        f"([A-Za-z][A-Za-z0-9_]*, at most 32 characters), got {value!r}.")
-    if value in RESERVED or RESERVED_PATTERN.fullmatch(value):
-        raise SpecError(f"{_where(source, where)}: {value!r} is reserved (inputs are x1…, "
-                        "targets y…, and function or loss names are taken); choose another name.")
-    return value
-
-
-def _name_list(value, n: int, source: str, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) != n:
-        raise SpecError(f"{_where(source, where)}: expected a list of {n} names, got {value!r}.")
-    return tuple(check_name(v, source, f"{where}[{i}]") for i, v in enumerate(value))
-
-
-def _names(raw: dict, sizes, source: str) -> dict[str, Any]:
-    """[names]: ``neurons`` per layer (inputs first), W<l> [target][source], b<l>."""
-    names: dict[str, Any] = {}
-    for key, value in raw.items():
-        match = ARRAY.fullmatch(key)
-        where = "names." + key
-        if key == "neurons":
-            if not isinstance(value, list) or len(value) != len(sizes):
-                raise SpecError(f"{_where(source, where)}: expected {len(sizes)} lists of names "
-                                "(one per layer, inputs first).")
-            names[key] = tuple(_name_list(v, sizes[l], source, f"{where}[{l}]")
-                               for l, v in enumerate(value))
-        elif match and 1 <= int(match[2]) < len(sizes):
-            l = int(match[2])
-            if match[1] == "b":
-                names[key] = _name_list(value, sizes[l], source, where)
-            elif not isinstance(value, list) or len(value) != sizes[l]:
-                raise SpecError(f"{_where(source, where)}: expected {sizes[l]} rows of "
-                                f"{sizes[l - 1]} names ([target][source]).")
-            else:
-                names[key] = tuple(_name_list(r, sizes[l - 1], source, f"{where}[{j}]")
-                                   for j, r in enumerate(value))
-        else:
-            raise SpecError(f"{_where(source, where)}: unknown key; expected neurons, "
-                            f"W1…W{len(sizes) - 1} or b1…b{len(sizes) - 1}.")
-    _check_name_clashes(names, source)
-    return names
-
-
-def flat_names(value) -> list[str]:
-    """The names of a [names] entry (a list or a list of rows), in order."""
-    return [n for v in value for n in ((v,) if isinstance(v, str) else v)]
-
-
-def _check_name_clashes(names: dict, source: str) -> None:
-    neurons = flat_names(names.get("neurons", ()))
-    duplicate = next((n for i, n in enumerate(neurons) if n in neurons[:i]), None)
-    if duplicate:
-        raise SpecError(f"{_where(source, 'names.neurons')}: the neuron name {duplicate!r} is used twice.")
-    for key, value in names.items():
-        clash = next((n for n in flat_names(value) if key != "neurons" and n in neurons), None)
-        if clash:
-            raise SpecError(f"{_where(source, 'names.' + key)}: {clash!r} names both a neuron "
-                            "and a parameter.")
