@@ -102,8 +102,13 @@ def _environment() -> jinja2.Environment:
                               lstrip_blocks=True)
 
 
-def generate(d: Derivation, source: str = "") -> str:
+def generate(d: Derivation, source: str = "", slots: dict | None = None,
+             frozen: tuple[str, ...] = ()) -> str:
     """The text of a standalone module computing forward, loss, gradients and an update.
+
+    ``slots`` (the notation's name → [(array, index), ...]) and ``frozen`` make the
+    generated ``update`` sum the gradient of a tied name over its places and keep
+    frozen names fixed, as ``symbackprop eval`` does.
 
     >>> from .spec import parse_spec
     >>> from .network import build_network
@@ -116,4 +121,12 @@ def generate(d: Derivation, source: str = "") -> str:
     layers = layer_pieces(d)
     return _environment().get_template("gradients.py.j2").render(
         spec=spec, source=source or spec.source, sizes=spec.sizes, layers=layers,
-        L=len(layers), loss=loss_pieces(d), output=d.network.output.activation.name)
+        L=len(layers), loss=loss_pieces(d), output=d.network.output.activation.name,
+        tied=_places({n: p for n, p in (slots or {}).items() if len(p) > 1}),
+        frozen=_places({n: (slots or {})[n] for n in frozen}))
+
+
+def _places(table: dict) -> dict[str, list[tuple[str, tuple[int, ...]]]]:
+    """Plain Python values (str, tuples of int) for printing with repr in the template."""
+    return {str(name): [(str(key), tuple(int(i) for i in index)) for key, index in places]
+            for name, places in table.items()}

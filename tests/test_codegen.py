@@ -120,3 +120,62 @@ def test_cli_rejects_bad_output_name(tmp_path, capsys):
     assert main(["codegen", str(example_path("tanh_net")), "-o", str(tmp_path / "my-grads.txt")]) == 2
     assert "Python module" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+LECTURE = """name = "lecture"
+inputs = 2
+loss = "half_sse"
+[[layer]]
+size = 2
+activation = "sigmoid"
+[[layer]]
+size = 2
+activation = "sigmoid"
+[names]
+W1 = [["w1", "w2"], ["w3", "w4"]]
+b1 = ["b1", "b1"]
+W2 = [["w5", "w6"], ["w7", "w8"]]
+b2 = ["b2", "b2"]
+[values]
+x = [0.05, 0.10]
+y = [0.01, 0.99]
+learning_rate = 0.5
+frozen = ["w8"]
+w1 = 0.15
+w2 = 0.20
+w3 = 0.25
+w4 = 0.30
+w5 = 0.40
+w6 = 0.45
+w7 = 0.50
+w8 = 0.55
+b1 = 0.35
+b2 = 0.60
+"""
+
+
+def test_update_sums_tied_and_keeps_frozen(tmp_path, capsys):
+    """The 2-2-2 lecture network: one shared bias per layer, w8 frozen."""
+    spec = tmp_path / "lecture.toml"
+    spec.write_text(LECTURE)
+    assert main(["codegen", str(spec), "-o", str(tmp_path / "lecture_grads.py")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    mod = load_module(tmp_path / "lecture_grads.py", "lecture_grads")
+    params = {"W1": np.array([[0.15, 0.20], [0.25, 0.30]]), "b1": np.array([0.35, 0.35]),
+              "W2": np.array([[0.40, 0.45], [0.50, 0.55]]), "b2": np.array([0.60, 0.60])}
+    x, y = np.array([0.05, 0.10]), np.array([0.01, 0.99])
+    E, grads = mod.gradients(params, x, y)
+    new = mod.update(params, grads, 0.5)
+    # the published numbers of this example (biases are not updated there, which does not
+    # change the weights' gradients): E = 0.298371109, w5 → 0.35891648, w1 → 0.149780716
+    assert abs(E - 0.298371109) < 1e-9
+    assert abs(new["W2"][0, 0] - 0.35891648) < 1e-8 and abs(new["W1"][0, 0] - 0.149780716) < 1e-9
+    assert new["W2"][1, 1] == 0.55                                   # frozen
+    def loss_at(b1):                                                 # the shared b1 moves both places
+        return mod.loss({**params, "b1": np.array([b1, b1])}, x, y)
+    db1 = (loss_at(0.35 + 1e-6) - loss_at(0.35 - 1e-6)) / 2e-6
+    np.testing.assert_allclose(new["b1"], 0.35 - 0.5 * db1, rtol=1e-9)
+    assert main(["eval", str(spec), "--json"]) == 0                  # the same step as `eval`
+    updated = json.loads(capsys.readouterr().out)["updated"]
+    for key in params:
+        np.testing.assert_allclose(new[key], updated[key], rtol=1e-13, atol=1e-15)
