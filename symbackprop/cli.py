@@ -18,6 +18,8 @@ EPILOG = """examples:
   symbackprop derive net.toml -o notes     write notes/<name>.md (+ <name>.svg, the network)
   symbackprop derive net.toml -f tex -f pdf -f html   LaTeX, PDF and an offline HTML page
   symbackprop eval net.toml --json         every forward value, gradient and update as JSON
+  symbackprop eval net.toml --data b.csv   a batch of examples (CSV header x1..xn,y1..ym)
+  symbackprop codegen net.toml -o grads.py a standalone NumPy module: forward, loss, gradients
   symbackprop train net.toml --steps 500   gradient descent; --plot loss.png, --json
   symbackprop examples                     list the shipped example specs
 """
