@@ -135,3 +135,34 @@ def test_piped_training_prints_no_progress_bar():
                           "--steps", "50", "--json"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0 and run.stderr == ""
     assert json.loads(run.stdout)["final_loss"] < json.loads(run.stdout)["loss_history"][0]
+
+
+def test_progress_bar_on_a_terminal():
+    import os
+    import pty
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    # a terminal 80 columns wide (a fresh pty has 0, and tqdm draws nothing in 0 columns)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    run = subprocess.run([sys.executable, "-m", "symbackprop", "train", str(example_path("tanh_net")),
+                          "--steps", "200", "--json"], stdout=subprocess.PIPE, stderr=slave, cwd=ROOT)
+    os.close(slave)
+    shown = b""
+    try:
+        while chunk := os.read(master, 4096):
+            shown += chunk
+    except OSError:          # the terminal is closed once everything is read
+        pass
+    os.close(master)
+    assert run.returncode == 0 and b"training" in shown and b"step" in shown
+
+
+@pytest.mark.parametrize("batch, word", [("mean", "mean"), ("sum", "sum")])
+def test_document_states_the_batch_reduction(batch, word, tmp_path):
+    spec = tmp_path / "xor.toml"
+    spec.write_text(SAMPLES.replace("BATCH", batch))
+    assert main(["derive", str(spec), "-o", str(tmp_path)]) == 0
+    doc = (tmp_path / "xor_like.md").read_text()
+    assert f"Over the 4 examples of the spec the batch loss is the {word} of the per-example losses" in doc
