@@ -135,12 +135,12 @@ def parameter_names(network: Network, opts: dict) -> dict[sp.Symbol, str]:
                 given[layer.W[j, k]] = W[j][k]
             if b:
                 given[layer.b[j]] = b[j]
-    taken = set(given.values())
+    taken = set(given.values()) | {n for layer in network.spec.names.get("neurons", ()) for n in layer}
     clash = next((n for s, n in auto.items() if s not in given and n in taken), None)
     if clash:
         raise SpecError(f"{network.spec.source}: key `names`: {clash!r} is also the numbered "
-                        "style's name of another parameter; choose another name or name that "
-                        "parameter too.")
+                        "style's name of a parameter; choose another name, or name that "
+                        "parameter in [names] too.")
     return {**auto, **given}
 
 

@@ -200,6 +200,10 @@ def test_numbered_name_clash_is_an_error():
     text = spec_text([2, 1], ["tanh"], "sse", '[notation]\nstyle = "numbered"\n[names]\nb1 = ["w1"]\n')
     with pytest.raises(SpecError, match="names"):
         prepare(text)
+    text = spec_text([2, 1], ["tanh"], "sse", '[notation]\nstyle = "numbered"\n'
+                     '[names]\nneurons = [["i1", "i2"], ["w2"]]\n')
+    with pytest.raises(SpecError, match="'w2'"):
+        prepare(text)
 
 
 def test_four_digit_document_lines_up_with_the_post(tmp_path):
