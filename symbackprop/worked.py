@@ -75,13 +75,10 @@ def _update(d, nt, numbers, grads, lr, frozen) -> dict[sp.Symbol, Any]:
             for p in d.network.parameters}
 
 
-def worked_example(d: Derivation, params, evaluation: Evaluation, Y, updated=None, lr=0.01,
+def worked_example(d: Derivation, params, evaluation: Evaluation, Y, lr=0.01,
                    nt: Notation | None = None, frozen: tuple[str, ...] = ()) -> Worked:
-    """The float64 numbers of the first example (column 0 of ``evaluation``).
-
-    ``updated`` is accepted for compatibility and ignored: the worked update
-    is recomputed from this example's gradients, with ties and frozen names.
-    """
+    """The float64 numbers of the first example (column 0 of ``evaluation``); the
+    update is this example's step, with ties summed and frozen names kept."""
     net = d.network
     numbers: dict[sp.Symbol, float] = {}
     numbers.update(zip(net.x, evaluation.a[0][:, 0]))
