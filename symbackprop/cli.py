@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true",
                    help="print {loss_history, final_loss, parameters, by_name} as JSON")
     t.add_argument("--plot", metavar="FILE", help="save the loss curve (.png or .svg)")
+    t.add_argument("--data", metavar="CSV", help="train on a CSV file of examples (header x1..xn, "
+                   "y1..ym) instead of the spec's samples")
     c = sub.add_parser("check", help="check hand-derived formulas: correct, incorrect (why), "
                        "unparseable or undecided", formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="example:\n  symbackprop check worked_2331_numbered my_derivation.md\n"
@@ -183,13 +185,17 @@ def cmd_codegen(args) -> int:
     return 0
 
 
+def _data(args, model: Model):
+    """(X, Y) from ``--data file.csv``, or None for the spec's own samples."""
+    if not getattr(args, "data", None):
+        return None
+    from .data import load_samples_csv
+    return load_samples_csv(args.data, model.spec.inputs, model.spec.sizes[-1], model.spec.loss)
+
+
 def cmd_eval(args) -> int:
     model = _model(args.spec)
-    data = None
-    if args.data:
-        from .data import load_samples_csv
-        data = load_samples_csv(args.data, model.spec.inputs, model.spec.sizes[-1], model.spec.loss)
-    params, ev, new, lr = model.step(args.init, args.lr, data=data)
+    params, ev, new, lr = model.step(args.init, args.lr, data=_data(args, model))
     if args.json:
         print(json.dumps(evaluation_json(model, params, ev, new)))
         return 0
@@ -238,7 +244,7 @@ def cmd_train(args) -> int:
     if sys.stderr.isatty():
         from tqdm import tqdm
         progress = lambda steps: tqdm(steps, desc="training", unit="step", leave=False)  # noqa: E731
-    t = train(model, args.steps, args.lr, args.init, progress=progress)
+    t = train(model, args.steps, args.lr, args.init, data=_data(args, model), progress=progress)
     if plot is not None:
         plot_loss(t, plot, f"{model.spec.name}: {model.spec.batch} loss, learning rate {t.learning_rate:g}")
     if args.json:

@@ -138,3 +138,24 @@ def test_bad_csv_subprocess_has_no_traceback(tmp_path):
                           str(tmp_path / "bad.csv")], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "line 2, column y2: expected a number, got 'oops'" in run.stderr
+
+
+def test_train_on_csv_batch(tmp_path, capsys):
+    """Two full-batch steps on the CSV's examples, redone with the hand-written backprop."""
+    spec = write_spec(tmp_path / "net.toml", samples_toml(X[:, :1], Y[:, :1]))
+    csv = write_csv(tmp_path / "batch.csv", X, Y)
+    assert main(["train", str(spec), "--data", str(csv), "--steps", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    params, history = dict(PARAMS), []
+    for _ in range(2):
+        loss, grads = np_backprop(ACTS, LOSS, params, X, Y)
+        history.append(loss)
+        params = {k: params[k] - 0.5 * grads[k] for k in params}
+    history.append(np_backprop(ACTS, LOSS, params, X, Y)[0])
+    np.testing.assert_allclose(out["loss_history"], history, rtol=1e-12)
+    for k in params:
+        np.testing.assert_allclose(out["parameters"][k], params[k], rtol=1e-12)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x1,x2,x3,y1\n1,2,3,0\n")
+    assert main(["train", str(spec), "--data", str(bad), "--steps", "2"]) == 2
+    assert "missing column y2" in capsys.readouterr().err
