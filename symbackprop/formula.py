@@ -1,0 +1,249 @@
+"""Hand-written formulas → SymPy, safely: the parser half of ``symbackprop check``.
+
+A claim is one equation ``A = B`` (or a chain ``A = B = C``) written in plain
+text or LaTeX, in the notation of a model (``build_scope(model)``) or as
+free-standing calculus (``build_scope()``).  ``parse_claim`` returns a
+``Claim`` whose ``sides`` are SymPy objects built only from an allow-list:
+the scope's symbols, numbers (exact rationals), and the functions in
+``formula_eval.FUNCTIONS``.  The text is never ``eval``-ed or ``sympify``-ed;
+it is read by the LALR grammar of ``formula_grammar`` under fixed caps
+(``MAX_CHARS``, nesting depth 100, ``MAX_DIGITS`` per literal, numeric
+exponents).  Every failure is a ``FormulaError`` with a position.
+
+What a side can be (for the checker):
+
+* a scalar SymPy expression in the network's symbols (``a3_1``, ``z3_1``,
+  ``W3_1_1`` …; see network.py), ``LOSS`` for the loss, and ``Partial(of, wrt)``
+  for every derivative written as a fraction (``dE/dw17``,
+  ``\\frac{\\partial out_{n_9}}{\\partial net_{n_9}}``): a product of chain-rule
+  factors stays a product of ``Partial`` objects;
+* an ``ImmutableMatrix`` when layer-level names are used (``W2``, ``\\delta^{L}``,
+  ``dC/dW2``); a 1×1 result is returned as a scalar;
+* ``sp.Derivative(expr, wrt)`` (unevaluated) for an operator applied to an
+  expression in a model, e.g. ``\\frac{\\partial}{\\partial w_{16}}(…)``: substitute
+  the network's forward expressions, then ``.doit()``.  Free-standing
+  (``build_scope()``) the derivative is taken at once with ``sympy.diff``.
+* ``\\log_{10}``/``log10`` build ``log(x)/log(10)`` (``uses_log_base`` finds it);
+  ``log``, ``\\log`` and ``\\ln`` are the natural logarithm.
+
+Generic indices.  Letters i, j, k, l, m in sub- and superscripts are indices
+(``\\delta^l_j``, ``w^{l+1}_{kj}``); ``L`` is the last layer.  ``\\sum_k`` binds
+``k`` and runs over every value for which its body names existing neurons.
+A claim with free indices is a family: ``parse_instances(text, scope)``
+returns one ``Claim`` per assignment that names existing neurons (its
+``indices`` say which), and ``parse_claim(text, scope, indices={"l": 2,
+"j": 1})`` builds one of them.  ``parse_claim`` without ``indices`` on such a
+claim raises ``FormulaError``.
+
+>>> scope = build_scope()
+>>> claim = parse_claim("d/dz tanh(z) = 1 - tanh(z)^2", scope)
+>>> import sympy as sp
+>>> sp.simplify(claim.sides[0].expr - claim.sides[1].expr)
+0
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import sympy as sp
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from .formula_grammar import MAX_DEPTH, Node, TooDeep, normalise, parser
+from .formula_names import LOSS, Scope, build_scope
+from .formula_eval import Evaluator
+from .formula_ops import FormulaError, FreeIndex, OutOfRange, Partial, uses_log_base
+
+__all__ = ["FormulaError", "LOSS", "Partial", "Side", "Claim", "Scope", "build_scope",
+           "parse_claim", "parse_instances", "uses_log_base", "MAX_CHARS", "MAX_DEPTH"]
+
+MAX_CHARS = 10_000
+MAX_INSTANCES = 5_000
+
+# Friendly names of the grammar's terminals, for "expected …" in messages.
+_TERMINALS = {
+    "NAME": "a name", "NUMBER": "a number", "COMMAND": "a LaTeX command", "ADDOP": "+ or -",
+    "MULOP": "an operator", "LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{",
+    "RBRACE": "}", "EQUAL": "=", "COMMA": ",", "FRAC": r"\frac", "PARTIAL": r"\partial",
+    "SUM": r"\sum", "WRAPPED": r"\text{…}", "SUP": "^", "UNDERSCORE": "_", "PRIME": "'",
+    "TRANSPOSE": ".T", "LNORM": r"\|", "RNORM": r"\|", "$END": "the end of the formula",
+}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a claim: its SymPy value and where it is in the text.
+
+    ``decimals`` is the number of decimal places when the side is a plain
+    number as written (``0.7935`` → 4, ``-0.7`` → 1, ``1`` → 0), else None.
+    """
+
+    expr: sp.Basic
+    text: str
+    start: int
+    end: int
+    decimals: int | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A parsed equation: two or more sides (``A = B = C`` has three);
+    ``indices`` gives the generic index values of an instance, e.g.
+    (("j", 1), ("l", 2))."""
+
+    text: str
+    sides: tuple[Side, ...]
+    indices: tuple[tuple[str, int], ...] = field(default=())
+
+
+def _expected(names) -> str:
+    shown = sorted({_TERMINALS.get(n, n.lower()) for n in names})
+    return ", ".join(shown[:12]) or "something else"
+
+
+def _syntax_error(err: UnexpectedInput, text: str) -> FormulaError:
+    pos = getattr(err, "pos_in_stream", None) or 0
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        pos = len(text) if tok.type == "$END" or tok.start_pos is None else tok.start_pos
+        found = "the end of the formula" if tok.type == "$END" else repr(str(tok))
+        expected = _expected(err.expected)
+        return FormulaError(f"unexpected {found}", pos, expected)
+    if isinstance(err, UnexpectedCharacters):
+        return FormulaError(f"unexpected character {text[pos]!r}", pos, _expected(err.allowed))
+    return FormulaError("incomplete formula", len(text), _expected(getattr(err, "expected", ())))
+
+
+def parse_tree(text: str) -> Node:
+    """Text → AST (``formula_grammar.Node``); FormulaError when it is not a formula."""
+    if not isinstance(text, str):
+        raise FormulaError("a claim must be text", 0, "text")
+    if len(text) > MAX_CHARS:
+        raise FormulaError(f"the claim is {len(text)} characters long; at most {MAX_CHARS} "
+                           "are read", MAX_CHARS, f"at most {MAX_CHARS} characters")
+    if "=" not in text:
+        raise FormulaError("a claim is an equation: no '=' found", len(text), "LHS = RHS")
+    try:
+        return parser().parse(normalise(text))
+    except TooDeep as err:
+        raise FormulaError(f"the formula nests deeper than {MAX_DEPTH} levels", err.position,
+                           f"at most {MAX_DEPTH} levels of nesting") from None
+    except UnexpectedInput as err:
+        raise _syntax_error(err, text) from None
+    except (LarkError, RecursionError):
+        raise FormulaError("cannot read this formula", 0, "a formula") from None
+
+
+def _decimals(node: Node) -> int | None:
+    """Decimal places of a side written as a plain (signed) number."""
+    while node.kind in ("paren", "group", "unary") and node.kind != "NUMBER":
+        if node.kind == "unary":
+            node = node.args[1]
+        elif len(node.args) == 1 and isinstance(node.args[0], Node):
+            node = node.args[0]
+            if node.kind == "args" and len(node.args) == 1:
+                node = node.args[0]
+        else:
+            return None
+    if node.kind != "NUMBER":
+        return None
+    mantissa, _, exponent = node.text.lower().partition("e")
+    places = len(mantissa.partition(".")[2])
+    return max(0, places - int(exponent or 0))
+
+
+def _side_spans(text: str, sides: tuple[Node, ...]) -> list[tuple[int, int]]:
+    """[start, end) of each side: between the '=' signs, whitespace trimmed."""
+    cuts = [0]
+    for left, right in zip(sides, sides[1:]):
+        cuts.append(text.rindex("=", left.end, right.start) if "=" in text[left.end:right.start]
+                    else right.start)
+    spans = []
+    for i, start in enumerate(cuts):
+        start = start + (1 if i else 0)
+        end = cuts[i + 1] if i + 1 < len(cuts) else len(text)
+        chunk = text[start:end]
+        lead = len(chunk) - len(chunk.lstrip())
+        spans.append((start + lead, start + len(chunk.rstrip())))
+    return spans
+
+
+def _build(text: str, tree: Node, scope: Scope, indices: dict[str, int]) -> Claim:
+    ev = Evaluator(scope, text, indices)
+    sides = []
+    for node, (start, end) in zip(tree.args, _side_spans(text, tree.args)):
+        sides.append(Side(ev.side(node), text[start:end], start, end, _decimals(node)))
+    return Claim(text, tuple(sides), tuple(sorted(indices.items())))
+
+
+def parse_claim(text: str, scope: Scope, indices: dict[str, int] | None = None) -> Claim:
+    """Parse one claim ``LHS = RHS [= …]`` in ``scope``.
+
+    Parameters
+    ----------
+    text : the claim, plain text or LaTeX (at most ``MAX_CHARS`` characters).
+    scope : from ``build_scope(model)`` or ``build_scope()``.
+    indices : values of generic indices (``{"l": 2, "j": 1}``) if the claim has any.
+
+    >>> from symbackprop.pipeline import prepare, example_path
+    >>> scope = build_scope(prepare(example_path("worked_2331_numbered")))
+    >>> parse_claim(r"\\frac{\\partial out_{n_9}}{\\partial net_{n_9}} = out_n9 (1 - out_n9)",
+    ...             scope).sides[0].expr
+    Partial(a3_1, z3_1)
+    """
+    tree = parse_tree(text)
+    try:
+        return _build(text, tree, scope, dict(indices or {}))
+    except FreeIndex as err:
+        raise FormulaError(f"generic index {err.letter} has no value; parse_instances gives "
+                           "the claim for every neuron", err.position,
+                           f"a value for {err.letter}") from None
+    except OutOfRange as err:
+        raise FormulaError(err.message, err.position, "a neuron or layer of the network") from None
+
+
+def parse_instances(text: str, scope: Scope) -> list[Claim]:
+    """Every instance of a claim: [the claim] when it has no generic indices,
+    else one Claim per value of its free indices (i, j, k, l, m) that names
+    existing layers and neurons, in index order.
+
+    >>> from symbackprop.pipeline import prepare, example_path
+    >>> scope = build_scope(prepare(example_path("worked_2331")))
+    >>> claims = parse_instances(r"\\delta^l_j = (\\sum_k w^{l+1}_{kj} \\delta^{l+1}_k) "
+    ...                          r"\\sigma'(z^l_j)", scope)
+    >>> [dict(c.indices) for c in claims][:2]
+    [{'j': 1, 'l': 1}, {'j': 1, 'l': 2}]
+    """
+    tree = parse_tree(text)
+    letters: list[str] = []
+    while True:
+        try:
+            return _instances(text, tree, scope, letters)
+        except FreeIndex as err:
+            if err.letter in letters or len(letters) >= 4:
+                raise FormulaError(f"too many generic indices ({', '.join(letters)}, "
+                                   f"{err.letter})", err.position, "at most 4") from None
+            letters.append(err.letter)
+
+
+def _instances(text: str, tree: Node, scope: Scope, letters: list[str]) -> list[Claim]:
+    ranges = [scope.index_range(letter) for letter in letters]
+    total = 1
+    for r in ranges:
+        total *= len(r)
+    if total > MAX_INSTANCES:
+        raise FormulaError(f"the generic indices {', '.join(letters)} have {total} "
+                           f"combinations; at most {MAX_INSTANCES} are checked", 0,
+                           "concrete indices")
+    claims, last = [], None
+    for values in itertools.product(*ranges):
+        try:
+            claims.append(_build(text, tree, scope, dict(zip(letters, values))))
+        except OutOfRange as err:
+            last = err
+    if claims:
+        return sorted(claims, key=lambda c: c.indices)
+    if last is not None:
+        raise FormulaError(last.message, last.position, "a neuron or layer of the network")
+    raise FormulaError("no instance of this claim names neurons of the network", 0,
+                       "indices within the layers")

@@ -1,0 +1,328 @@
+"""AST → SymPy: the evaluator behind ``formula.parse_claim``.
+
+Walks a ``formula_grammar.Node`` tree.  Names resolve through the ``Scope``
+(formula_names.py): first the notation's own names, then layer-level names
+(W2, z^1, \\delta^L), then layered-index names (\\delta^{2}_{1}), with generic
+index letters replaced by their bound values.  A product is read left to
+right as a chain of operands, which is where ``dE/dw17`` becomes a
+``Partial``, ``d/dz`` an operator on what follows, and ``\\sigma z`` an
+application.  Every step draws on a budget, so no input can run long.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .formula_grammar import Node
+from .formula_names import INDEX_LETTERS, LOSS, Scope, canon
+from .formula_ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, FreeIndex, Func,
+                          _is_matrix, add, apply_function, function_name, multiply, negate,
+                          norm, number, power, shrink)
+from .formula_resolve import (LEAVES, _unwrap, apply_operator, derivative_pair, index_sum,
+                              resolve)
+
+TRANSPOSE = {"T", "top", "intercal", "mathsfT"}
+
+
+def _funcish(node: Node) -> bool:
+    """Is ``node`` a function name (possibly primed, powered or subscripted)?"""
+    while node.kind in ("prime", "sup", "sub"):
+        if node.kind == "sub":
+            return node.args[0].kind in LEAVES and function_name(
+                node.args[0].text, _unwrap(node.args[1]).text) is not None
+        node = node.args[0]
+    return node.kind in LEAVES and function_name(node.text) is not None
+
+
+def unfold(node: Node) -> list[Node]:
+    """``out(1 - out)^2`` → [out, (1 - out)^2]: a one-argument "call" of something
+    that is not a function is juxtaposition, with postfix ops on its last part."""
+    if node.kind == "call" and not _funcish(node.args[0]) and len(node.args[1].args) == 1:
+        return unfold(node.args[0]) + [Node("paren", (node.args[1].args[0],),
+                                            node.args[1].start, node.end)]
+    if node.kind in ("sup", "prime", "transpose"):
+        parts = unfold(node.args[0])
+        if len(parts) > 1:
+            return parts[:-1] + [Node(node.kind, (parts[-1], *node.args[1:]),
+                                      parts[-1].start, node.end)]
+    return [node]
+
+
+class Evaluator:
+    """Turns the AST of one claim into SymPy values in ``scope``, with the
+    generic indices in ``indices`` bound."""
+
+    def __init__(self, scope: Scope, text: str, indices: dict[str, int]):
+        self.scope, self.text, self.bound = scope, text, dict(indices)
+        self.steps = 0
+
+    # ---- entry points ----------------------------------------------------
+    def side(self, node: Node):
+        v = self.value(node)
+        if isinstance(v, Func):
+            raise FormulaError(f"{v.name} needs an argument", node.start, f"{v.name}(…)")
+        if isinstance(v, DOp):
+            raise FormulaError("a derivative operator needs something to differentiate",
+                               node.start, "an expression after d/d…")
+        return shrink(v)
+
+    def value(self, node: Node):
+        self.tick(1, node)
+        if node.kind in ("call", "sup", "prime", "transpose"):
+            parts = unfold(node)
+            if len(parts) > 1:
+                return self.chain([(None, parts[0])] + [("juxt", p) for p in parts[1:]])
+        handler = getattr(self, "k_" + node.kind, None)
+        if handler is None:
+            raise FormulaError(f"unexpected {node.text or node.kind}", node.start, "a formula")
+        return handler(node)
+
+    def expr(self, node: Node):
+        """A value that is a number, expression or matrix (not a bare function)."""
+        v = self.value(node)
+        if isinstance(v, (Func, DOp)):
+            raise FormulaError("a function or derivative operator without an argument",
+                               node.start, "an argument")
+        return v
+
+    def tick(self, n: int, node: Node) -> None:
+        self.steps += n
+        if self.steps > MAX_STEPS:
+            raise FormulaError("this formula is too large to build", node.start,
+                               "a smaller formula")
+
+    # ---- leaves ------------------------------------------------------------
+    def k_NUMBER(self, node):
+        return number(node.text, node.start)
+
+    def k_NAME(self, node):
+        return self.resolve(node, None, None)
+
+    k_COMMAND = k_WRAPPED = k_NAME
+
+    def k_PRIME(self, node):
+        raise FormulaError("a prime ' belongs after a function name", node.start, "σ'(z)")
+
+    def k_dpart(self, node):
+        raise FormulaError("∂ outside a derivative", node.start, r"\frac{\partial E}{\partial w}")
+
+    k_dbare = k_dpart
+
+    # ---- groups --------------------------------------------------------------
+    def k_paren(self, node):
+        return self.expr(node.args[0])
+
+    def k_group(self, node):
+        inner = node.args[0]
+        if inner.kind == "args" and len(inner.args) != 1:
+            raise FormulaError("a list with commas here", inner.start, "one expression")
+        return self.expr(_unwrap(inner))
+
+    k_args = k_group
+
+    def k_norm(self, node):
+        return norm(self.expr(node.args[1]))
+
+    def k_unary(self, node):
+        sign, operand = node.args
+        v = self.expr(operand)
+        return negate(v) if sign.text in "-\u2212" else v
+
+    # ---- sums and products --------------------------------------------------
+    def k_binop(self, node):
+        if node.kind == "binop" and node.args[1].kind == "ADDOP":
+            return self.additive(node)
+        return self.chain(self.flatten(node))
+
+    k_juxt = k_binop
+
+    def additive(self, node):
+        terms = []
+        while node.kind == "binop" and node.args[1].kind == "ADDOP":
+            terms.append((-1 if node.args[1].text in "-\u2212" else 1, node.args[2]))
+            node = node.args[0]
+        acc = self.expr(node)
+        for sign, term in reversed(terms):
+            acc = add(acc, sign, self.expr(term), term.start)
+        return acc
+
+    def flatten(self, node) -> list[tuple[str | None, Node]]:
+        """A left-nested product as [(None, first), (op, next), …], unfolded."""
+        rest = []
+        while (node.kind == "binop" and node.args[1].kind == "MULOP") or node.kind == "juxt":
+            op = node.args[1].text if node.kind == "binop" else "juxt"
+            rest.append((op, node.args[-1]))
+            node = node.args[0]
+        items = [(None, node)] + rest[::-1]
+        out = []
+        for op, n in items:
+            parts = unfold(n)
+            out += [(op, parts[0])] + [("juxt", p) for p in parts[1:]]
+        return out
+
+    def chain(self, items):
+        """Evaluate a product left to right (see module docstring)."""
+        acc, first_op, funcs, ops = None, None, [], []
+        i = 0
+        while i < len(items):
+            op, node = items[i]
+            v = None
+            if i + 1 < len(items) and MUL.get(items[i + 1][0]) == "div":
+                v = derivative_pair(self, node, items[i + 1][1])
+            i += 2 if v is not None else 1
+            v = self.value(node) if v is None else v
+            if funcs and op != "juxt":
+                raise FormulaError(f"{funcs[-1].name} needs an argument", node.start, "(…)")
+            if isinstance(v, Func) and i < len(items):
+                funcs.append(v)
+                first_op = op if len(funcs) == 1 else first_op
+                continue
+            while funcs:
+                v = apply_function(funcs.pop(), [self.as_arg(v, node)], self.scope.alpha,
+                                   node.start)
+                op = first_op
+            if isinstance(v, DOp):
+                ops.append((acc, op, v))
+                acc = None
+                continue
+            acc = v if acc is None else self.combine(acc, op, v, node)
+        return self.close(acc, ops, items)
+
+    def close(self, acc, ops, items):
+        for prev, op, dop in reversed(ops):
+            if acc is None:
+                raise FormulaError("a derivative operator needs something to differentiate",
+                                   items[-1][1].end, "an expression after d/d…")
+            acc = apply_operator(self, dop, acc, items[0][1].start)
+            acc = acc if prev is None else self.combine(prev, op, acc, items[0][1])
+        return acc
+
+    def as_arg(self, v, node):
+        if isinstance(v, (Func, DOp)):
+            raise FormulaError("a function cannot be the argument of a function", node.start,
+                               "an expression")
+        return v
+
+    def combine(self, acc, op, v, node):
+        if isinstance(acc, (Func, DOp)) or isinstance(v, (Func, DOp)):
+            raise FormulaError("a function or operator without an argument", node.start,
+                               "an argument")
+        if _is_matrix(acc) and _is_matrix(v):
+            self.tick(acc.rows * acc.cols * max(v.cols, 1), node)
+        return multiply(acc, MUL.get(op, "mul"), v, node.start)
+
+    def k_sum(self, node):
+        return index_sum(self, node)
+
+    def k_frac(self, node):
+        _, num, den = node.args
+        d = derivative_pair(self, _unwrap(num), _unwrap(den))
+        if d is not None:
+            return d
+        return multiply(self.expr(num), "div", self.expr(den), node.start)
+
+    def k_bare(self, node):
+        return self.value(node.args[0])
+
+    # ---- postfix ---------------------------------------------------------
+    def k_call(self, node):
+        callee, args = node.args
+        f = self.value(callee)
+        values = [self.expr(a) for a in args.args]
+        if isinstance(f, Func):
+            return apply_function(f, values, self.scope.alpha, node.start)
+        if f == LOSS and len(values) > 1:
+            return LOSS            # E(y, ŷ): the loss written as a function
+        if len(values) == 1 and not isinstance(f, DOp):
+            return self.combine(f, "juxt", values[0], node)
+        raise FormulaError(f"{self.src(callee)!r} is not a function", callee.start,
+                           "one of: " + ", ".join(sorted(FUNCTIONS)))
+
+    def k_prime(self, node):
+        f = self.value(node.args[0])
+        if not isinstance(f, Func) or f.name == "max":
+            raise FormulaError("a prime ' belongs after a function name", node.args[1].start,
+                               "σ'(z), relu'(z), tanh'(z)")
+        return Func(f.name, f.primes + 1, f.power)
+
+    def k_transpose(self, node):
+        v = self.expr(node.args[0])
+        return v.T if _is_matrix(v) else v
+
+    def k_sup(self, node):
+        base, _, arg = node.args
+        if base.kind == "sup" and (base.args[0].kind == "NUMBER" or base.args[0].text == "e"):
+            # 2^3^2 and e^x^2 are right-associative: 2^(3^2)
+            inner = Node("sup", (base.args[2], base.args[1], arg), base.args[2].start, node.end)
+            base, arg = base.args[0], inner
+        plain = _unwrap(arg)
+        if canon(plain.text) in TRANSPOSE and plain.kind in LEAVES:
+            return self.k_transpose(Node("transpose", (base,), node.start, node.end))
+        if plain.kind == "PRIME" or canon(plain.text) == "prime":
+            return self.k_prime(Node("prime", (base, plain), node.start, node.end))
+        leaf, sub = (base, None) if base.kind in LEAVES else (None, None)
+        if base.kind == "sub" and base.args[0].kind in LEAVES:
+            leaf, sub = base.args
+        if leaf is not None:
+            found = self.resolve(leaf, sub, arg, quiet=True)
+            if found is not None:
+                return found
+        b = self.value(base)
+        if isinstance(b, Func):
+            return Func(b.name, b.primes, b.power * self.expr(arg))
+        if b is sp.E:
+            return sp.exp(self.expr(arg))
+        return power(self.as_arg(b, base), self.expr(arg), arg.start)
+
+    def k_sub(self, node):
+        base, arg = node.args
+        if base.kind in LEAVES:
+            return self.resolve(base, arg, None)
+        if base.kind == "sup" and base.args[0].kind in LEAVES:
+            leaf, _, sup = base.args
+            found = self.resolve(leaf, arg, sup, quiet=True)
+            if found is not None:
+                return found
+            return power(self.resolve(leaf, arg, None), self.expr(sup), sup.start)
+        raise FormulaError("a subscript belongs after a name", node.start, "a name like w_{17}")
+
+    # ---- names ---------------------------------------------------------------
+    def src(self, node: Node | None) -> str:
+        return "" if node is None else self.text[node.start:node.end]
+
+    def resolve(self, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = False):
+        return resolve(self, leaf, sub, sup, quiet)
+
+    def indices(self, node: Node | None) -> list[int] | None:
+        """Index values of a script (``kj``, ``l+1``, ``1,13``), None if not index-shaped."""
+        if node is None:
+            return []
+        node = node if node.kind != "group" else node.args[0]
+        if node.kind == "NUMBER":
+            return [int(node.text)] if node.text.isdigit() and len(node.text) < 6 else None
+        if node.kind == "NAME":
+            return self.letters(node)
+        if node.kind == "binop" and node.args[1].kind == "ADDOP":
+            a, b = self.indices(node.args[0]), self.indices(node.args[2])
+            if a is None or b is None or len(a) != 1 or len(b) != 1:
+                return None
+            return [a[0] + b[0] if node.args[1].text == "+" else a[0] - b[0]]
+        if node.kind in ("juxt", "args", "paren"):
+            parts = [self.indices(a) for a in node.args if isinstance(a, Node)]
+            return None if any(p is None for p in parts) else [v for p in parts for v in p]
+        return None
+
+    def letters(self, node: Node) -> list[int] | None:
+        text = node.text
+        if not all(c in INDEX_LETTERS or c == "L" or c.isdigit() for c in text):
+            return None
+        out = []
+        for c in text:
+            if c.isdigit():
+                out.append(int(c))
+            elif c == "L":
+                out.append(self.scope.n_layers)
+            elif c in self.bound:
+                out.append(self.bound[c])
+            else:
+                raise FreeIndex(c, node.start)
+        return out

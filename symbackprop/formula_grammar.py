@@ -1,0 +1,185 @@
+"""The grammar of hand-written formulas (plain text and LaTeX in one) and the
+transformer that turns lark's parse into a small, position-carrying AST.
+
+One LALR grammar reads both notations: ``\\frac{a}{b}``, ``\\cdot``, ``{…}``
+groups and ``\\left( … \\right)`` next to ``*``, ``/``, ``**``, ``@`` and
+``.T``.  The transformer is handed to the parser, so nodes are built as
+rules are reduced (no recursion, whatever the input); each node records its
+nesting depth, and deeper than ``MAX_DEPTH`` is an error at once.
+
+Precedence, loosest first: ``=``; ``+ -``; ``* / \\cdot \\odot @`` and
+juxtaposition (left to right, so ``1/2 (y - a)^2`` is ½(y − a)²); unary
+signs and ``\\sum_k body`` (the body runs to the next ``+``/``-``); then
+postfix ``^ _ ' .T (args)``.  ``name(…)`` is always read as a call here;
+whether it is a function or a product is decided by the evaluator.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lark import Lark, Token, Transformer
+
+MAX_DEPTH = 100
+
+GRAMMAR = r"""
+?start: equation
+equation: expr
+        | equation "=" expr
+
+?expr: term
+     | expr ADDOP term            -> binop
+
+?term: signed
+     | term MULOP signed          -> binop
+     | term juxtable              -> juxt
+
+?signed: juxtable
+       | ADDOP signed             -> unary
+
+?juxtable: postfix
+         | SUM sumscripts term    -> sum
+         | PARTIAL postfix        -> dpart
+         | PARTIAL                -> dbare
+
+sumscripts:                       -> noscript
+          | "_" sumindex
+          | "_" sumindex "^" suparg
+sumindex: NAME | "{" NAME "}" | "{" NAME "=" expr "}"
+
+?postfix: atom
+        | postfix "_" subarg      -> sub
+        | postfix SUP suparg      -> sup
+        | postfix PRIME           -> prime
+        | postfix TRANSPOSE       -> transpose
+        | postfix "(" args ")"    -> call
+args: expr
+    | args "," expr
+
+?subarg: NAME | NUMBER | COMMAND | WRAPPED
+       | "{" args "}"             -> group
+?suparg: NAME | NUMBER | COMMAND | WRAPPED | PRIME
+       | "{" expr "}"             -> group
+       | "(" expr ")"             -> paren
+       | ADDOP suparg             -> unary
+
+?atom: NAME | NUMBER | COMMAND | WRAPPED
+     | "(" expr ")"               -> paren
+     | "[" expr "]"               -> paren
+     | "{" expr "}"               -> group
+     | LNORM expr RNORM           -> norm
+     | FRAC fracarg fracarg       -> frac
+?fracarg: "{" expr "}"            -> group
+        | NAME | NUMBER | COMMAND | PARTIAL -> bare
+
+ADDOP: "+" | "-" | "\u2212"
+MULOP.2: "*" | "/" | "@" | "\u00b7" | "\u00d7" | "\u2299" | "\u2217" | "\u2218"
+       | /\\(cdot|times|odot|ast|circ|div)(?![A-Za-z])/
+       | /\.(?![0-9A-Za-z])/
+SUP.3: "^" | "**"
+PRIME: "'" | "\u2032" | "\u2019" | /\\prime(?![A-Za-z])/
+TRANSPOSE.3: /\.T(?![A-Za-z0-9_])/
+SUM.3: "\u2211" | /\\sum(?![A-Za-z])/
+PARTIAL.3: "\u2202" | /\\partial(?![A-Za-z])/
+FRAC.3: /\\[dt]?frac(?![A-Za-z])/
+LNORM.3: "\ue000|" | /\\lVert(?![A-Za-z])/
+RNORM.3: "\ue001|" | /\\rVert(?![A-Za-z])/
+WRAPPED.3: /\\(text|textrm|textit|mathrm|mathit|mathbf|mathsf|mathcal|boldsymbol|operatorname|hat|widehat|bar|vec)\s*\{[^{}]*\}/
+COMMAND: /\\[A-Za-z]+/
+NAME: /[A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9\u0391-\u03a9\u03b1-\u03c9]*/
+NUMBER: /([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+(?![A-Za-z]))?/
+
+SPACING: /\\[,;:! ]/ | /\\q?quad(?![A-Za-z])/ | /\\displaystyle(?![A-Za-z])/ | "&"
+SIZING.3: /\\(left|right|[bB]igg?[lr]?)(?![A-Za-z])\s*\.?/
+WS: /\s+/
+%ignore WS
+%ignore SPACING
+%ignore SIZING
+"""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One AST node: ``kind`` (a rule name or a token type), children or a
+    token's text in ``args``, its span [start, end) in the claim, its depth."""
+
+    kind: str
+    args: tuple
+    start: int
+    end: int
+    depth: int = 1
+
+    @property
+    def text(self) -> str:
+        return self.args[0] if self.args and isinstance(self.args[0], str) else ""
+
+
+class TooDeep(Exception):
+    def __init__(self, position: int):
+        super().__init__(position)
+        self.position = position
+
+
+def _leaf(tok: Token) -> Node:
+    return Node(tok.type, (str(tok),), tok.start_pos, tok.end_pos)
+
+
+def _node(kind: str, children: list, start: int | None = None, end: int | None = None) -> Node:
+    kids = tuple(_leaf(c) if isinstance(c, Token) else c for c in children)
+    real = [k for k in kids if isinstance(k, Node)]
+    depth = 1 + max((k.depth for k in real), default=0)
+    lo = min((k.start for k in real), default=0) if start is None else start
+    hi = max((k.end for k in real), default=0) if end is None else end
+    if depth > MAX_DEPTH:
+        raise TooDeep(lo)
+    return Node(kind, kids, lo, hi, depth)
+
+
+class ToAst(Transformer):
+    """lark parse → Node tree, built bottom-up as the parser reduces."""
+
+    def __default__(self, data, children, meta):
+        if data in ("equation", "args"):
+            return _flat(str(data), children)
+        start = getattr(meta, "start_pos", None)
+        end = getattr(meta, "end_pos", None)
+        return _node(str(data), children, start, end)
+
+    def __default_token__(self, token):
+        return token
+
+
+def _flat(kind: str, children: list) -> Node:
+    """A left-recursive list (``a = b = c``, ``f(a, b)``) as one flat node."""
+    if isinstance(children[0], Node) and children[0].kind == kind:
+        head = children[0]
+        return _node(kind, [*head.args, *children[1:]])
+    return _node(kind, children)
+
+
+def normalise(text: str) -> str:
+    """Same-length rewrites before parsing: ``\\|…\\|`` norms get open/close
+    markers, and ``out*{n_9}`` (Markdown turned ``_`` into ``*``) is ``out_{n_9}``."""
+    return re.sub(r"(?<=[A-Za-z0-9}])\*\{", "_{", mark_norms(text))
+
+
+def mark_norms(text: str) -> str:
+    """``\\|…\\|`` → alternating open/close markers of the same length, so the
+    LALR grammar can tell where a norm ends (positions are unchanged)."""
+    parts = text.split("\\|")
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:]):
+        out.append(("\ue000|" if i % 2 == 0 else "\ue001|") + part)
+    return "".join(out)
+
+
+_PARSER: Lark | None = None
+
+
+def parser() -> Lark:
+    """The (cached) LALR parser with the AST transformer built in."""
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = Lark(GRAMMAR, parser="lalr", lexer="contextual", transformer=ToAst(),
+                       propagate_positions=True, maybe_placeholders=False)
+    return _PARSER

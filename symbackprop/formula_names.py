@@ -1,0 +1,182 @@
+"""Which names a formula may use: the scope built from a model's notation.
+
+Every written form of a name is reduced to a key (head, superscript,
+subscript) by ``canon``: braces, backslashes, ``_``, spaces and
+``\\text{…}``-style wrappers go, and a superscript loses its parentheses, so
+``out_{n_9}``, ``out_{n9}`` and ``out_n9`` are ('out', '', 'n9'),
+``\\delta^{2}_{1}`` and ``delta^2_1`` are ('delta', '2', '1'), ``w17`` and
+``w_{17}`` are ('w', '', '17') and ``E_{\\text{total}}`` is ('E', '', 'total').
+The notation's own LaTeX and plain-text names are keyed the same way.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+LOSS = sp.Symbol("E_loss", real=True)
+
+# Written names of the loss, whatever the notation calls it.
+LOSS_KEYS = {("E", "", ""), ("C", "", ""), ("L", "", ""), ("J", "", ""), ("E", "", "total"),
+             ("C", "", "0"), ("E", "", "0"), ("L", "", "0"), ("Etotal", "", ""),
+             ("Loss", "", ""), ("loss", "", "")}
+
+GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "η": "eta",
+         "θ": "theta", "λ": "lambda", "μ": "mu", "σ": "sigma", "τ": "tau", "φ": "phi",
+         "ω": "omega", "Δ": "Delta", "Σ": "Sigma", "ϕ": "phi", "ξ": "xi", "ρ": "rho",
+         "ζ": "zeta", "ν": "nu", "κ": "kappa", "ψ": "psi", "χ": "chi", "π": "pi"}
+
+_WRAP = re.compile(r"\\(?:text|textrm|textit|mathrm|mathit|mathbf|mathsf|mathcal|boldsymbol|"
+                   r"operatorname)\s*\{([^{}]*)\}")
+_HAT = re.compile(r"\\(?:hat|widehat)\s*\{?\s*([A-Za-z])\s*\}?")
+_DROP = re.compile(r"[\s{}\\_*]")
+
+INDEX_LETTERS = frozenset("ijklm")
+
+
+def canon(s: str, sup: bool = False) -> str:
+    """A written name fragment in canonical form (see the module docstring)."""
+    s = _WRAP.sub(r"\1", s)
+    for g, name in GREEK.items():
+        s = s.replace(g, name)
+    s = _DROP.sub("", s)
+    if sup and len(s) > 2 and s[0] == "(" and s[-1] == ")":
+        s = s[1:-1]
+    return s
+
+
+def split_head(head: str) -> tuple[str, str]:
+    """'w17' → ('w', '17'), 'delta2' → ('delta', '2'), 'out' → ('out', '')."""
+    m = re.fullmatch(r"([A-Za-z]+?)([0-9]+)", head)
+    return (m[1], m[2]) if m else (head, "")
+
+
+def _group(s: str, i: int) -> tuple[str, int]:
+    """The script argument at s[i]: a balanced {…} group or one alphanumeric run."""
+    if i < len(s) and s[i] == "{":
+        level = 0
+        for j in range(i, len(s)):
+            level += {"{": 1, "}": -1}.get(s[j], 0)
+            if level == 0:
+                return s[i + 1:j], j + 1
+        return s[i + 1:], len(s)
+    m = re.match(r"\\?[A-Za-z0-9]+", s[i:])
+    return (m[0], i + len(m[0])) if m else ("", i)
+
+
+def name_key(written: str) -> tuple[str, str, str] | None:
+    """Key of a notation name such as ``net_{n_{3}}``, ``w^1_11`` or ``\\hat{y}_{1}``."""
+    s = written.strip()
+    hat = _HAT.match(s)
+    if hat:
+        head, i, sub = hat[1], hat.end(), "hat"
+    else:
+        m = re.match(r"\\?[A-Za-z]+[0-9]*", s)
+        if not m:
+            return None
+        head, i, sub = m[0], m.end(), ""
+    sup = ""
+    while i < len(s) and s[i] in "_^":
+        mark = s[i]
+        arg, i = _group(s, i + 1)
+        if mark == "^":
+            sup = canon(arg, sup=True)
+        else:
+            sub += canon(arg)
+    if i != len(s):
+        return None
+    head = canon(head)
+    if not sub:
+        head, sub = split_head(head)
+    return head, sup, sub
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The names a formula may use.
+
+    ``names`` maps every name shown to users (in error messages) to its
+    SymPy object; ``keys`` maps canonical keys to scalar symbols; ``layers``
+    maps (kind, l) to the layer's matrix for kind in W, b, z, a, delta (with
+    ("a", 0) = x); ``heads`` maps written heads (w, W, net, out, delta, …) to
+    those kinds.  ``model`` is None for free-standing calculus.
+    """
+
+    names: dict[str, sp.Basic]
+    keys: dict[tuple[str, str, str], sp.Basic] = field(default_factory=dict)
+    layers: dict[tuple[str, int], sp.ImmutableMatrix] = field(default_factory=dict)
+    heads: dict[str, str] = field(default_factory=dict)
+    n_layers: int = 0
+    max_size: int = 0
+    alpha: sp.Expr | None = None
+    model: object = None
+
+    @property
+    def free(self) -> bool:
+        return self.model is None
+
+    def index_range(self, letter: str) -> range:
+        """Values tried for a generic index letter (out-of-range ones are skipped)."""
+        top = self.n_layers if letter == "l" else max(self.max_size, self.n_layers)
+        return range(0, top + 2)
+
+    def known(self, limit: int = 80) -> str:
+        shown = list(self.names)
+        more = "" if len(shown) <= limit else f", … ({len(shown) - limit} more)"
+        return ", ".join(shown[:limit]) + more
+
+
+def _comma_free(keys: dict) -> dict:
+    """Also key w^{2}_{1,13} as ('w', '2', '113') when that is unambiguous."""
+    extra: dict = {}
+    for (h, sup, sub), sym in keys.items():
+        if "," in sub:
+            extra.setdefault((h, sup, sub.replace(",", "")), []).append(sym)
+    return {k: v[0] for k, v in extra.items() if len(v) == 1 and k not in keys}
+
+
+def _layer_heads(nt) -> dict[str, str]:
+    heads = {"W": "W", "w": "W", "b": "b", "z": "z", "a": "a", "delta": "delta",
+             "Delta": "delta", "x": "x", "y": "y", "h": "a"}
+    heads[canon(nt.pre_activation)] = "z"
+    heads[canon(nt.activation)] = "a"
+    return heads
+
+
+def build_scope(model=None) -> Scope:
+    """The names of ``model`` (a pipeline.Model), or the free-standing scope.
+
+    >>> build_scope().free
+    True
+    """
+    if model is None:
+        return Scope(names={})
+    nt, net = model.notation, model.network
+    keys: dict = {}
+    names: dict[str, sp.Basic] = {}
+    for table in (nt.text, nt.latex):
+        for sym, written in table.items():
+            if sym.name in ("z", "a", "y", "S", "a_i", "a_j", "KD"):
+                continue   # the notation's generic scalars, not network quantities
+            key = name_key(written)
+            if key is not None:
+                keys.setdefault(key, sym)
+    keys.update(_comma_free(keys))
+    network_symbols = set(net.parameters) | set(net.x) | set(net.y)
+    for layer in net.layers:
+        network_symbols |= set(layer.z) | set(layer.a) | set(layer.delta)
+    for sym, written in nt.text.items():
+        if sym in network_symbols:
+            names[written.replace("\\", "")] = sym
+    layers = {("a", 0): net.x}
+    for layer in net.layers:
+        for kind in ("W", "b", "z", "a", "delta"):
+            layers[(kind, layer.index)] = getattr(layer, kind)
+            names.setdefault(f"{kind}{layer.index}", getattr(layer, kind))
+    for name, value in (("x", net.x), ("y", net.y), ("E", LOSS)):
+        names.setdefault(name, value)
+    alphas = {layer.alpha for layer in net.layers if layer.alpha is not None}
+    return Scope(names=names, keys=keys, layers=layers, heads=_layer_heads(nt),
+                 n_layers=len(net.layers), max_size=max(net.sizes),
+                 alpha=alphas.pop() if len(alphas) == 1 else None, model=model)

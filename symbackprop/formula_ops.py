@@ -1,0 +1,257 @@
+"""The pieces formulas are built from: errors, ``Partial``, the allow-listed
+functions (from symbackprop.functions; primes by ``sympy.diff``), numbers as
+exact rationals under size caps, and matrix-aware arithmetic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.matrices import MatrixBase
+
+from . import functions as F
+from .formula_names import canon
+
+MAX_DIGITS = 50          # digits of one number literal
+MAX_LITERAL_EXP = 100    # |e| in 1.5e-3
+MAX_NUM_EXP = 100        # |b| in a^b when a and b are both numbers
+MAX_RESULT_DIGITS = 2000
+MAX_SYMBOLIC_EXP = 1000
+MAX_STEPS = 200_000
+
+LEAVES = ("NAME", "COMMAND", "WRAPPED")
+MUL = {"*": "star", "\\cdot": "mul", "·": "mul", "\\times": "mul", "×": "mul", "\\ast": "star",
+       "∗": "star", ".": "mul", "juxt": "mul", "@": "matmul", "\\odot": "had", "⊙": "had",
+       "\\circ": "had", "∘": "had", "/": "div", "\\div": "div"}
+
+
+class FormulaError(ValueError):
+    """A claim that cannot be read: ``position`` (0-based offset in the claim)
+    and ``expected`` say where and what would have been understood."""
+
+    def __init__(self, message: str, position: int = 0, expected: str = ""):
+        self.message, self.position, self.expected = message, max(0, position), expected
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        tail = f"; expected {self.expected}" if self.expected else ""
+        return f"{self.message} (at character {self.position + 1}{tail})"
+
+
+class FreeIndex(Exception):
+    def __init__(self, letter: str, position: int):
+        super().__init__(letter)
+        self.letter, self.position = letter, position
+
+
+class OutOfRange(Exception):
+    def __init__(self, message: str, position: int):
+        super().__init__(message)
+        self.message, self.position = message, position
+
+
+class Partial(sp.Function):
+    """∂of/∂wrt, unevaluated: of and wrt are symbols (``LOSS`` or the network's)."""
+
+    nargs = 2
+    is_real = True
+
+    def _latex(self, printer, exp=None):
+        of, wrt = (printer._print(a) for a in self.args)
+        base = r"\frac{\partial %s}{\partial %s}" % (of, wrt)
+        return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
+
+
+def uses_log_base(expr) -> set:
+    """Numeric bases b of logarithms written log_b (log(x)/log(b)) in ``expr``."""
+    atoms = expr.atoms(sp.log) if isinstance(expr, sp.Basic) else set()
+    return {a.args[0] for a in atoms if a.args[0].is_Number}
+
+
+# ---- functions ------------------------------------------------------------
+def _alpha_leaky(z, alpha):
+    return F.leaky_relu(z, alpha)
+
+
+FUNCTIONS = {   # canonical name → (builder, arguments)
+    "sigma": (F.sigmoid, 1), "sigmoid": (F.sigmoid, 1), "exp": (sp.exp, 1),
+    "ln": (sp.log, 1), "log": (sp.log, 1), "loge": (sp.log, 1),
+    "log10": (lambda x: sp.log(x, 10), 1), "log2": (lambda x: sp.log(x, 2), 1),
+    "tanh": (sp.tanh, 1), "relu": (F.relu, 1), "leakyrelu": (_alpha_leaky, 2),
+    "softplus": (F.softplus, 1), "softmax": (None, 1), "max": (sp.Max, 2),
+}
+
+
+def function_name(head: str, sub: str = "") -> str | None:
+    name = (canon(head) + canon(sub)).lower()
+    return name if name in FUNCTIONS else None
+
+
+@dataclass(frozen=True)
+class Func:
+    """A function name not yet applied: σ, σ', tanh², log₁₀."""
+
+    name: str
+    primes: int = 0
+    power: sp.Expr = sp.S.One
+
+
+@dataclass(frozen=True)
+class DOp:
+    """The operator d/d(wrt), waiting for what follows it."""
+
+    wrt: sp.Basic
+
+
+def _is_matrix(v) -> bool:
+    return isinstance(v, MatrixBase)
+
+
+def shrink(v):
+    """A 1×1 matrix is its entry."""
+    return v[0, 0] if _is_matrix(v) and v.shape == (1, 1) else v
+
+
+def _derivative_of(name: str, primes: int, alpha):
+    t = sp.Dummy("t", real=True)
+    builder = FUNCTIONS[name][0]
+    f = builder(t, alpha) if name == "leakyrelu" else builder(t)
+    return t, (sp.diff(f, t, primes) if primes else f)
+
+
+def apply_function(f: Func, args: list, alpha, where: int):
+    """f(args), elementwise over matrices; softmax takes a whole vector."""
+    builder, nargs = FUNCTIONS[f.name]
+    if f.name == "leakyrelu" and len(args) == 1:
+        if alpha is None:
+            raise FormulaError("leaky_relu needs its slope: write leaky_relu(z, 0.01)", where,
+                               "two arguments")
+        args = [args[0], alpha]
+    if f.name == "max":
+        if f.primes or len(args) < 2 or any(_is_matrix(a) for a in args):
+            raise FormulaError("max takes two or more numbers", where, "max(0, z)")
+        return sp.Max(*args) ** f.power
+    if len(args) != nargs:
+        raise FormulaError(f"{f.name} takes {nargs} argument(s), not {len(args)}", where,
+                           f"{nargs} argument(s)")
+    if f.name == "softmax":
+        return _softmax(args[0], f, where)
+    if any(_is_matrix(a) for a in args[1:]):
+        raise FormulaError(f"the second argument of {f.name} must be a number", where, "a number")
+    t, g = _derivative_of(f.name, f.primes, args[1] if len(args) > 1 else None)
+    one = (lambda e: g.xreplace({t: e}) ** f.power)
+    return args[0].applyfunc(one) if _is_matrix(args[0]) else one(args[0])
+
+
+def _softmax(v, f: Func, where: int):
+    if not _is_matrix(v) or min(v.shape) != 1 or f.primes > 1:
+        raise FormulaError("softmax takes a vector (a whole layer, e.g. softmax(z^L))", where,
+                           "a vector")
+    s = F.softmax_layer(list(v))
+    if f.primes == 0:
+        return sp.ImmutableMatrix(s).applyfunc(lambda e: e ** f.power)
+    n = len(s)   # the Jacobian ∂s_i/∂z_j = s_i([i = j] − s_j)
+    return sp.ImmutableMatrix(n, n, lambda i, j: s[i] * (int(i == j) - s[j]))
+
+
+# ---- numbers ----------------------------------------------------------------
+def number(text: str, where: int) -> sp.Rational:
+    mantissa, _, exponent = text.lower().partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    if len(digits) > MAX_DIGITS:
+        raise FormulaError(f"a number with {len(digits)} digits; at most {MAX_DIGITS}", where,
+                           f"at most {MAX_DIGITS} digits")
+    e = int(exponent) if exponent else 0
+    if abs(e) > MAX_LITERAL_EXP:
+        raise FormulaError(f"exponent {e} is too large", where,
+                           f"an exponent within ±{MAX_LITERAL_EXP}")
+    value = sp.Rational(int(whole + frac or "0"), 10 ** len(frac))
+    return value * sp.Rational(10) ** e
+
+
+def power(base, exp, where: int):
+    """base^exp under size caps; a matrix base is raised elementwise."""
+    if _is_matrix(exp):
+        raise FormulaError("an exponent must be a number or scalar expression", where, "a scalar")
+    if exp.is_Number:
+        cap = MAX_NUM_EXP if (not _is_matrix(base) and base.is_Number) else MAX_SYMBOLIC_EXP
+        if abs(exp) > cap:
+            raise FormulaError(f"exponent {exp} is too large", where, f"an exponent within ±{cap}")
+        if not _is_matrix(base) and base.is_Rational and exp.is_Rational and base != 0:
+            size = max(abs(base.p), abs(base.q))
+            if abs(exp) * len(str(size)) > MAX_RESULT_DIGITS:
+                raise FormulaError("this power of a number is too large", where,
+                                   "a smaller number")
+    if _is_matrix(base):
+        return base.applyfunc(lambda e: e ** exp)
+    return base ** exp
+
+
+def sub_string(values: list[int]) -> str:
+    """Index values as the notation writes them: 13, or 1,13 with two-digit indices."""
+    return ("" if all(0 <= v < 10 for v in values) else ",").join(str(v) for v in values)
+
+
+
+
+# ---- arithmetic on scalars and matrices ------------------------------------
+def _shape_error(a, b, what: str, where: int) -> FormulaError:
+    return FormulaError(f"cannot {what} a {a.rows}×{a.cols} and a {b.rows}×{b.cols} matrix",
+                        where, "matching shapes")
+
+
+def multiply(a, how: str, b, where: int):
+    """a·b: ``mul`` (juxtaposition, \\cdot: matrix product, else elementwise),
+    ``star`` (*: elementwise for equal shapes, else matrix product),
+    ``matmul`` (@), ``had`` (\\odot), ``div`` (/)."""
+    if how == "div":
+        return divide(a, b, where)
+    if not (_is_matrix(a) and _is_matrix(b)):
+        return shrink(a * b) if _is_matrix(a) or _is_matrix(b) else a * b
+    same, chain = a.shape == b.shape, a.cols == b.rows
+    if how == "had" or (how == "star" and same) or (how == "mul" and same and not chain):
+        if not same:
+            raise _shape_error(a, b, "multiply elementwise", where)
+        return shrink(a.multiply_elementwise(b))
+    if not chain:
+        raise _shape_error(a, b, "multiply", where)
+    return shrink(a * b)
+
+
+def divide(a, b, where: int):
+    if _is_matrix(b):
+        if _is_matrix(a) and a.shape != b.shape:
+            raise _shape_error(a, b, "divide", where)
+        if _is_matrix(a):
+            return shrink(sp.ImmutableMatrix(a.rows, a.cols, lambda i, j: a[i, j] / b[i, j]))
+        return shrink(b.applyfunc(lambda e: a / e))
+    return shrink(a / b) if _is_matrix(a) else a / b
+
+
+def add(a, sign: int, b, where: int):
+    """a ± b; a scalar is added to every entry of a matrix."""
+    if _is_matrix(a) and _is_matrix(b):
+        if a.shape != b.shape:
+            raise _shape_error(a, b, "add", where)
+        return shrink(a + sign * b)
+    if _is_matrix(a):
+        return shrink(a.applyfunc(lambda e: e + sign * b))
+    if _is_matrix(b):
+        return shrink(b.applyfunc(lambda e: a + sign * e))
+    return a + sign * b
+
+
+def negate(v):
+    return -v
+
+
+def norm(v):
+    if _is_matrix(v):
+        return sp.sqrt(sp.Add(*[e ** 2 for e in v]))
+    return sp.Abs(v)
+
+
+def total(v):
+    """Σ of all entries (a sum with no index)."""
+    return sp.Add(*list(v)) if _is_matrix(v) else v

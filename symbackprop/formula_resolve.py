@@ -1,0 +1,287 @@
+"""Names, derivatives and index sums for the formula evaluator.
+
+``resolve`` finds what a written name means in a scope (see formula_names
+for the keys); ``derivative_pair`` reads ``dE/dw17``, ``∂E/∂w_{17}`` and
+``\\frac{\\partial E}{\\partial w}`` (a ``Partial``) or ``d/dz`` (an operator);
+``index_sum`` expands ``\\sum_k`` over the neurons its body names.
+"""
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from .formula_grammar import Node
+from .formula_names import GREEK, LOSS, LOSS_KEYS, canon, split_head
+from .formula_ops import (DOp, FormulaError, Func, OutOfRange, Partial, _is_matrix, add,
+                          apply_function, function_name, shrink, sub_string, total)
+
+LEAVES = ("NAME", "COMMAND", "WRAPPED")
+FREE_NAMES = set(GREEK.values()) - {"sigma", "Sigma", "partial"}
+_HAT = re.compile(r"\\(?:hat|widehat)\s*\{\s*([A-Za-z])\s*\}")
+MAX_SUM_TERMS = 1000
+
+
+def _unwrap(node: Node) -> Node:
+    while node.kind in ("paren", "group", "args") and len(node.args) == 1 \
+            and isinstance(node.args[0], Node):
+        node = node.args[0]
+    return node
+
+
+# ---- names -------------------------------------------------------------------
+def resolve(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = False):
+    """The value of name ``leaf`` with optional sub/superscript nodes, or None
+    (``quiet``) / FormulaError when the scope has no such name."""
+    sub_plain = _unwrap(sub).text if sub is not None else ""
+    fname = function_name(leaf.text, sub_plain) if sub is not None else function_name(leaf.text)
+    if fname is not None:
+        return Func(fname) if sup is None else None
+    if canon(leaf.text) == "nabla" and sub is not None and sup is None:
+        return _nabla(ev, sub)
+    hat = _HAT.fullmatch(leaf.text.strip())
+    head = hat[1] if hat else canon(leaf.text)
+    subs = ("hat" if hat else "") + (canon(ev.src(sub)) if sub is not None else "")
+    sups = canon(ev.src(sup), sup=True) if sup is not None else ""
+    if sub is None and not hat:
+        head, subs = split_head(head)
+    if head == "e" and not subs and not sups:
+        return sp.E
+    if ev.scope.free:
+        found = _free_symbol(head, subs, sup)
+    else:
+        found = _network_name(ev, head, subs, sups, sub, sup, leaf)
+    if found is None and not quiet:
+        raise _unknown(ev, leaf, sub, sup)
+    return found
+
+
+def _nabla(ev, sub: Node) -> DOp:
+    """\\nabla_{a}: the operator d/da."""
+    wrt = ev.expr(sub)
+    entries = list(wrt) if _is_matrix(wrt) else [wrt]
+    if not all(isinstance(e, sp.Symbol) for e in entries):
+        raise FormulaError("\\nabla_{…} needs a variable", sub.start, "\\nabla_{a}")
+    return DOp(wrt)
+
+
+def _unknown(ev, leaf, sub, sup) -> FormulaError:
+    end = max(n.end for n in (leaf, sub, sup) if n is not None)
+    written = ev.text[leaf.start:end]
+    if ev.scope.free:
+        return FormulaError(f"unknown name {written!r}: free-standing claims use one-letter "
+                            "variables (x, z, a_1, \\alpha, …) and the functions σ, exp, ln, "
+                            "log, tanh, relu, leaky_relu, softplus, softmax", leaf.start,
+                            "a one-letter variable or a function")
+    return FormulaError(f"unknown name {written!r}; this network's names are "
+                        f"{ev.scope.known()}", leaf.start, "a name of the network")
+
+
+def _free_symbol(head: str, subs: str, sup):
+    if sup is not None or not (len(head) == 1 and head.isalpha() or head in FREE_NAMES):
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9]{0,10}", subs):
+        return None
+    return sp.Symbol(head + (f"_{subs}" if subs else ""), real=True)
+
+
+def _network_name(ev, head, subs, sups, sub, sup, leaf):
+    scope = ev.scope
+    key = (head, sups, subs)
+    if key in scope.keys:
+        return scope.keys[key]
+    if key in LOSS_KEYS:
+        return LOSS
+    if head == "y" and subs.startswith("hat") and not sups:
+        out = scope.layers[("a", scope.n_layers)]
+        return _element(out, subs[3:], scope, leaf) if subs[3:] else shrink(out)
+    supv = ev.indices(sup) if sup is not None else []
+    subv = ev.indices(sub) if sub is not None else ([int(subs)] if subs.isdigit() else [])
+    if supv is None or subv is None:
+        return None
+    generic = (head, sub_string(supv) if sup is not None else "",
+               sub_string(subv) if sub is not None else subs)
+    if generic in scope.keys:
+        return scope.keys[generic]
+    return _layer_level(scope, head, supv, subv, leaf)
+
+
+def _element(vec, index: str | int, scope, leaf):
+    base = scope.model.notation.index_base
+    j = int(index) - base
+    if not 0 <= j < len(vec):
+        raise OutOfRange(f"index {index} is not a neuron of this layer (it has {len(vec)})",
+                         leaf.start)
+    return vec[j]
+
+
+def _layer_level(scope, head, supv, subv, leaf):
+    """W2, W^{(2)}, z^1, a^L, \\delta^{2}, and layered w^l_{jk}, δ^l_j, x_i, y_j."""
+    kind = scope.heads.get(head)
+    if kind is None:
+        return None
+    net = scope.model.network
+    if kind in ("x", "y"):
+        vec = net.x if kind == "x" else net.y
+        if supv or len(subv) > 1:
+            return None
+        return _element(vec, subv[0], scope, leaf) if subv else shrink(vec)
+    if len(supv) == 1:
+        layer, rest = supv[0], subv
+    elif not supv and len(subv) == 1:
+        layer, rest = subv[0], []
+    else:
+        return None
+    mat = net.x if (kind == "a" and layer == 0) else scope.layers.get((kind, layer))
+    if mat is None:
+        raise OutOfRange(f"layer {layer} does not exist; the network has layers 1 to "
+                         f"{scope.n_layers}", leaf.start)
+    if not rest:
+        return shrink(mat)
+    if kind == "W" and len(rest) == 2 and scope.model.notation.style != "ij":
+        j, k = (r - scope.model.notation.index_base for r in rest)
+        if 0 <= j < mat.rows and 0 <= k < mat.cols:
+            return mat[j, k]
+        raise OutOfRange(f"w^{layer}_{{{rest[0]}{rest[1]}}} is not a weight of the network",
+                         leaf.start)
+    if kind != "W" and len(rest) == 1:
+        return _element(mat, rest[0], scope, leaf)
+    raise OutOfRange(f"{head} with indices {rest} is not in layer {layer}", leaf.start)
+
+
+# ---- derivatives -------------------------------------------------------------
+def _strip_d(node: Node) -> Node | None:
+    """``dE_{total}`` → ``E_{total}`` (the name after a leading d)."""
+    if node.kind == "NAME" and len(node.text) > 1 and node.text[0] == "d":
+        return Node("NAME", (node.text[1:],), node.start + 1, node.end)
+    if node.kind in ("sub", "sup") and isinstance(node.args[0], Node):
+        inner = _strip_d(node.args[0])
+        return None if inner is None else Node(node.kind, (inner, *node.args[1:]), inner.start,
+                                               node.end)
+    return None
+
+
+def _is_d(node: Node) -> bool:
+    return node.kind == "dbare" or (node.kind in ("NAME", "WRAPPED") and canon(node.text) == "d")
+
+
+def dform(ev, node: Node):
+    """('bare',) for d / ∂ alone, ('of', node) for dX / ∂X, else None."""
+    node = _unwrap(node)
+    if _is_d(node):
+        return ("bare",)
+    if node.kind == "dpart":
+        return ("of", node.args[1])
+    if node.kind == "juxt" and _is_d(_unwrap(node.args[0])):
+        return ("of", node.args[1])
+    stripped = _strip_d(node)
+    if stripped is None:
+        return None
+    try:
+        ev.value(node)
+        return None          # a real name that starts with d (delta2)
+    except FormulaError:
+        return ("of", stripped)
+
+
+def derivative_pair(ev, num: Node, den: Node):
+    """num/den as a derivative (Partial or DOp), or None when it is a division."""
+    a, b = dform(ev, num), dform(ev, den)
+    if a is None or b is None or b[0] != "of":
+        return None
+    wrt = ev.expr(b[1])
+    entries = list(wrt) if _is_matrix(wrt) else [wrt]
+    if not all(isinstance(e, sp.Symbol) for e in entries):
+        raise FormulaError("differentiate with respect to a name", b[1].start,
+                           "a name such as w_{17} or W2")
+    if a[0] == "bare":
+        return DOp(wrt)
+    of = ev.value(a[1])
+    if isinstance(of, Func):      # ∂σ/∂z: the function's derivative at z
+        return apply_function(Func(of.name, of.primes + 1, of.power), [wrt], ev.scope.alpha,
+                              num.start)
+    if isinstance(of, DOp):
+        raise FormulaError("a derivative of an operator", num.start, "a name")
+    return partial(ev, of, wrt, num.start)
+
+
+def _one(ev, of, wrt):
+    if isinstance(of, sp.Symbol):
+        return Partial(of, wrt)
+    return sp.diff(of, wrt) if ev.scope.free else sp.Derivative(of, wrt)
+
+
+def partial(ev, of, wrt, where: int):
+    """∂of/∂wrt for scalars, gradients (dC/dW2), per-entry and Jacobians."""
+    if not _is_matrix(of) and not _is_matrix(wrt):
+        return _one(ev, of, wrt)
+    if not _is_matrix(of):
+        return shrink(wrt.applyfunc(lambda w: _one(ev, of, w)))
+    if not _is_matrix(wrt):
+        return shrink(of.applyfunc(lambda o: _one(ev, o, wrt)))
+    if 1 in of.shape and 1 in wrt.shape:
+        o, w = list(of), list(wrt)
+        return shrink(sp.ImmutableMatrix(len(o), len(w), lambda i, j: _one(ev, o[i], w[j])))
+    raise FormulaError("a derivative of a matrix by a matrix", where, "a vector or a scalar")
+
+
+def apply_operator(ev, dop: DOp, value, where: int):
+    """d/d(wrt) applied to what follows it."""
+    if isinstance(value, (Func, DOp)):
+        raise FormulaError("d/d… needs an expression", where, "an expression")
+    diff = (lambda v, w: sp.diff(v, w)) if ev.scope.free else (lambda v, w: sp.Derivative(v, w))
+    wrt = dop.wrt
+    if _is_matrix(wrt):
+        if _is_matrix(value):
+            raise FormulaError("a derivative of a matrix by a matrix", where, "a scalar")
+        return shrink(wrt.applyfunc(lambda w: diff(value, w)))
+    if _is_matrix(value):
+        return shrink(value.applyfunc(lambda v: diff(v, wrt)))
+    return diff(value, wrt)
+
+
+# ---- sums --------------------------------------------------------------------
+def index_sum(ev, node: Node):
+    """\\sum_k body: Σ over k of body; without an index, Σ of body's entries."""
+    _, scripts, body = node.args
+    if scripts.kind == "noscript":
+        return total(ev.expr(body))
+    index = scripts.args[0]
+    letter = index.args[0].text
+    if len(letter) != 1 or not letter.isalpha():
+        raise FormulaError("a sum runs over one index letter", index.start, r"\sum_k")
+    if ev.scope.free:
+        raise FormulaError("a sum over an index needs a network (a spec)", index.start,
+                           "a claim about a network")
+    values, explicit = _sum_range(ev, scripts, letter)
+    saved, terms = ev.bound.get(letter), []
+    try:
+        for v in values:
+            ev.bound[letter] = v
+            try:
+                terms.append(ev.expr(body))
+            except OutOfRange:
+                if explicit:
+                    raise
+    finally:
+        ev.bound.pop(letter, None)
+        if saved is not None:
+            ev.bound[letter] = saved
+    if not terms:
+        raise OutOfRange(f"the sum over {letter} has no terms in this network", node.start)
+    acc = terms[0]
+    for t in terms[1:]:
+        acc = add(acc, 1, t, node.start)
+    return acc
+
+
+def _sum_range(ev, scripts: Node, letter: str):
+    index = scripts.args[0]
+    lo = ev.indices(index.args[1]) if len(index.args) > 1 else None
+    hi = ev.indices(scripts.args[1]) if len(scripts.args) > 1 else None
+    if lo and hi and len(lo) == 1 and len(hi) == 1:
+        if hi[0] - lo[0] > MAX_SUM_TERMS:
+            raise FormulaError("a sum with too many terms", index.start,
+                               f"at most {MAX_SUM_TERMS}")
+        return range(lo[0], hi[0] + 1), True
+    return ev.scope.index_range(letter), False

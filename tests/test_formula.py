@@ -1,0 +1,336 @@
+"""The formula parser against hand-built SymPy expressions.
+
+Expected values are written here by hand from network.py's naming scheme
+(W3_1_2 is w^3_{12}: to neuron 1 of layer 3 from neuron 2 of layer 2; z, a,
+delta, x, y likewise) and from symbackprop.functions' definitions — never
+from the parser's own output.  Formulas marked "seed 004/003/001/000" are
+copied from ../shared/seeds.
+"""
+import pytest
+import sympy as sp
+
+from symbackprop.formula import (LOSS, MAX_CHARS, FormulaError, Partial, build_scope,
+                                 parse_claim, parse_instances, uses_log_base)
+from symbackprop.functions import sigmoid, softplus
+from symbackprop.pipeline import example_path, prepare
+
+
+def S(name):
+    return sp.Symbol(name, real=True)
+
+
+z, x, a, t = S("z"), S("x"), S("a"), S("t")
+
+
+def relu_prime(v):
+    return sp.Piecewise((0, v <= 0), (1, True))
+
+
+def same(got, want):
+    """Structural or simplified equality (matrices entrywise)."""
+    if isinstance(want, sp.MatrixBase):
+        assert isinstance(got, sp.MatrixBase) and got.shape == want.shape, (got, want)
+        for g, w in zip(got, want):
+            same(g, w)
+        return
+    assert not isinstance(got, sp.MatrixBase), got
+    assert got == want or sp.simplify(got - want) == 0, (got, want)
+
+
+def sides(text, scope):
+    return [s.expr for s in parse_claim(text, scope).sides]
+
+
+@pytest.fixture(scope="module")
+def free():
+    return build_scope()
+
+
+@pytest.fixture(scope="module")
+def numbered():
+    return build_scope(prepare(example_path("worked_2331_numbered")))
+
+
+@pytest.fixture(scope="module")
+def layered():
+    return build_scope(prepare(example_path("worked_2331")))
+
+
+# ---- free-standing calculus ----------------------------------------------------
+@pytest.mark.parametrize("text, lhs, rhs", [
+    ("d/dz tanh(z) = 1 - tanh(z)^2", 1 - sp.tanh(z) ** 2, 1 - sp.tanh(z) ** 2),
+    ("sigma(z)*(1-sigma(z)) = e^{-z}/(1+e^{-z})^2",
+     sigmoid(z) * (1 - sigmoid(z)), sp.exp(-z) / (1 + sp.exp(-z)) ** 2),
+    (r"\frac{d}{dx}\ln x = 1/x", 1 / x, 1 / x),
+    (r"\sigma'(z) = \sigma(z)(1-\sigma(z))", sigmoid(z) * (1 - sigmoid(z)),
+     sigmoid(z) * (1 - sigmoid(z))),
+    ("relu'(z) = 1", relu_prime(z), 1),
+    ("softplus'(z) = sigma(z)", sigmoid(z), sigmoid(z)),
+    (r"\tanh^{2}(a) = \tanh(a)^2", sp.tanh(a) ** 2, sp.tanh(a) ** 2),
+    ("1/2 (a - t)^2 = (a-t)**2/2", (a - t) ** 2 / 2, (a - t) ** 2 / 2),
+    ("2x = x 2", 2 * x, 2 * x),
+    (r"\exp(z) = e^z", sp.exp(z), sp.exp(z)),
+    ("log(x) = ln(x)", sp.log(x), sp.log(x)),
+    (r"\log_{10}(x) = log10(x)", sp.log(x) / sp.log(10), sp.log(x) / sp.log(10)),
+    (r"\frac{\partial}{\partial x} \frac {1}{1+e^{-x}} = x",
+     sp.exp(-x) / (1 + sp.exp(-x)) ** 2, x),                               # seed 000
+    ("tanh'(z) = 1 - tanh(z)^2", 1 - sp.tanh(z) ** 2, 1 - sp.tanh(z) ** 2),
+    ("max(0, z) = relu(z)", sp.Max(0, z), sp.Piecewise((0, z <= 0), (z, True))),
+    (r"\sigma z = \sigma(z)", sigmoid(z), sigmoid(z)),
+    ("x_1 + x_{2} = a_{out}", S("x_1") + S("x_2"), S("a_out")),
+    (r"\alpha \cdot \beta = 1", S("alpha") * S("beta"), 1),
+])
+def test_free_standing(free, text, lhs, rhs):
+    got = sides(text, free)
+    same(got[0], lhs)
+    same(got[1], rhs)
+
+
+def test_seed_003_tanh_chain_keeps_every_link(free):
+    # seed 003: the fourth link writes 1 − (tanh − 1)/2 where 1 − (tanh + 1)/2 belongs
+    text = (r"\nabla_{a}\tanh(a)=\nabla_{a}\left[2\sigma(2a)-1\right]=4\cdot\sigma(2a)\cdot"
+            r"\left(1-\sigma(2a)\right)=4\cdot\frac{\tanh(a)+1}{2}\cdot\left(1-\frac{\tanh(a)-1}"
+            r"{2}\right)=1-\tanh^{2}(a)")
+    got = sides(text, free)
+    assert len(got) == 5
+    th = sp.tanh(a)
+    same(got[0], 1 - th ** 2)
+    same(got[1], 4 * sigmoid(2 * a) * (1 - sigmoid(2 * a)))
+    same(got[3], 4 * (th + 1) / 2 * (1 - (th - 1) / 2))
+    same(got[4], 1 - th ** 2)
+
+
+def test_seed_003_sigmoid_derivative(free):
+    text = (r"\nabla_{a}\sigma(a)=\nabla_{a}\frac{1}{1+e^{-a}}=\frac{e^{-a}}{\left(1+e^{-a}"
+            r"\right)^{2}}=\frac{1}{1+e^{-a}}\cdot\left(1-\frac{1}{1+e^{-a}}\right)=\sigma(a)"
+            r"\cdot\left(1-\sigma(a)\right)")
+    got = sides(text, free)
+    e = sp.exp(-a)
+    for g, w in zip(got, [sigmoid(a) * (1 - sigmoid(a)), e / (1 + e) ** 2, e / (1 + e) ** 2,
+                          1 / (1 + e) * (1 - 1 / (1 + e)), sigmoid(a) * (1 - sigmoid(a))]):
+        same(g, w)
+
+
+def test_log_base_is_recorded(free):
+    natural, ten = sides(r"\log(x) = \log_{10}(x)", free)
+    assert uses_log_base(natural) == set() and uses_log_base(ten) == {10}
+
+
+# ---- the worked example in its own (numbered) notation -----------------------------
+def test_seed_004_chain_rule_stays_a_product_of_partials(numbered):
+    text = (r"\frac{\partial E_{total}}{\partial w_{16}} = \frac{\partial E_{\text{total}}}"
+            r"{\partial out_{n_9}}  \cdot  \frac{\partial out_{n_9}}{\partial net_{n_9}}  \cdot"
+            r"  \frac{\partial net_{n_9}}{\partial w_{16}}")
+    lhs, rhs = sides(text, numbered)
+    w16, a9, z9 = S("W3_1_1"), S("a3_1"), S("z3_1")
+    assert lhs == Partial(LOSS, w16)
+    assert rhs == Partial(LOSS, a9) * Partial(a9, z9) * Partial(z9, w16)
+
+
+def test_seed_004_markdown_mangled_subscripts(numbered):
+    # the seed as published: Markdown turned some _{ into *{
+    text = (r"\frac{\partial E*{total}}{\partial w*{7}} = \frac{\partial E*{\text{total}}}"
+            r"{\partial out*{n*9}}  \cdot  \frac{\partial out*{n*9}}{\partial net*{n*9}}  \cdot"
+            r"  \frac{\partial net*{n*9}}{\partial out*{n*6}}  \cdot  \frac{\partial out*{n*6}}"
+            r"{\partial net*{n*6}}  \cdot  \frac{\partial net*{n_6}}{\partial w_7}")
+    lhs, rhs = sides(text, numbered)
+    w7 = S("W2_1_1")     # numbered source-major: w7 leaves n3 (a1_1) into n6 (z2_1)
+    a9, z9, a6, z6 = S("a3_1"), S("z3_1"), S("a2_1"), S("z2_1")
+    assert lhs == Partial(LOSS, w7)
+    assert rhs == (Partial(LOSS, a9) * Partial(a9, z9) * Partial(z9, a6) * Partial(a6, z6)
+                   * Partial(z6, w7))
+
+
+def test_seed_004_products_and_numbers(numbered):
+    text = (r"\frac{\partial out_{n_9}}{\partial net_{n_9}} = out_{n_9}(1 - out_{n_9}) = "
+            r"0.8035  \cdot  (1 - 0.8035) = 0.1579")
+    claim = parse_claim(text, numbered)
+    a9 = S("a3_1")
+    assert claim.sides[0].expr == Partial(a9, S("z3_1"))
+    same(claim.sides[1].expr, a9 * (1 - a9))           # a product, not a function call
+    assert claim.sides[2].expr == sp.Rational(8035, 10000) * (1 - sp.Rational(8035, 10000))
+    assert claim.sides[3].expr == sp.Rational(1579, 10000)
+    assert [s.decimals for s in claim.sides] == [None, None, None, 4]
+    assert [s.text for s in claim.sides][1:] == [
+        "out_{n_9}(1 - out_{n_9})", r"0.8035  \cdot  (1 - 0.8035)", "0.1579"]
+
+
+@pytest.mark.parametrize("text, want", [
+    (r"net_{n_3} = w_1 \cdot x_1 + w_4 \cdot x_2 + b_1",
+     S("W1_1_1") * S("x_1") + S("W1_1_2") * S("x_2") + S("b1_1")),
+    (r"net*{n_9} = w*{16} \cdot out*{n_6} + w*{17} \cdot out*{n_7} + w*{18} \cdot out_{n_8} + b_7",
+     S("W3_1_1") * S("a2_1") + S("W3_1_2") * S("a2_2") + S("W3_1_3") * S("a2_3") + S("b3_1")),
+    (r"out*{n_9} = \frac{1}{1 + e^{-net*{n_9}}}", 1 / (1 + sp.exp(-S("z3_1")))),
+    (r"out*{n_3} = max(0, net*{n_3})", sp.Max(0, S("z1_1"))),
+    (r"E*{total} = \frac{1}{2}\sum (y - \hat{y})^2", (S("y_1") - S("a3_1")) ** 2 / 2),
+    ("dE/dw17 = (out_n9 - y)*out_n9*(1 - out_n9)*out_n6",
+     (S("a3_1") - S("y_1")) * S("a3_1") * (1 - S("a3_1")) * S("a2_1")),
+])
+def test_seed_004_right_hand_sides(numbered, text, want):
+    same(sides(text, numbered)[1], want)
+
+
+@pytest.mark.parametrize("written", [
+    "out_{n_9}", "out_{n9}", "out_n9", "out_{n_{9}}", r"out_{\text{n9}}", "out*{n_9}"])
+def test_neuron_name_variants(numbered, written):
+    assert sides(f"{written} = 0", numbered)[0] == S("a3_1")
+
+
+@pytest.mark.parametrize("written", ["w_{17}", "w17", "w_17", "w_{1 7}"])
+def test_weight_name_variants(numbered, written):
+    assert sides(f"{written} = 0", numbered)[0] == S("W3_1_2")
+
+
+@pytest.mark.parametrize("written", [
+    "E_{total}", "E_total", r"E_{\text{total}}", r"E_{\mathrm{total}}", "E", "C", "L",
+    r"\mathcal{L}", "C_0"])
+def test_loss_names(numbered, written):
+    assert sides(f"{written} = 0", numbered)[0] == LOSS
+
+
+def test_derivative_spellings(numbered):
+    want = Partial(LOSS, S("W3_1_2"))
+    for text in ["dE/dw17", r"∂E/∂w_{17}", r"\frac{\partial E}{\partial w_{17}}",
+                 r"\frac{dE_{total}}{dw_{17}}", "dE_total/dw_17", r"\partial E / \partial w17",
+                 r"\frac{d E}{d w_{17}}"]:
+        assert sides(f"{text} = 0", numbered)[0] == want, text
+
+
+def test_layered_names_in_numbered_notation(numbered):
+    assert sides(r"\delta^{2}_{1} = delta^2_1", numbered) == [S("delta2_1")] * 2
+
+
+# ---- layered notation, vectors and matrices -----------------------------------------
+def W(l, rows, cols):
+    return sp.ImmutableMatrix(rows, cols, lambda j, k: S(f"W{l}_{j + 1}_{k + 1}"))
+
+
+def V(prefix, n):
+    return sp.ImmutableMatrix([S(f"{prefix}_{j}") for j in range(1, n + 1)])
+
+
+def test_vectorised_delta_plain_text(layered):
+    lhs, rhs = sides("delta1 = W2.T @ delta2 * relu'(z1)", layered)
+    same(lhs, V("delta1", 3))
+    back = W(2, 3, 3).T * V("delta2", 3)
+    same(rhs, sp.ImmutableMatrix([back[j] * relu_prime(S(f"z1_{j + 1}")) for j in range(3)]))
+
+
+def test_vectorised_delta_latex(layered):
+    lhs, rhs = sides(r"\delta^{2} = (W^{(3)})^T \delta^{3} \odot relu'(z^2)", layered)
+    same(lhs, V("delta2", 3))
+    same(rhs, sp.ImmutableMatrix([S(f"W3_1_{j}") * S("delta3_1") * relu_prime(S(f"z2_{j}"))
+                                  for j in range(1, 4)]))
+
+
+def test_output_delta_and_norm(layered):
+    lhs, rhs = sides(r"\delta^{L} = (a^L - y) \odot \sigma'(z^L)", layered)
+    assert lhs == S("delta3_1")
+    same(rhs, (S("a3_1") - S("y_1")) * sigmoid(S("z3_1")) * (1 - sigmoid(S("z3_1"))))
+    lhs, rhs = sides(r"C = \frac{1}{2} \|y-a^L\|^2", layered)            # seed 001
+    assert lhs == LOSS
+    same(rhs, (S("y_1") - S("a3_1")) ** 2 / 2)
+
+
+def test_matrix_forward_pass(layered):
+    want = W(1, 3, 2) * V("x", 2) + V("b1", 3)
+    for text in ["z^1 = W^1 x + b^1", "z1 = W1 @ x + b1", r"z^{(1)} = W^{(1)} \cdot x + b^{(1)}"]:
+        lhs, rhs = sides(text, layered)
+        same(lhs, V("z1", 3))
+        same(rhs, want)
+
+
+def test_gradient_matrix(layered):
+    lhs, rhs = sides(r"dC/dW2 = \delta^2 (a^1)^T", layered)
+    same(lhs, sp.ImmutableMatrix(3, 3, lambda j, k: Partial(LOSS, S(f"W2_{j + 1}_{k + 1}"))))
+    same(rhs, V("delta2", 3) * V("a1", 3).T)
+
+
+def test_generic_indices_every_neuron(layered):
+    text = r"\delta^l_j = (\sum_k w^{l+1}_{kj} \delta^{l+1}_k) \sigma'(z^l_j)"
+    claims = parse_instances(text, layered)
+    assert [dict(c.indices) for c in claims] == [
+        {"j": j, "l": l} for j in (1, 2, 3) for l in (1, 2)]
+    byidx = {tuple(sorted(dict(c.indices).items())): c for c in claims}
+    c = byidx[(("j", 2), ("l", 1))]
+    assert c.sides[0].expr == S("delta1_2")
+    back = sum(S(f"W2_{k}_2") * S(f"delta2_{k}") for k in (1, 2, 3))
+    same(c.sides[1].expr, back * sigmoid(S("z1_2")) * (1 - sigmoid(S("z1_2"))))
+    one = parse_claim(text, layered, indices={"l": 2, "j": 3})
+    same(one.sides[1].expr, S("W3_1_3") * S("delta3_1") * sigmoid(S("z2_3"))
+         * (1 - sigmoid(S("z2_3"))))
+    with pytest.raises(FormulaError, match="generic index"):
+        parse_claim(text, layered)
+
+
+def test_gradient_for_every_weight(layered):
+    claims = parse_instances(r"\frac{\partial E}{\partial w^l_{jk}} = \delta^l_j a^{l-1}_k",
+                             layered)
+    assert len(claims) == 3 * 2 + 3 * 3 + 1 * 3
+    first = claims[0]
+    assert dict(first.indices) == {"j": 1, "k": 1, "l": 1}
+    assert first.sides[0].expr == Partial(LOSS, S("W1_1_1"))
+    assert first.sides[1].expr == S("delta1_1") * S("x_1")
+
+
+# ---- errors ----------------------------------------------------------------------------
+def test_unknown_name_lists_the_networks_names(numbered):
+    with pytest.raises(FormulaError) as err:
+        parse_claim("dE/dw17 = foo * out_n9", numbered)
+    assert err.value.position == 10
+    assert "foo" in str(err.value) and "w17" in str(err.value) and "out_n9" in str(err.value)
+
+
+def test_syntax_error_has_position_and_expectation(numbered):
+    with pytest.raises(FormulaError) as err:
+        parse_claim("dE/dw17 = (out_n9 - y", numbered)
+    assert err.value.position == len("dE/dw17 = (out_n9 - y")
+    assert ")" in err.value.expected
+
+
+@pytest.mark.parametrize("text", [
+    "__import__('os').system('true') = 1", "exec('1') = 1", "x.__class__ = 1",
+    "lambda: 1 = 1", "open('/etc/passwd') = 1", "eval(x) = x", "x = 1; import os",
+])
+def test_code_is_not_a_formula(free, text):
+    with pytest.raises(FormulaError):
+        parse_claim(text, free)
+
+
+def test_caps(free):
+    with pytest.raises(FormulaError, match="characters"):
+        parse_claim("x = " + "1+" * MAX_CHARS + "1", free)
+    with pytest.raises(FormulaError, match="nests"):
+        parse_claim("x = " + "(" * 150 + "x" + ")" * 150, free)
+    with pytest.raises(FormulaError, match="digits"):
+        parse_claim("x = " + "9" * 60, free)
+    with pytest.raises(FormulaError, match="too large"):
+        parse_claim("x = 9^9^9", free)
+    with pytest.raises(FormulaError, match="too large"):
+        parse_claim("x = 9**1000", free)
+    with pytest.raises(FormulaError):
+        parse_claim("x = 1e999999", free)
+
+
+def test_not_an_equation(free):
+    with pytest.raises(FormulaError, match="="):
+        parse_claim("x + 1", free)
+
+
+def test_free_standing_rejects_network_names(free):
+    with pytest.raises(FormulaError, match="one-letter"):
+        parse_claim("out = 1", free)
+
+
+def test_softmax_is_layerwise(free):
+    with pytest.raises(FormulaError, match="vector"):
+        parse_claim("softmax(z) = 1", free)
+    scope = build_scope(prepare(example_path("softmax_classifier")))
+    lhs, rhs = sides("a^L = softmax(z^L)", scope)
+    same(lhs, V("a2", 3))
+    zs = [S(f"z2_{j}") for j in (1, 2, 3)]
+    total = sum(sp.exp(v) for v in zs)
+    same(rhs, sp.ImmutableMatrix([sp.exp(v) / total for v in zs]))
+    jac = sides("x = softmax'(z^2)", scope)[1]
+    s = [sp.exp(v) / total for v in zs]
+    same(jac, sp.ImmutableMatrix(3, 3, lambda i, j: s[i] * (int(i == j) - s[j])))
