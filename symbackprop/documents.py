@@ -28,7 +28,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 INSTALL_TEX = ("no TeX engine found (pdflatex or latexmk) to make the PDF; install a minimal "
                "TeX Live, e.g. `apt-get install texlive-latex-base texlive-pictures`, "
                "or ask for -f tex and compile it yourself.")
-LINE_WIDTH = 62          # visible characters of one display line on the A4 page (11pt)
+LINE_WIDTH = 56          # visible characters of one display line on the A4 page (11pt)
 
 # LaTeX-friendly delimiters, so template syntax never meets TeX's braces and #.
 TEX_SYNTAX = dict(block_start_string=r"\BLOCK{", block_end_string="}",
@@ -195,8 +195,18 @@ def make_documents(model, formats, stem: str, worked=None, only=None, digits: in
     Everything is made before anything is written, so a failing PDF leaves no
     half set of files behind.
     """
+    try:
+        return _make(model, formats, stem, dict(worked=worked, only=only, digits=digits,
+                                                templates=templates))
+    except jinja2.TemplateError as exc:
+        if templates is None:
+            raise           # a shipped template failing is a bug, not a user error
+        raise DocumentError(f"--templates {templates}: {type(exc).__name__}: {exc}") from exc
+
+
+def _make(model, formats, stem: str, args: dict) -> dict[str, str | bytes]:
     files: dict[str, str | bytes] = {}
-    args = dict(worked=worked, only=only, digits=digits, templates=templates)
+    templates = args["templates"]
     for fmt in dict.fromkeys(formats):
         if fmt == "md":
             files[f"{stem}.svg"] = render_svg(model, templates)
