@@ -144,3 +144,23 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def check(source, claims: str, kind: str = "text", timeout: float = 5.0, isolate: bool = True):
+    """Check hand-derived formulas: ``symbackprop.check(spec, "dE/dw17 = …")``.
+
+    ``source``: a spec file, a built-in example name, spec text, a Spec or a
+    Model; None for free-standing calculus.  ``claims``: one claim a line
+    (``kind="markup"``: every equation of Markdown/LaTeX text).  Returns one
+    ``Verdict`` per link of each claim; each claim is checked in a child
+    process within ``timeout`` seconds (``isolate=False``: in this process).
+
+    >>> [v.verdict for v in check("worked_2331_numbered",
+    ...                           "dE_total/db7 = (out_n9 - y)*out_n9*(1 - out_n9)")]
+    ['correct']
+    """
+    from .check import check_claims
+    if isinstance(source, str) and source in example_names():
+        source = example_path(source)
+    model = source if source is None or isinstance(source, Model) else prepare(source)
+    return list(check_claims(model, claims, kind, timeout=timeout, isolate=isolate).verdicts)
