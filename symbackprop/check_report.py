@@ -1,0 +1,64 @@
+"""The ``check`` command's files and reports (JSON, and text through a template)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .check import Checker, Report, check_claims
+from .claims import kind_of
+from .pipeline import example_names, example_path
+from .verdict import VERDICTS, summary
+
+MAX_FILE_BYTES = 5_000_000
+
+
+def split_paths(paths: list[str], no_spec: bool) -> tuple[Path | None, list[Path]]:
+    """(spec, claims files): the first path is the spec when it is a .toml file or a
+    built-in example name, unless ``no_spec``; a ValueError says what is wrong."""
+    spec = None
+    if not no_spec and (paths[0].endswith(".toml") or
+                        (paths[0] in example_names() and not Path(paths[0]).is_file())):
+        spec = Path(paths[0]) if paths[0].endswith(".toml") else example_path(paths[0])
+        paths = paths[1:]
+    if not paths:
+        raise ValueError("no claims file given: symbackprop check SPEC CLAIMS... "
+                         "(or --no-spec CLAIMS...)")
+    files = [Path(p) for p in paths]
+    for f in files:
+        if not f.is_file():
+            raise ValueError(f"{f}: no such claims file")
+        if f.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"{f}: {f.stat().st_size} bytes; claims files of at most "
+                             f"{MAX_FILE_BYTES} bytes are read")
+    return spec, files
+
+
+def check_files(model, files: list[Path], timeout: float = 5.0) -> list[Report]:
+    """One report per claims file (one checker, so test points are computed once)."""
+    checker = Checker(model)
+    reports = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{f}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        reports.append(check_claims(model, text, kind_of(f), str(f), timeout=timeout,
+                                    checker=checker))
+    return reports
+
+
+def report_json(reports: list[Report]) -> dict:
+    """{"claims": [one entry per claim link, with its file], "files": [...], "summary": {...}}."""
+    claims = [{**v.to_json(), "file": r.source} for r in reports for v in r.verdicts]
+    return {"claims": claims,
+            "files": [{"file": r.source, "summary": r.summary} for r in reports],
+            "summary": summary([v for r in reports for v in r.verdicts])}
+
+
+def report_text(reports: list[Report], model) -> str:
+    """The human report (templates/check_report.txt.j2)."""
+    from .render import environment
+    env = environment()
+    region = next((v.region for r in reports for v in r.verdicts if v.region), None)
+    return env.get_template("check_report.txt.j2").render(
+        reports=reports, spec=model.spec if model is not None else None, region=region,
+        verdicts=VERDICTS, total=summary([v for r in reports for v in r.verdicts]))

@@ -1,0 +1,96 @@
+"""Find the claims in a file: one per line in text, every equation in Markdown/LaTeX.
+
+Text files: each non-blank line is a claim; ``#`` starts a comment.
+Markdown and LaTeX files: every ``$…$``, ``$$…$$``, ``\\[…\\]`` and every line
+of an ``equation``/``align`` environment that contains ``=``; alignment
+``&`` and ``\\\\`` line breaks are dropped.  Line numbers are 1-based and
+point at the line the equation starts on.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+MATH = re.compile(
+    r"\$\$(?P<display>.+?)\$\$"
+    r"|\\\[(?P<bracket>.+?)\\\]"
+    r"|\\begin\{(?P<env>equation|align|gather|multline|eqnarray)(?P<star>\*?)\}(?P<body>.+?)"
+    r"\\end\{(?P=env)(?P=star)\}"
+    r"|(?<![\\$])\$(?P<inline>[^$\n]+?)(?<!\\)\$",
+    re.DOTALL)
+LABEL = re.compile(r"\\(?:label|tag|nonumber|notag)(?:\{[^}]*\})?")
+FENCE = re.compile(r"^(```|~~~).*?^\1", re.DOTALL | re.MULTILINE)
+MARKUP = {".md", ".markdown", ".tex", ".latex", ".mdx", ".rmd", ".qmd"}
+
+
+@dataclass(frozen=True)
+class ClaimText:
+    """One claim as written and the line it starts on."""
+
+    line: int
+    text: str
+
+
+def extract(text: str, kind: str = "text") -> list[ClaimText]:
+    """The claims of a file's ``text``; ``kind`` is "text" or "markup".
+
+    >>> extract("dE/dz = a - y   # output layer\\n\\n# a comment\\n")
+    [ClaimText(line=1, text='dE/dz = a - y')]
+    >>> extract("So $\\\\sigma'(z) = \\\\sigma(z)(1-\\\\sigma(z))$ and $x$.", "markup")
+    [ClaimText(line=1, text="\\\\sigma'(z) = \\\\sigma(z)(1-\\\\sigma(z))")]
+    """
+    if kind == "markup":
+        return _markup(text)
+    out = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        claim = raw.split("#", 1)[0].strip()
+        if claim:
+            out.append(ClaimText(n, claim))
+    return out
+
+
+def kind_of(path: str | Path) -> str:
+    return "markup" if Path(path).suffix.lower() in MARKUP else "text"
+
+
+def _markup(text: str) -> list[ClaimText]:
+    # Code fences hold code, not claims: blank them out, keeping line numbers.
+    text = FENCE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    out = []
+    for m in MATH.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        if m.group("body") is not None:
+            out += _rows(m.group("body"), line, m.start("body"), text)
+            continue
+        group = next(g for g in ("display", "bracket", "inline") if m.group(g))
+        body = m.group(group)
+        line = text.count("\n", 0, m.start(group) + len(body) - len(body.lstrip())) + 1
+        claim = _clean(body)
+        if "=" in claim:
+            out.append(ClaimText(line, claim))
+    return out
+
+
+def _rows(body: str, line: int, offset: int, text: str) -> list[ClaimText]:
+    """Each ``\\\\``-separated row of an environment, on the line it starts."""
+    out, pos = [], 0
+    for row in re.split(r"\\\\", body):
+        start = line + body.count("\n", 0, pos) + (len(row) - len(row.lstrip("\n")))
+        pos += len(row) + 2
+        claim = _clean(row.replace("&", ""))
+        if "=" in claim:
+            out.append(ClaimText(start, claim))
+    return out
+
+
+def _clean(math: str) -> str:
+    """One line of math: labels dropped, whitespace collapsed, trailing punctuation cut."""
+    math = LABEL.sub("", math)
+    return re.sub(r"\s+", " ", math).strip().rstrip(",.;").strip()
+
+
+def read_claims(path: str | Path) -> list[ClaimText]:
+    """The claims of the file at ``path`` (UTF-8)."""
+    path = Path(path)
+    return extract(path.read_text(encoding="utf-8"), kind_of(path))

@@ -1,0 +1,229 @@
+"""The classic backpropagation mistakes, as mutations of the true formula.
+
+``Forms`` writes the textbook formula of a target (∂E/∂w, δ, ∂E/∂a, z, a,
+the loss) with hooks where students go wrong; a ``Mistake`` switches one
+hook.  The checker evaluates every mutation at the claim's test points and
+names the first one that matches the claim.  Free-standing derivatives of
+an activation get the activation-level mutations from ``free_mutations``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .derive import Z, Derivation
+from .functions import ACTIVATIONS, sigmoid
+from .truth import Truth, loss_symbol
+
+OTHER_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One hook switched away from the truth."""
+
+    label: str                       # the diagnosis, in words
+    fprime: str = "ok"               # missing | argument | wrong:<name> | elementwise
+    at_layer: int | None = None      # the layer of the f' mistake (None: every layer)
+    dEda: str = "ok"                 # flip | double | half | log10
+    transpose: bool = False
+    prev_shift: int = 0              # a^{l−1+shift} for a^{l−1}
+    scale: sp.Expr = sp.S.One        # the whole formula times this
+
+
+class Forms:
+    """Textbook formulas of one network with one mistake switched on."""
+
+    def __init__(self, d: Derivation, m: Mistake):
+        self.d, self.m = d, m
+        self.truth = Truth(d)
+
+    def fprime(self, l: int, j: int) -> sp.Expr:
+        layer, m = self.d.layers[l - 1], self.m
+        if m.fprime == "ok" or (m.at_layer is not None and m.at_layer != l):
+            return self.d.fprime(layer, j)
+        if m.fprime == "missing":
+            return sp.S.One
+        ld = self.d.local[l - 1]
+        if m.fprime == "argument":               # f'(a) written for f'(z)
+            return ld.fprime.subs(Z, layer.a[j])
+        how, name = m.fprime.split(":")
+        other = ACTIVATIONS[name]
+        if how == "wrong_out":                   # its output form at this layer's a: a(1 − a)
+            return other.in_terms_of_output(layer.a[j])
+        return sp.diff(other.build(Z, layer.alpha), Z).subs(Z, layer.z[j])
+
+    def dadz(self, l: int, i: int, j: int) -> sp.Expr:
+        layer = self.d.layers[l - 1]
+        if not layer.activation.layerwise:
+            return self.fprime(l, j) if i == j else sp.S.Zero
+        if self.m.fprime == "elementwise":          # softmax as if elementwise: diagonal only
+            return layer.a[i] * (1 - layer.a[i]) if i == j else sp.S.Zero
+        if self.m.fprime == "missing":
+            return sp.S.One if i == j else sp.S.Zero
+        return self.d.dadz(layer, i, j)
+
+    def dE_da(self, i: int) -> sp.Expr:
+        d, how = self.d, self.m.dEda
+        loss = d.loss
+        if how == "log10":
+            loss = loss.replace(sp.log, lambda u: sp.log(u) / sp.log(10))
+        true = sp.diff(loss, d.network.output.a[i])
+        return {"flip": -true, "double": 2 * true, "half": true / 2}.get(how, true)
+
+    def delta(self, l: int, j: int) -> sp.Expr:
+        d = self.d
+        if l == len(d.layers):
+            n = d.network.output.n_out
+            return sp.Add(*[self.dE_da(i) * self.dadz(l, i, j) for i in range(n)])
+        nxt = d.layers[l]
+        return sp.Add(*[self.weight(nxt, k, j) * self.delta(l + 1, k)
+                        for k in range(nxt.n_out)]) * self.fprime(l, j)
+
+    def weight(self, layer, k: int, j: int) -> sp.Expr:
+        """w^{l+1}_{kj} in the δ recursion; swapped indices when square."""
+        if self.m.transpose and layer.n_out == layer.n_in:
+            return layer.W[j, k]
+        return layer.W[k, j]
+
+    def prev(self, l: int, k: int) -> sp.Expr | None:
+        """a^{l−1}_k, or the mistaken layer's activation."""
+        src = l - 1 + self.m.prev_shift
+        if src < 0 or src > len(self.d.layers):
+            return None
+        size = self.d.network.sizes[src]
+        return self.truth.activation_of(src, k) if k < size else None
+
+    def loss_partial(self, wrt) -> sp.Expr | None:
+        """The mutated ∂E/∂wrt for a parameter, z, or a; None if the hook does not apply."""
+        node = self.truth.nodes.get(wrt)
+        if node is None:
+            return None
+        if node.kind in ("W", "b"):
+            a_prev = self.prev(node.layer, node.k) if node.kind == "W" else sp.S.One
+            return None if a_prev is None else self.delta(node.layer, node.j) * a_prev
+        if node.kind == "z":
+            return self.delta(node.layer, node.j)
+        if node.kind == "a" and node.layer == len(self.d.layers):
+            return self.dE_da(node.j)
+        if node.kind in ("a", "x"):
+            nxt = self.d.layers[node.layer]
+            return sp.Add(*[self.weight(nxt, k, node.j) * self.delta(node.layer + 1, k)
+                            for k in range(nxt.n_out)])
+        return None
+
+    def target(self, of, wrt) -> sp.Expr | None:
+        """The mutated ∂of/∂wrt (wrt None: the named quantity ``of`` itself)."""
+        if wrt is None:
+            return self.quantity(of)
+        if of == loss_symbol():
+            found = self.loss_partial(wrt)
+        else:
+            a, b = self.truth.nodes.get(of), self.truth.nodes.get(wrt)
+            found = None
+            if a and b and a.kind == "a" and b.kind == "z" and a.layer == b.layer:
+                found = self.dadz(a.layer, a.j, b.j)
+            elif a and b and a.kind == "z" and b.kind == "W" and a.layer == b.layer and a.j == b.j:
+                found = self.prev(b.layer, b.k)
+        return None if found is None else self.m.scale * found
+
+    def quantity(self, sym) -> sp.Expr | None:
+        """Mutated definitions of named quantities: δ, the loss, a = f(z), z."""
+        node = self.truth.nodes.get(sym)
+        if sym == loss_symbol():
+            loss = self.d.loss
+            if self.m.dEda == "log10":
+                loss = loss.replace(sp.log, lambda u: sp.log(u) / sp.log(10))
+            return self.m.scale * loss
+        if node is None:
+            return None
+        if node.kind == "delta":
+            return self.m.scale * self.delta(node.layer, node.j)
+        if node.kind == "z" and self.m.transpose:
+            layer = self.d.layers[node.layer - 1]
+            if layer.n_in == layer.n_out:
+                return sp.Add(*[layer.W[k, node.j] * layer.a_prev[k] for k in range(layer.n_in)],
+                              layer.b[node.j])
+        return None
+
+
+def mistakes(d: Derivation) -> list[Mistake]:
+    """Candidate mistakes for ``d``'s network, most specific first."""
+    out = [Mistake("missing activation derivative: the f'(z) factor is left out", fprime="missing")]
+    for l, layer in enumerate(d.layers, start=1):
+        name = layer.activation.name
+        out.append(Mistake(f"missing activation derivative: the {name}' factor of layer {l} "
+                           "is left out", fprime="missing", at_layer=l))
+        if not layer.activation.layerwise and name != "identity":
+            out.append(Mistake(f"activation derivative at the wrong argument: {name}'(a) "
+                               f"written for {name}'(z) in layer {l}", fprime="argument", at_layer=l))
+            for other in OTHER_ACTIVATIONS:
+                if other != name:
+                    out.append(Mistake(f"derivative of the wrong activation: {other}' used in "
+                                       f"layer {l}, whose activation is {name}",
+                                       fprime=f"wrong:{other}", at_layer=l))
+                    if ACTIVATIONS[other].in_terms_of_output is not None:
+                        form = ACTIVATIONS[other].in_terms_of_output(sp.Symbol("a"))
+                        out.append(Mistake(f"derivative of the wrong activation: {other}' "
+                                           f"({form}) used in layer {l}, whose activation is "
+                                           f"{name}", fprime=f"wrong_out:{other}", at_layer=l))
+        elif layer.activation.layerwise:
+            out.append(Mistake("softmax treated as elementwise: a_j(1 − a_j) used for the "
+                               "softmax Jacobian", fprime="elementwise", at_layer=l))
+    out += [Mistake("sign flipped: y − a written for a − y (∂E/∂a has the wrong sign)", dEda="flip"),
+            Mistake("sign flipped: the whole formula has the wrong sign", scale=sp.S.NegativeOne),
+            Mistake("factor of 2: the ½ of the loss is missing from the derivative (2(a − y))",
+                    dEda="double"),
+            Mistake("factor of 2: an extra ½ (the derivative of ½(a − y)² is a − y)", dEda="half"),
+            Mistake("factor of 2: the whole formula is off by a factor 2", scale=sp.S(2)),
+            Mistake("factor of 2: the whole formula is off by a factor ½", scale=sp.Rational(1, 2)),
+            Mistake("wrong layer index: a^{l} used for a^{l−1}", prev_shift=1),
+            Mistake("wrong layer index: a^{l−2} used for a^{l−1}", prev_shift=-1),
+            Mistake("transpose missing or indices swapped: w_{jk} written for w_{kj}", transpose=True)]
+    if d.loss.has(sp.log):
+        out.append(Mistake("log base 10 used where the natural log belongs", dEda="log10"))
+    return out
+
+
+def free_mutations(of, wrt) -> list[tuple[str, sp.Expr]]:
+    """Mutations of a free-standing derivative ∂of/∂wrt (activations, logs, signs)."""
+    true = sp.diff(of, wrt)
+    out = []
+    for call in sorted(of.atoms(sigmoid, sp.tanh), key=str):
+        arg, name = call.args[0], call.func.__name__
+        fp = sp.diff(call, arg)
+        if of == call:
+            out.append((f"activation derivative at the wrong argument: {name}'({name}(u)) "
+                        f"written for {name}'(u)", fp.subs(arg, call) * sp.diff(arg, wrt)))
+            if arg != wrt:     # chain rule: the inner derivative du/dz left out
+                out.append((f"incomplete chain: the inner derivative of {arg} is left out", fp))
+        for other in ("sigmoid", "tanh"):
+            if other != name:
+                swapped = of.xreplace({call: ACTIVATIONS[other].build(arg)})
+                out.append((f"derivative of the wrong activation: {other}' used for {name}'",
+                            sp.diff(swapped, wrt)))
+    if of.has(sp.log):
+        out.append(("log base 10 used where the natural log belongs",
+                    sp.diff(of.replace(sp.log, lambda u: sp.log(u) / sp.log(10)), wrt)))
+    out += [("sign flipped", -true), ("factor of 2: off by a factor 2", 2 * true),
+            ("factor of 2: off by a factor ½", true / 2)]
+    return out
+
+
+def derivative_mutations(true) -> list[tuple[str, sp.Expr]]:
+    """Mutations of an already-differentiated free-standing formula: the activation
+    derivative at the wrong argument, or another activation's derivative."""
+    out = []
+    calls = sorted(true.atoms(sigmoid, sp.tanh), key=str)
+    for call in calls:
+        name = call.func.__name__
+        out.append((f"activation derivative at the wrong argument: {name}'({name}(u)) "
+                    f"written for {name}'(u)", true.xreplace({call: call.func(call)})))
+    args = {c.args[0] for c in calls} | set(true.free_symbols)
+    for u in sorted(args, key=str):
+        for name in ("sigmoid", "tanh"):
+            f = ACTIVATIONS[name].build(u)
+            out.append((f"derivative of the wrong activation: {name}'({u}) written",
+                        sp.diff(f, u) if u.is_Symbol else sp.diff(f.subs(u, Z), Z).subs(Z, u)))
+    return out

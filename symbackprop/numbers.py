@@ -1,0 +1,91 @@
+"""Numbers as written: rounding, the precision of rounded literals, digit diagnoses.
+
+A numeric claim ``… = 0.7935`` is right when the true value rounds to the
+number as written, to its decimal places.  A side that is arithmetic on
+rounded numbers (``0.8035 · (1 − 0.8035)``) is right when the true value is
+within the rounding error those literals carry (first-order propagation of
+half a unit in each literal's last place).
+"""
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+import sympy as sp
+
+MAX_LITERALS = 20
+LITERAL = re.compile(r"(?<![\w.])(\d*\.\d+|\d+\.)(?![\w.])")
+
+
+def to_decimal(v) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return Decimal(str(sp.Float(v, 35)))
+
+
+def rounds_to(true, written, places: int) -> bool:
+    """Does ``true`` round to ``written`` at ``places`` decimal places?"""
+    q = Decimal(1).scaleb(-places)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return to_decimal(true).quantize(q, ROUND_HALF_EVEN) == to_decimal(written).quantize(q)
+
+
+def rounded(true, places: int) -> str:
+    """``true`` written with ``places`` decimals."""
+    q = Decimal(1).scaleb(-places)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return str(to_decimal(true).quantize(q, ROUND_HALF_EVEN))
+
+
+def literal_values(text: str) -> list[tuple[sp.Rational, int]]:
+    """The decimal literals written in ``text`` with their decimal places."""
+    return [(sp.Rational(m), len(m.partition(".")[2])) for m in LITERAL.findall(text)]
+
+
+def rounding_error(text: str, evaluate) -> float:
+    """Half a unit in the last place of each decimal literal of ``text``, propagated
+    to first order: ``evaluate(text)`` is re-run with each literal nudged (the parsed
+    expression has its arithmetic already folded into one number)."""
+    base = evaluate(text)
+    if base is None:
+        return 0.0
+    total = 0.0
+    for m in list(LITERAL.finditer(text))[:MAX_LITERALS]:
+        places = len(m.group(0).partition(".")[2])
+        step = sp.Rational(1, 10 ** (places + 3))
+        nudged = sp.Rational(m.group(0)) + step
+        moved = evaluate(text[:m.start()] + _decimal_text(nudged) + text[m.end():])
+        if moved is None:
+            return float("inf")
+        total += abs(float((moved - base) / step)) * 0.5 * 10.0 ** -places
+    return total
+
+
+def _decimal_text(q: sp.Rational) -> str:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return format(Decimal(int(q.p)) / Decimal(int(q.q)), "f")
+
+
+def digits_diagnosis(true, written, places: int) -> str:
+    """Why ``written`` is not ``true`` to ``places`` decimals: right to fewer, or wrong."""
+    err = abs(to_decimal(true) - to_decimal(written))
+    k = max((p for p in range(places) if err <= Decimal(5).scaleb(-p - 1)), default=None)
+    truncated = _truncated(true, places) == to_decimal(written).quantize(Decimal(1).scaleb(-places))
+    if truncated:
+        return (f"a number right to fewer digits than shown: truncated rather than rounded "
+                f"(the true value {rounded(true, places + 3)} rounds to {rounded(true, places)})")
+    if k is not None and k >= max(1, (places + 1) // 2):
+        return (f"a number right to fewer digits than shown: right to {k} decimal "
+                f"place{'s' if k != 1 else ''}, not the {places} shown (the true value is "
+                f"{rounded(true, places + 2)})")
+    return f"a wrong number: the true value is {rounded(true, max(places, 4) + 2)}"
+
+
+def _truncated(true, places: int) -> Decimal:
+    from decimal import ROUND_DOWN
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return to_decimal(true).quantize(Decimal(1).scaleb(-places), ROUND_DOWN)
