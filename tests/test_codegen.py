@@ -179,3 +179,15 @@ def test_update_sums_tied_and_keeps_frozen(tmp_path, capsys):
     updated = json.loads(capsys.readouterr().out)["updated"]
     for key in params:
         np.testing.assert_allclose(new[key], updated[key], rtol=1e-13, atol=1e-15)
+
+
+def test_written_module_has_the_usual_file_mode(tmp_path):
+    """Atomic writing goes through mkstemp (0600); the result must be 0666 & ~umask."""
+    import os
+    umask = os.umask(0o022)
+    try:
+        assert main(["codegen", str(example_path("tanh_net")), "-o", str(tmp_path / "g.py")]) == 0
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "g.py").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["g.py"]          # no temporary left behind
