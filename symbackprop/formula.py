@@ -52,7 +52,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 from .formula_grammar import MAX_DEPTH, Node, TooDeep, normalise, parser
 from .formula_names import LOSS, Scope, build_scope
 from .formula_eval import Evaluator
-from .formula_ops import FormulaError, FreeIndex, OutOfRange, Partial, uses_log_base
+from .formula_ops import FormulaError, FreeIndex, OutOfRange, Partial, undefined, uses_log_base
 
 __all__ = ["FormulaError", "LOSS", "Partial", "Side", "Claim", "Scope", "build_scope",
            "parse_claim", "parse_instances", "uses_log_base", "MAX_CHARS", "MAX_DEPTH"]
@@ -168,11 +168,26 @@ def _side_spans(text: str, sides: tuple[Node, ...]) -> list[tuple[int, int]]:
     return spans
 
 
+# What SymPy itself may raise on odd but allow-listed input: reported as FormulaError.
+_SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, AttributeError, IndexError, KeyError,
+                   NotImplementedError, RecursionError)
+
+
 def _build(text: str, tree: Node, scope: Scope, indices: dict[str, int]) -> Claim:
     ev = Evaluator(scope, text, indices)
     sides = []
     for node, (start, end) in zip(tree.args, _side_spans(text, tree.args)):
-        sides.append(Side(ev.side(node), text[start:end], start, end, _decimals(node)))
+        try:
+            expr = ev.side(node)
+        except FormulaError:
+            raise
+        except _SYMPY_FAILURES as err:
+            raise FormulaError(f"cannot build this formula ({type(err).__name__}: "
+                               f"{str(err)[:200]})", start, "a well-formed expression") from None
+        if undefined(expr):
+            raise FormulaError("this side is undefined (a division by zero or log 0)", start,
+                               "a defined expression")
+        sides.append(Side(expr, text[start:end], start, end, _decimals(node)))
     return Claim(text, tuple(sides), tuple(sorted(indices.items())))
 
 

@@ -270,7 +270,8 @@ class Evaluator:
         if isinstance(b, Func):
             return Func(b.name, b.primes, b.power * self.expr(arg))
         if b is sp.E:
-            return sp.exp(self.expr(arg))
+            e = self.expr(arg)
+            return e.applyfunc(sp.exp) if _is_matrix(e) else sp.exp(e)
         return power(self.as_arg(b, base), self.expr(arg), arg.start)
 
     def k_sub(self, node):

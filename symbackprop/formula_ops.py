@@ -78,7 +78,7 @@ FUNCTIONS = {   # canonical name → (builder, arguments)
     "ln": (sp.log, 1), "log": (sp.log, 1), "loge": (sp.log, 1),
     "log10": (lambda x: sp.log(x, 10), 1), "log2": (lambda x: sp.log(x, 2), 1),
     "tanh": (sp.tanh, 1), "relu": (F.relu, 1), "leakyrelu": (_alpha_leaky, 2),
-    "softplus": (F.softplus, 1), "softmax": (None, 1), "max": (sp.Max, 2),
+    "softplus": (F.softplus, 1), "softmax": (None, 1), "max": (sp.Max, 2), "sqrt": (sp.sqrt, 1),
 }
 
 
@@ -119,9 +119,18 @@ def _derivative_of(name: str, primes: int, alpha):
     return t, (sp.diff(f, t, primes) if primes else f)
 
 
+def undefined(v) -> bool:
+    """Does v contain ∞, zoo or nan (1/0, log 0 as written)?"""
+    items = list(v) if _is_matrix(v) else [v]
+    return any(isinstance(e, sp.Basic) and e.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for e in items)
+
+
 def apply_function(f: Func, args: list, alpha, where: int):
     """f(args), elementwise over matrices; softmax takes a whole vector."""
     builder, nargs = FUNCTIONS[f.name]
+    if any(undefined(a) for a in args):
+        raise FormulaError(f"the argument of {f.name} is undefined (a division by zero or "
+                           "log 0)", where, "a defined argument")
     if f.name == "leakyrelu" and len(args) == 1:
         if alpha is None:
             raise FormulaError("leaky_relu needs its slope: write leaky_relu(z, 0.01)", where,
@@ -183,6 +192,8 @@ def power(base, exp, where: int):
             if abs(exp) * len(str(size)) > MAX_RESULT_DIGITS:
                 raise FormulaError("this power of a number is too large", where,
                                    "a smaller number")
+    if exp.is_Number and exp < 0 and any(e == 0 for e in (base if _is_matrix(base) else [base])):
+        raise FormulaError("division by zero (0 to a negative power)", where, "a non-zero base")
     if _is_matrix(base):
         return base.applyfunc(lambda e: e ** exp)
     return base ** exp
@@ -220,6 +231,8 @@ def multiply(a, how: str, b, where: int):
 
 
 def divide(a, b, where: int):
+    if any(e == 0 for e in (b if _is_matrix(b) else [b])):
+        raise FormulaError("division by zero", where, "a non-zero divisor")
     if _is_matrix(b):
         if _is_matrix(a) and a.shape != b.shape:
             raise _shape_error(a, b, "divide", where)

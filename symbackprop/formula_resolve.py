@@ -68,6 +68,7 @@ def _nabla(ev, sub: Node) -> DOp:
 def _unknown(ev, leaf, sub, sup) -> FormulaError:
     end = max(n.end for n in (leaf, sub, sup) if n is not None)
     written = ev.text[leaf.start:end]
+    written += "}" * max(0, written.count("{") - written.count("}"))
     if ev.scope.free:
         return FormulaError(f"unknown name {written!r}: free-standing claims use one-letter "
                             "variables (x, z, a_1, \\alpha, …) and the functions σ, exp, ln, "
