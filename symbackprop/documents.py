@@ -222,3 +222,20 @@ def _make(model, formats, stem: str, args: dict) -> dict[str, str | bytes]:
         else:
             raise DocumentError(f"unknown format {fmt!r}; the formats are: {', '.join(FORMATS)}.")
     return files
+
+
+def summary_latex(model) -> str:
+    """The loss, every δ and every gradient as one ``$$\\begin{aligned}…$$`` block (Jupyter)."""
+    env = environment(None, **TEX_SYNTAX)
+    return render_document(env, "summary.tex.j2", model.derivation, model.notation).strip() + "\n"
+
+
+def notebook_markdown(model) -> str:
+    """The Markdown document with the network inline, and the worked example when the
+    spec gives every value (Jupyter's ``_repr_markdown_``)."""
+    from .errors import SpecError
+    try:
+        worked = model.worked() if model.spec.values and model.spec.values.samples else None
+    except SpecError:
+        worked = None       # values not all given: formulas only
+    return render_md(model, worked, figure=Figure(svg=render_svg(model)))

@@ -157,3 +157,14 @@ def test_make_documents_rejects_an_unknown_format():
     model = prepare(example_path("tanh_net"))
     with pytest.raises(DocumentError, match="unknown format 'docx'"):
         make_documents(model, ["docx"], "x")
+
+
+def test_notebook_display():
+    model = prepare(example_path("worked_2331"))
+    md = model._repr_markdown_()
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in md and "## 1. The network" in md
+    latex = model._repr_latex_()
+    assert latex.startswith("$$\n\\begin{aligned}") and latex.endswith("\\end{aligned}\n$$\n")
+    # one gradient line per parameter, written with the notation's names
+    assert latex.count(r"\frac{\partial E}{\partial") == len(model.network.parameters)
+    assert r"\frac{\partial E}{\partial w^{1}_{32}} &= \delta^{1}_{3} \cdot x_{2}" in latex

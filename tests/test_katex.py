@@ -70,6 +70,9 @@ def test_every_span_of_every_document_is_valid_katex(tmp_path):
     files = make_documents(exact, ["md"], "exact", worked=exact.worked(exact=True), digits=20)
     (tmp_path / "exact.md").write_text(files["exact.md"])
     paths.append(tmp_path / "exact.md")
+    for name in ("worked_2331_numbered", "softmax_classifier"):     # Jupyter's _repr_latex_
+        paths.append(tmp_path / f"{name}_summary.md")
+        paths[-1].write_text(prepare(example_path(name))._repr_latex_())
     result = check(paths)
     assert result["files"] == len(paths) and result["spans"] > 1000
     assert result["errors"] == []
