@@ -19,6 +19,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -106,8 +107,7 @@ def bench_derivation(quick: bool) -> list[dict]:
 
 def bench_mnist_document() -> None:
     """784-30-10: derive, compile, evaluate one example, render the summary document."""
-    from symbackprop.parameters import samples_from_spec
-    from symbackprop.render import render_markdown, worked_example
+    from symbackprop.render import render_markdown
     rng = np.random.default_rng(0)
     x = ", ".join(f"{v:.3f}" for v in rng.random(MNIST[0]))
     y = ", ".join("1.0" if j == 3 else "0.0" for j in range(MNIST[-1]))
@@ -120,12 +120,11 @@ def bench_mnist_document() -> None:
     model.compiled
     times["compile"] = time.perf_counter() - t
     t = time.perf_counter()
-    params, ev, new, lr = model.step(init=0)
+    model.step(init=0)
     times["evaluate"] = time.perf_counter() - t
     t = time.perf_counter()
-    worked = worked_example(model.derivation, params, ev, samples_from_spec(model.spec)[1], new, lr)
-    doc = render_markdown(model.derivation, model.notation, worked)
-    times["render"] = time.perf_counter() - t
+    doc = render_markdown(model.derivation, model.notation, model.worked(init=0))
+    times["worked example + render"] = time.perf_counter() - t
     longest = max(len(line) for line in doc.splitlines())
     print(f"\n784-30-10 ({len(model.network.parameters)} params): "
           + ", ".join(f"{k} {v:.2f} s" for k, v in times.items())
@@ -198,6 +197,7 @@ def generated_module(model):
     spec = importlib.util.spec_from_file_location("bench_grads", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    shutil.rmtree(folder)                 # the module is loaded; the file is no longer needed
     return module
 
 
