@@ -44,6 +44,7 @@ claim raises ``FormulaError``.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -121,7 +122,7 @@ def parse_tree(text: str) -> Node:
     if len(text) > MAX_CHARS:
         raise FormulaError(f"the claim is {len(text)} characters long; at most {MAX_CHARS} "
                            "are read", MAX_CHARS, f"at most {MAX_CHARS} characters")
-    if "=" not in text:
+    if not re.search(r"=|\u2248|\\approx", text):
         raise FormulaError("a claim is an equation: no '=' found", len(text), "LHS = RHS")
     try:
         return parser().parse(normalise(text))
@@ -152,19 +153,16 @@ def _decimals(node: Node) -> int | None:
     return max(0, places - int(exponent or 0))
 
 
-def _side_spans(text: str, sides: tuple[Node, ...]) -> list[tuple[int, int]]:
-    """[start, end) of each side: between the '=' signs, whitespace trimmed."""
-    cuts = [0]
-    for left, right in zip(sides, sides[1:]):
-        cuts.append(text.rindex("=", left.end, right.start) if "=" in text[left.end:right.start]
-                    else right.start)
+def _side_spans(text: str, tree: Node) -> list[tuple[Node, int, int]]:
+    """(node, start, end) of each side: between the = signs, whitespace trimmed."""
+    sides, seps = tree.args[0::2], tree.args[1::2]
+    cuts = [0] + [sep.start for sep in seps] + [len(text)]
+    starts = [0] + [sep.end for sep in seps]
     spans = []
-    for i, start in enumerate(cuts):
-        start = start + (1 if i else 0)
-        end = cuts[i + 1] if i + 1 < len(cuts) else len(text)
+    for node, start, end in zip(sides, starts, cuts[1:]):
         chunk = text[start:end]
         lead = len(chunk) - len(chunk.lstrip())
-        spans.append((start + lead, start + len(chunk.rstrip())))
+        spans.append((node, start + lead, start + len(chunk.rstrip())))
     return spans
 
 
@@ -176,7 +174,7 @@ _SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, AttributeError, Index
 def _build(text: str, tree: Node, scope: Scope, indices: dict[str, int]) -> Claim:
     ev = Evaluator(scope, text, indices)
     sides = []
-    for node, (start, end) in zip(tree.args, _side_spans(text, tree.args)):
+    for node, start, end in _side_spans(text, tree):
         try:
             expr = ev.side(node)
         except FormulaError:

@@ -18,7 +18,7 @@ from .formula_ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, FreeInde
                           _is_matrix, add, apply_function, function_name, multiply, negate,
                           norm, number, power, shrink)
 from .formula_resolve import (LEAVES, _unwrap, apply_operator, derivative_pair, index_sum,
-                              resolve)
+                              is_d, resolve)
 
 TRANSPOSE = {"T", "top", "intercal", "mathsfT"}
 
@@ -39,7 +39,7 @@ def unfold(node: Node) -> list[Node]:
     if node.kind == "call" and not _funcish(node.args[0]) and len(node.args[1].args) == 1:
         return unfold(node.args[0]) + [Node("paren", (node.args[1].args[0],),
                                             node.args[1].start, node.end)]
-    if node.kind in ("sup", "prime", "transpose"):
+    if node.kind in ("sup", "prime", "transpose", "supdigits"):
         parts = unfold(node.args[0])
         if len(parts) > 1:
             return parts[:-1] + [Node(node.kind, (parts[-1], *node.args[1:]),
@@ -67,7 +67,7 @@ class Evaluator:
 
     def value(self, node: Node):
         self.tick(1, node)
-        if node.kind in ("call", "sup", "prime", "transpose"):
+        if node.kind in ("call", "sup", "prime", "transpose", "supdigits"):
             parts = unfold(node)
             if len(parts) > 1:
                 return self.chain([(None, parts[0])] + [("juxt", p) for p in parts[1:]])
@@ -165,10 +165,8 @@ class Evaluator:
         i = 0
         while i < len(items):
             op, node = items[i]
-            v = None
-            if i + 1 < len(items) and MUL.get(items[i + 1][0]) == "div":
-                v = derivative_pair(self, node, items[i + 1][1])
-            i += 2 if v is not None else 1
+            v, used = self.derivative_at(items, i)
+            i += used
             v = self.value(node) if v is None else v
             if funcs and op != "juxt":
                 raise FormulaError(f"{funcs[-1].name} needs an argument", node.start, "(…)")
@@ -186,6 +184,23 @@ class Evaluator:
                 continue
             acc = v if acc is None else self.combine(acc, op, v, node)
         return self.close(acc, ops, items)
+
+    def derivative_at(self, items, i):
+        """(Partial or operator, items used) when items[i:] start with dE/dw,
+        d E / d w or \\delta C / \\delta w; else (None, 1)."""
+        kinds = [op for op, _ in items[i + 1:i + 4]]
+        if len(kinds) == 3 and kinds[0] == "juxt" == kinds[2] and MUL.get(kinds[1]) == "div" \
+                and is_d(items[i][1], juxt=True) and is_d(items[i + 2][1], juxt=True):
+            num, den = (Node("juxt", (items[k][1], items[k + 1][1]), items[k][1].start,
+                             items[k + 1][1].end) for k in (i, i + 2))
+            v = derivative_pair(self, num, den)
+            if v is not None:
+                return v, 4
+        if i + 1 < len(items) and MUL.get(items[i + 1][0]) == "div":
+            v = derivative_pair(self, items[i][1], items[i + 1][1])
+            if v is not None:
+                return v, 2
+        return None, 1
 
     def close(self, acc, ops, items):
         for prev, op, dop in reversed(ops):
@@ -219,6 +234,17 @@ class Evaluator:
         if d is not None:
             return d
         return multiply(self.expr(num), "div", self.expr(den), node.start)
+
+    def k_fracdigits(self, node):
+        a, b = (c for c in node.args[0].text if c.isdigit())     # \frac12 = 1/2
+        return multiply(sp.Integer(a), "div", sp.Integer(b), node.start)
+
+    def k_supdigits(self, node):
+        base, digits = node.args                        # x² = x^2
+        table = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079",
+                              "0123456789")
+        return power(self.as_arg(self.expr(base), base), sp.Integer(digits.text.translate(table)),
+                     digits.start)
 
     def k_bare(self, node):
         return self.value(node.args[0])

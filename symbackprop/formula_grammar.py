@@ -25,7 +25,7 @@ MAX_DEPTH = 100
 GRAMMAR = r"""
 ?start: equation
 equation: expr
-        | equation "=" expr
+        | equation EQ expr
 
 ?expr: term
      | expr ADDOP term            -> binop
@@ -45,12 +45,13 @@ equation: expr
 sumscripts:                       -> noscript
           | "_" sumindex
           | "_" sumindex "^" suparg
-sumindex: NAME | "{" NAME "}" | "{" NAME "=" expr "}"
+sumindex: NAME | "{" NAME "}" | "{" NAME EQ expr "}"
 
 ?postfix: atom
         | postfix "_" subarg      -> sub
         | postfix SUP suparg      -> sup
         | postfix PRIME           -> prime
+        | postfix SUPDIGITS       -> supdigits
         | postfix TRANSPOSE       -> transpose
         | postfix "(" args ")"    -> call
 args: expr
@@ -69,6 +70,7 @@ args: expr
      | "{" expr "}"               -> group
      | LNORM expr RNORM           -> norm
      | FRAC fracarg fracarg       -> frac
+     | FRACDIGITS                 -> fracdigits
 ?fracarg: "{" expr "}"            -> group
         | NAME | NUMBER | COMMAND | PARTIAL -> bare
 
@@ -77,16 +79,19 @@ MULOP.2: "*" | "/" | "@" | "\u00b7" | "\u00d7" | "\u2299" | "\u2217" | "\u2218"
        | /\\(cdot|times|odot|ast|circ|div)(?![A-Za-z])/
        | /\.(?![0-9A-Za-z])/
 SUP.3: "^" | "**"
-PRIME: "'" | "\u2032" | "\u2019" | /\\prime(?![A-Za-z])/
+PRIME.3: "'" | "\u2032" | "\u2019" | /\\prime(?![A-Za-z])/
 TRANSPOSE.3: /\.T(?![A-Za-z0-9_])/
 SUM.3: "\u2211" | /\\sum(?![A-Za-z])/
 PARTIAL.3: "\u2202" | /\\partial(?![A-Za-z])/
 FRAC.3: /\\[dt]?frac(?![A-Za-z])/
+FRACDIGITS.4: /\\[dt]?frac\s*[0-9]\s*[0-9]/
+SUPDIGITS: /[\u00b2\u00b3\u00b9\u2070\u2074-\u2079]+/
+EQ.3: "=" | "\u2248" | /\\approx(?![A-Za-z])/
 LNORM.3: "\ue000|" | /\\lVert(?![A-Za-z])/
 RNORM.3: "\ue001|" | /\\rVert(?![A-Za-z])/
 WRAPPED.3: /\\(text|textrm|textit|mathrm|mathit|mathbf|mathsf|mathcal|boldsymbol|operatorname|hat|widehat|bar|vec)\s*\{[^{}]*\}/
 COMMAND: /\\[A-Za-z]+/
-NAME: /[A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9\u0391-\u03a9\u03b1-\u03c9]*/
+NAME: /([A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9\u0391-\u03a9\u03b1-\u03c9]*|\u0177)/
 NUMBER: /([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+(?![A-Za-z]))?/
 
 SPACING: /\\[,;:! ]/ | /\\q?quad(?![A-Za-z])/ | /\\displaystyle(?![A-Za-z])/ | "&"

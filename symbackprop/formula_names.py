@@ -97,7 +97,8 @@ class Scope:
     """The names a formula may use.
 
     ``names`` maps every name shown to users (in error messages) to its
-    SymPy object; ``keys`` maps canonical keys to scalar symbols; ``layers``
+    SymPy object; ``keys`` maps canonical keys to scalar symbols, and
+    ``ambiguous`` the keys of several (to the LaTeX names they could be); ``layers``
     maps (kind, l) to the layer's matrix for kind in W, b, z, a, delta (with
     ("a", 0) = x); ``heads`` maps written heads (w, W, net, out, delta, …) to
     those kinds.  ``model`` is None for free-standing calculus.
@@ -105,6 +106,7 @@ class Scope:
 
     names: dict[str, sp.Basic]
     keys: dict[tuple[str, str, str], sp.Basic] = field(default_factory=dict)
+    ambiguous: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     layers: dict[tuple[str, int], sp.ImmutableMatrix] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
     n_layers: int = 0
@@ -136,6 +138,26 @@ def _comma_free(keys: dict) -> dict:
     return {k: v[0] for k, v in extra.items() if len(v) == 1 and k not in keys}
 
 
+def _keys(nt) -> tuple[dict, dict]:
+    """Canonical key → symbol for every LaTeX and text name of the notation, and
+    the keys that name several different quantities (w^1_111 for w^1_{1,11} and
+    w^1_{11,1}) apart, so that they are never resolved silently."""
+    found: dict = {}
+    for table in (nt.text, nt.latex):
+        for sym, written in table.items():
+            if sym.name in ("z", "a", "y", "S", "a_i", "a_j", "KD"):
+                continue   # the notation's generic scalars, not network quantities
+            key = name_key(written)
+            if key is not None:
+                found.setdefault(key, []).append(sym)
+    keys, ambiguous = {}, {}
+    for key, syms in found.items():
+        distinct = {nt.names.get(s, s) for s in syms}     # a tied name is one quantity
+        (keys if len(distinct) == 1 else ambiguous)[key] = syms[0] if len(distinct) == 1 \
+            else sorted({nt.latex.get(s, str(s)) for s in syms})
+    return keys, ambiguous
+
+
 def _layer_heads(nt) -> dict[str, str]:
     heads = {"W": "W", "w": "W", "b": "b", "z": "z", "a": "a", "delta": "delta",
              "Delta": "delta", "x": "x", "y": "y", "h": "a"}
@@ -153,16 +175,9 @@ def build_scope(model=None) -> Scope:
     if model is None:
         return Scope(names={})
     nt, net = model.notation, model.network
-    keys: dict = {}
+    keys, ambiguous = _keys(nt)
+    keys.update({k: v for k, v in _comma_free(keys).items() if k not in ambiguous})
     names: dict[str, sp.Basic] = {}
-    for table in (nt.text, nt.latex):
-        for sym, written in table.items():
-            if sym.name in ("z", "a", "y", "S", "a_i", "a_j", "KD"):
-                continue   # the notation's generic scalars, not network quantities
-            key = name_key(written)
-            if key is not None:
-                keys.setdefault(key, sym)
-    keys.update(_comma_free(keys))
     network_symbols = set(net.parameters) | set(net.x) | set(net.y)
     for layer in net.layers:
         network_symbols |= set(layer.z) | set(layer.a) | set(layer.delta)
@@ -177,6 +192,6 @@ def build_scope(model=None) -> Scope:
     for name, value in (("x", net.x), ("y", net.y), ("E", LOSS)):
         names.setdefault(name, value)
     alphas = {layer.alpha for layer in net.layers if layer.alpha is not None}
-    return Scope(names=names, keys=keys, layers=layers, heads=_layer_heads(nt),
+    return Scope(names=names, keys=keys, ambiguous=ambiguous, layers=layers, heads=_layer_heads(nt),
                  n_layers=len(net.layers), max_size=max(net.sizes),
                  alpha=alphas.pop() if len(alphas) == 1 else None, model=model)

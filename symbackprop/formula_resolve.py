@@ -39,7 +39,7 @@ def resolve(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = Fa
         return Func(fname) if sup is None else None
     if canon(leaf.text) == "nabla" and sub is not None and sup is None:
         return _nabla(ev, sub)
-    hat = _HAT.fullmatch(leaf.text.strip())
+    hat = _HAT.fullmatch(leaf.text.strip()) or (leaf.text == "\u0177" and [0, "y"])
     head = hat[1] if hat else canon(leaf.text)
     subs = ("hat" if hat else "") + (canon(ev.src(sub)) if sub is not None else "")
     sups = canon(ev.src(sup), sup=True) if sup is not None else ""
@@ -65,10 +65,15 @@ def _nabla(ev, sub: Node) -> DOp:
     return DOp(wrt)
 
 
-def _unknown(ev, leaf, sub, sup) -> FormulaError:
+def _written(ev, leaf, sub, sup) -> str:
+    """The name as written (with the closing braces the AST spans leave out)."""
     end = max(n.end for n in (leaf, sub, sup) if n is not None)
     written = ev.text[leaf.start:end]
-    written += "}" * max(0, written.count("{") - written.count("}"))
+    return written + "}" * max(0, written.count("{") - written.count("}"))
+
+
+def _unknown(ev, leaf, sub, sup) -> FormulaError:
+    written = _written(ev, leaf, sub, sup)
     if ev.scope.free:
         return FormulaError(f"unknown name {written!r}: free-standing claims use one-letter "
                             "variables (x, z, a_1, \\alpha, …) and the functions σ, exp, ln, "
@@ -91,6 +96,10 @@ def _network_name(ev, head, subs, sups, sub, sup, leaf):
     key = (head, sups, subs)
     if key in scope.keys:
         return scope.keys[key]
+    if key in scope.ambiguous:
+        raise FormulaError(f"{_written(ev, leaf, sub, sup)!r} could be any of "
+                           f"{', '.join(scope.ambiguous[key])}", leaf.start,
+                           "indices separated by a comma, e.g. w^{1}_{1,11}")
     if key in LOSS_KEYS:
         return LOSS
     if head == "y" and subs.startswith("hat") and not sups:
@@ -162,18 +171,22 @@ def _strip_d(node: Node) -> Node | None:
     return None
 
 
-def _is_d(node: Node) -> bool:
-    return node.kind == "dbare" or (node.kind in ("NAME", "WRAPPED") and canon(node.text) == "d")
+def is_d(node: Node, juxt: bool = False) -> bool:
+    """d, \\mathrm{d}, ∂ alone; with ``juxt`` also \\delta and Δ, which some posts
+    write for ∂ (``\\delta C/\\delta w``)."""
+    if node.kind == "dbare" or (node.kind in ("NAME", "WRAPPED") and canon(node.text) == "d"):
+        return True
+    return juxt and node.kind in ("COMMAND", "NAME") and canon(node.text) in ("delta", "Delta")
 
 
 def dform(ev, node: Node):
     """('bare',) for d / ∂ alone, ('of', node) for dX / ∂X, else None."""
     node = _unwrap(node)
-    if _is_d(node):
+    if is_d(node):
         return ("bare",)
     if node.kind == "dpart":
         return ("of", node.args[1])
-    if node.kind == "juxt" and _is_d(_unwrap(node.args[0])):
+    if node.kind == "juxt" and is_d(_unwrap(node.args[0]), juxt=True):
         return ("of", node.args[1])
     stripped = _strip_d(node)
     if stripped is None:
@@ -278,7 +291,7 @@ def index_sum(ev, node: Node):
 
 def _sum_range(ev, scripts: Node, letter: str):
     index = scripts.args[0]
-    lo = ev.indices(index.args[1]) if len(index.args) > 1 else None
+    lo = ev.indices(index.args[2]) if len(index.args) > 2 else None
     hi = ev.indices(scripts.args[1]) if len(scripts.args) > 1 else None
     if lo and hi and len(lo) == 1 and len(hi) == 1:
         if hi[0] - lo[0] > MAX_SUM_TERMS:

@@ -334,3 +334,91 @@ def test_softmax_is_layerwise(free):
     jac = sides("x = softmax'(z^2)", scope)[1]
     s = [sp.exp(v) / total for v in zs]
     same(jac, sp.ImmutableMatrix(3, 3, lambda i, j: s[i] * (int(i == j) - s[j])))
+
+
+# ---- every notation style: each displayed name reads back as its own symbol --------------
+STYLES = {
+    "layered, two outputs": ([2, 3, 2], ["sigmoid", "tanh"], "mse", ""),
+    "ij from 0": ([3, 2, 1], ["relu", "sigmoid"], "half_sse",
+                  '[notation]\nstyle = "ij"\nindex_base = 0\n'),
+    "ij, 12 neurons": ([3, 12, 1], ["relu", "sigmoid"], "half_sse", '[notation]\nstyle = "ij"\n'),
+    "layered, 11 and 12 neurons": ([11, 12, 2], ["relu", "softmax"], "cross_entropy", ""),
+    "numbered target-major, bias as weight": (
+        [2, 2, 1], ["relu", "sigmoid"], "half_sse",
+        '[notation]\nstyle = "numbered"\nnumbering = "target-major"\nbias = "extra_weight"\n'),
+    "named, tied, h/o, y_hat": (
+        [2, 2, 1], ["sigmoid", "sigmoid"], "half_sse",
+        '[notation]\npre_activation = "h"\nactivation = "o"\nprediction = "y_hat"\nloss = "C"\n'
+        '[names]\nneurons = [["i1", "i2"], ["h1", "h2"], ["o1"]]\nW1 = [["u", "v"], ["v", "u"]]\n'
+        'b1 = ["b_in", "b_in"]\n'),
+}
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_every_displayed_name_reads_back(style):
+    from conftest import spec_text
+    sizes, acts, loss, extra = STYLES[style]
+    model = prepare(spec_text(sizes, acts, loss, extra))
+    nt, net, scope = model.notation, model.network, build_scope(model)
+    quantities = set(net.parameters) | set(net.x) | set(net.y)
+    for layer in net.layers:
+        quantities |= set(layer.z) | set(layer.a) | set(layer.delta)
+    checked = 0
+    for table in (nt.latex, nt.text):
+        for sym, written in table.items():
+            if sym not in quantities:
+                continue
+            # w^1_111 (text) is both w^1_{1,11} and w^1_{11,1}: refused, never guessed
+            if table is nt.text and "," in nt.latex[sym]:
+                try:
+                    assert parse_claim(f"{written} = 0", scope).sides[0].expr == sym
+                except FormulaError as err:
+                    assert "could be any of" in str(err) and nt.latex[sym] in str(err)
+                continue
+            want = nt.symbol(nt.names[sym]) if sym in nt.names else sym   # tied: the first
+            assert parse_claim(f"{written} = 0", scope).sides[0].expr == want, written
+            checked += 1
+    assert checked >= len(quantities)
+
+
+def test_two_digit_indices_with_commas():
+    from conftest import spec_text
+    scope = build_scope(prepare(spec_text([11, 12, 2], ["relu", "softmax"], "cross_entropy")))
+    assert sides("w^1_{1,11} = w^{1}_{11,1}", scope) == [S("W1_1_11"), S("W1_11_1")]
+    claims = parse_instances(r"\frac{\partial E}{\partial w^1_{jk}} = \delta^1_j x_k", scope)
+    assert len(claims) == 12 * 11
+    last = claims[-1]
+    assert dict(last.indices) == {"j": 12, "k": 11}
+    assert last.sides[0].expr == Partial(LOSS, S("W1_12_11"))
+    assert last.sides[1].expr == S("delta1_12") * S("x_11")
+
+
+def test_ij_style_generic_indices_run_from_i_to_j():
+    from conftest import spec_text
+    scope = build_scope(prepare(spec_text([3, 2, 1], ["relu", "sigmoid"], "half_sse",
+                                          '[notation]\nstyle = "ij"\nindex_base = 0\n')))
+    # seed 003 writes ∂L/∂w_{ij}^{(2)} = −δ_j^{(2)} z_i^{(1)} with w_ij from i to j
+    claims = parse_instances(r"\frac{\partial E}{\partial w_{ij}^{(1)}} = \delta_{j}^{(1)} x_{i}",
+                             scope)
+    assert len(claims) == 3 * 2
+    got = {tuple(sorted(dict(c.indices).items())): c for c in claims}
+    c = got[(("i", 2), ("j", 1))]          # from input 2 to hidden neuron 1 (0-based)
+    assert c.sides[0].expr == Partial(LOSS, S("W1_2_3"))
+    assert c.sides[1].expr == S("delta1_2") * S("x_3")
+
+
+@pytest.mark.parametrize("text, want", [
+    (r"\frac12 (y - a)^2 \approx 0.5", [(S("y") - S("a")) ** 2 / 2, sp.Rational(1, 2)]),
+    ("x² + x³ ≈ 2", [S("x") ** 2 + S("x") ** 3, 2]),
+    (r"\frac{d}{dx} \sqrt{x} = \frac{1}{2\sqrt{x}}", [1 / (2 * sp.sqrt(S("x")))] * 2),
+])
+def test_more_spellings(free, text, want):
+    for g, w in zip(sides(text, free), want, strict=True):
+        same(g, w)
+
+
+def test_delta_and_spaced_d_as_derivatives(numbered):
+    want = Partial(LOSS, S("W3_1_2"))
+    for text in [r"\delta C/\delta w17", "d E / d w17", r"\frac{\delta E}{\delta w_{17}}"]:
+        assert sides(f"{text} = 0", numbered)[0] == want, text
+    assert sides(r"E = \frac12 (ŷ - y)²", numbered)[1] == (S("a3_1") - S("y_1")) ** 2 / 2
