@@ -168,3 +168,17 @@ def test_notebook_display():
     # one gradient line per parameter, written with the notation's names
     assert latex.count(r"\frac{\partial E}{\partial") == len(model.network.parameters)
     assert r"\frac{\partial E}{\partial w^{1}_{32}} &= \delta^{1}_{3} \cdot x_{2}" in latex
+
+
+def test_readme_notebook_session_runs():
+    """The README's notebook session (our own documentation, not user input) still works."""
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("**In a notebook**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    code = block.replace("# from symbackprop.spec", "from symbackprop.spec").replace(
+        "# model = prepare(Spec", "model_py = prepare(Spec")
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["model"]._repr_markdown_().count("<svg") == 1
+    assert scope["model_py"].network.parameters == scope["model"].network.parameters
+    assert scope["model"].notation.tex(scope["grad"]) == r"\delta^{1}_{1} \cdot x_{1}"
