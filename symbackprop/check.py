@@ -25,7 +25,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from .mistakes import Forms, Mistake, derivative_mutations, free_mutations, mistakes
+from .mistakes import Forms, Mistake, NotApplicable, derivative_mutations, free_mutations, mistakes
 from .numbers import LITERAL, digits_diagnosis, rounded, rounding_error, rounds_to
 from .points import PointSet, close, free_points, network_points, values
 from .truth import Truth, Unsupported, loss_symbol, partial_class
@@ -154,14 +154,16 @@ class Checker:
             if is_number(A) or is_number(B):
                 S, C = (B, A) if is_number(A) else (A, B)
                 return self.numeric(S, C, base)
-            return self.equivalent(A, B, base)
+            first = claim.sides[0]      # the quantity a chain is about: its truth is expected
+            return self.equivalent(A, B, base, first if not is_number(first) else A)
         except Unsupported as err:
             return Verdict(verdict="undecided", message=str(err), **base)
 
     # ---- formula = formula -------------------------------------------------
-    def equivalent(self, A, B, base: dict) -> Verdict:
+    def equivalent(self, A, B, base: dict, ref=None) -> Verdict:
         ta, tb = self.truth.resolve(A.expr), self.truth.resolve(B.expr)
-        expected, expected_tex = self.expected(A.expr, ta)
+        ref = A if ref is None else ref
+        expected, expected_tex = self.expected(ref.expr, ta if ref is A else self.truth.resolve(ref.expr))
         if _shape(ta) != _shape(tb):
             diag = None
             if _shape(ta)[::-1] == _shape(tb):
@@ -317,10 +319,13 @@ class Checker:
             return None if any(e is None for e in entries) else \
                 sp.ImmutableMatrix(written.rows, written.cols, entries)
         forms = Forms(self.d, m)
-        if isinstance(written, partial_class()):
-            return forms.target(*written.args)
-        if isinstance(written, sp.Symbol):
-            return forms.target(written, None)
+        try:
+            if isinstance(written, partial_class()):
+                return forms.target(*written.args)
+            if isinstance(written, sp.Symbol):
+                return forms.target(written, None)
+        except NotApplicable:
+            pass
         return None
 
     def chain_diagnosis(self, lhs, rhs) -> str | None:

@@ -19,6 +19,10 @@ from .truth import Truth, loss_symbol
 OTHER_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 
 
+class NotApplicable(ValueError):
+    """The mistake cannot be made on this target (e.g. no such swapped index)."""
+
+
 @dataclass(frozen=True)
 class Mistake:
     """One hook switched away from the truth."""
@@ -39,9 +43,13 @@ class Forms:
         self.d, self.m = d, m
         self.truth = Truth(d)
 
+    def applies(self, l: int) -> bool:
+        """Is the activation-derivative mistake switched on in layer ``l``?"""
+        return self.m.fprime != "ok" and self.m.at_layer in (None, l)
+
     def fprime(self, l: int, j: int) -> sp.Expr:
         layer, m = self.d.layers[l - 1], self.m
-        if m.fprime == "ok" or (m.at_layer is not None and m.at_layer != l):
+        if not self.applies(l):
             return self.d.fprime(layer, j)
         if m.fprime == "missing":
             return sp.S.One
@@ -58,6 +66,8 @@ class Forms:
         layer = self.d.layers[l - 1]
         if not layer.activation.layerwise:
             return self.fprime(l, j) if i == j else sp.S.Zero
+        if not self.applies(l):
+            return self.d.dadz(layer, i, j)
         if self.m.fprime == "elementwise":          # softmax as if elementwise: diagonal only
             return layer.a[i] * (1 - layer.a[i]) if i == j else sp.S.Zero
         if self.m.fprime == "missing":
@@ -82,10 +92,12 @@ class Forms:
                         for k in range(nxt.n_out)]) * self.fprime(l, j)
 
     def weight(self, layer, k: int, j: int) -> sp.Expr:
-        """w^{l+1}_{kj} in the δ recursion; swapped indices when square."""
-        if self.m.transpose and layer.n_out == layer.n_in:
+        """w^{l+1}_{kj} in the δ recursion; w^{l+1}_{jk} with the indices swapped."""
+        if not self.m.transpose:
+            return layer.W[k, j]
+        if j < layer.n_out and k < layer.n_in:
             return layer.W[j, k]
-        return layer.W[k, j]
+        raise NotApplicable("no weight w_{jk} with these indices")
 
     def prev(self, l: int, k: int) -> sp.Expr | None:
         """a^{l−1}_k, or the mistaken layer's activation."""
@@ -142,7 +154,7 @@ class Forms:
             return self.m.scale * self.delta(node.layer, node.j)
         if node.kind == "z" and self.m.transpose:
             layer = self.d.layers[node.layer - 1]
-            if layer.n_in == layer.n_out:
+            if node.j < layer.n_in and layer.n_in <= layer.n_out:
                 return sp.Add(*[layer.W[k, node.j] * layer.a_prev[k] for k in range(layer.n_in)],
                               layer.b[node.j])
         return None

@@ -302,3 +302,50 @@ def test_python_api():
                            "dE_total/dw16 = (out_n9 - y)*out_n6")
     assert [v.verdict for v in vs] == ["correct", "incorrect"]
     assert [v.line for v in vs] == [1, 2]
+
+
+# ---- the shipped example claims: the seeds' real mistakes are caught -----------
+def verdicts_of(spec, name):
+    from symbackprop.claims import kind_of
+    path = CLAIMS / name
+    model = prepare(spec) if spec else None
+    report = check_claims(model, path.read_text(), kind_of(path), isolate=False)
+    return [(v.line, v.link, v.verdict, v.diagnosis or "") for v in report.verdicts]
+
+
+def wrong(rows):
+    return {(line, link): diag for line, link, verdict, diag in rows if verdict != "correct"}
+
+
+def test_example_worked_numbered():
+    rows = verdicts_of(example_path("worked_2331_numbered"), "worked_2331_numbered.md")
+    bad = wrong(rows)
+    # by hand: ∂E/∂w17 = 0.1408 and ∂E/∂w18 = 0.1664 (not 0.0850, 0.1003); 0.8 − 0.00085 =
+    # 0.79915 and 0.9 − 0.001003 = 0.898997; 0.7 − 0.0003008 = 0.6996992 (not 0.699);
+    # ∂E/∂w1 follows one path of three.  Everything else in the file is right.
+    assert sorted(bad) == [(31, 0), (33, 0), (35, 0), (37, 0), (52, 0), (57, 0)]
+    assert "fewer digits" in bad[(52, 0)] and "incomplete chain" in bad[(57, 0)]
+    assert all("wrong number" in bad[k] for k in [(31, 0), (33, 0), (35, 0), (37, 0)])
+
+
+def test_example_calculus():
+    bad = wrong(verdicts_of(None, "calculus.txt"))
+    # by hand: the tanh chain's third side is wrong (both links touching it fail);
+    # softmax 0.425557/0.574443; cross-entropy −ln 0.9 = 0.105, −ln 0.1 = 2.303
+    assert sorted(bad) == [(13, 1), (13, 2), (17, 0), (18, 0), (22, 0), (23, 0)]
+    assert "wrong step" in bad[(13, 1)] and "fewer digits" in bad[(17, 0)]
+    assert "log base 10" in bad[(22, 0)] and "log base 10" in bad[(23, 0)]
+
+
+def test_example_one_hidden_ij():
+    bad = wrong(verdicts_of(CLAIMS / "one_hidden_ij.toml", "one_hidden_ij.md"))
+    assert sorted(bad) == [(20, 0), (22, 0), (24, 0)]
+    assert "missing activation derivative" in bad[(20, 0)]
+    assert "sign flipped" in bad[(22, 0)] and "wrong layer index" in bad[(24, 0)]
+
+
+def test_example_relu_softmax():
+    bad = wrong(verdicts_of(example_path("softmax_classifier"), "relu_softmax.md"))
+    assert sorted(bad) == [(18, 0), (22, 0), (26, 0)]
+    assert "elementwise" in bad[(18, 0)] and "transpose" in bad[(22, 0)]
+    assert "missing activation derivative" in bad[(26, 0)]
