@@ -15,7 +15,8 @@ their first shown neuron only, so the picture stays readable.
 >>> from .spec import parse_spec
 >>> from .network import build_network
 >>> from .notation import make_notation
->>> net = build_network(parse_spec('inputs = 2\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"'))
+>>> spec = parse_spec('inputs = 2\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"')
+>>> net = build_network(spec)
 >>> pic = layout(net, make_notation(net))
 >>> [e.label.text for e in pic.edges if e.kind == "weight"]
 ['w^1_11', 'w^1_12']
@@ -102,7 +103,7 @@ def label(notation: Notation, sym: sp.Symbol) -> Label:
 def split(text: str) -> tuple[str, str, str]:
     """A plain-text name's base, superscript and subscript: w^1_11 → (w, 1, 11)."""
     m = re.fullmatch(r"([^^_]+)(?:\^([^_]+))?(?:_(.+))?", text)
-    if m and not (m[2] or m[3]):                   # x1 → x₁, w16 → w₁₆ (as name_tex writes them)
+    if m and not (m[2] or m[3]):        # x1 → x₁, w16 → w₁₆ (as name_tex writes them)
         m = re.fullmatch(r"([A-Za-z]+?)()([0-9]+)", text) or m
     return (m[1], m[2] or "", m[3] or "") if m else (text, "", "")
 
