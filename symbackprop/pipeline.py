@@ -115,8 +115,14 @@ class Model:
         return found[:1] or None
 
     def _repr_markdown_(self) -> str:
-        from .render import render_markdown
-        return render_markdown(self.derivation, self.notation)
+        """Jupyter: the derivation document, the network drawn inline."""
+        from .documents import notebook_markdown
+        return notebook_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        """LaTeX front ends (nbconvert): the loss, the δ's and the gradients."""
+        from .documents import summary_latex
+        return summary_latex(self)
 
 
 def prepare(source: str | Path | Spec) -> Model:
