@@ -5,10 +5,35 @@ text or LaTeX, in the notation of a model (``build_scope(model)``) or as
 free-standing calculus (``build_scope()``).  ``parse_claim`` returns a
 ``Claim`` whose ``sides`` are SymPy objects built only from an allow-list:
 the scope's symbols, numbers (exact rationals), and the functions in
-``formula_eval.FUNCTIONS``.  The text is never ``eval``-ed or ``sympify``-ed;
+``formula_ops.FUNCTIONS``.  The text is never ``eval``-ed or ``sympify``-ed;
 it is read by the LALR grammar of ``formula_grammar`` under fixed caps
 (``MAX_CHARS``, nesting depth 100, ``MAX_DIGITS`` per literal, numeric
-exponents).  Every failure is a ``FormulaError`` with a position.
+exponents, a step budget).  Every failure is a ``FormulaError`` with a
+position; nothing else escapes (tests/test_formula_fuzz.py).
+
+Modules: ``formula_grammar`` (text → AST), ``formula_names`` (scope, name
+keys), ``formula_eval`` (AST → SymPy), ``formula_resolve`` (names,
+derivatives, sums), ``formula_ops`` (functions, numbers, matrix arithmetic).
+
+What is read.  ``=``, ``≈`` and ``\approx`` separate sides.  Plain text
+``* / ^ ** @ .T '`` and ``np.``-style calls (np.dot, np.multiply, np.sum,
+np.maximum, np.transpose); LaTeX ``\frac \cdot \times \odot \ast ^T ^\top
+\left( \right) \|v\| \sum_k \nabla_a \partial \text{…} \hat{y}``; unicode
+``∂ σ δ · × ⊙ − ² ŷ``.  Juxtaposition multiplies; ``name(…)`` is a product
+unless ``name`` is an allow-listed function (σ/sigma/sigmoid, exp, ln, log,
+log10/\log_{10}, tanh, relu, leaky_relu, softplus, softmax, max, sqrt) or
+its prime (``\sigma'``, ``relu''``, ``\sigma^{\prime}``); ``\sigma z`` applies
+σ to z; ``e^{x}`` is exp.  Derivatives: ``dE/dw17``, ``∂E/∂w_{17}``,
+``\frac{\partial E}{\partial w}``, ``d E / d w``, ``\delta C/\delta w`` and
+``\frac{dE}{dw}``; ``d/dz``, ``\frac{\partial}{\partial z}`` and ``\nabla_z``
+are operators on the juxtaposed run after them.  Names: see formula_names
+(``out_{n_9}``/``out_n9``, ``w17``/``w_{17}``, ``\delta^{2}_{1}``/``delta^2_1``,
+``E``/``C``/``L``/``E_total`` for the loss); layer-level names (``W2``,
+``W^{(2)}``, ``z^1``, ``a^L``, ``\delta^{L}``, ``x``, ``y``) are matrices, and
+``*``, juxtaposition and ``\cdot`` of two matrices are the matrix product
+when the shapes chain, else elementwise (``*`` prefers elementwise);
+``\odot`` is elementwise, ``@`` the matrix product.  A text name that could
+mean several quantities (``w^1_111``) is refused, never guessed.
 
 What a side can be (for the checker):
 

@@ -160,11 +160,16 @@ class Evaluator:
         return out
 
     def chain(self, items):
-        """Evaluate a product left to right (see module docstring)."""
+        """Evaluate a product left to right (see module docstring).  A function
+        name applies to the next operand (\\sigma z), a derivative operator to
+        the run of juxtaposed operands after it."""
         acc, first_op, funcs, ops = None, None, [], []
         i = 0
         while i < len(items):
             op, node = items[i]
+            if ops and op != "juxt" and acc is not None:
+                # d/dx applies to the juxtaposed run after it: ∇_a C ⊙ σ'(z) is (∇_a C) ⊙ σ'(z)
+                acc, ops = self.close(acc, ops, items[:i]), []
             v, used = self.derivative_at(items, i)
             i += used
             v = self.value(node) if v is None else v

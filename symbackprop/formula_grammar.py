@@ -164,8 +164,11 @@ def _flat(kind: str, children: list) -> Node:
 
 def normalise(text: str) -> str:
     """Same-length rewrites before parsing: ``\\|…\\|`` norms get open/close
-    markers, and ``out*{n_9}`` (Markdown turned ``_`` into ``*``) is ``out_{n_9}``."""
-    return re.sub(r"(?<=[A-Za-z0-9}])\*\{", "_{", mark_norms(text))
+    markers, ``out*{n_9}`` (Markdown turned ``_`` into ``*``) is ``out_{n_9}``
+    and ``np.`` / ``numpy.`` / ``math.`` before a function name are blanked."""
+    text = re.sub(r"(?<=[A-Za-z0-9}])\*\{", "_{", mark_norms(text))
+    # np.exp(z), numpy.tanh(z), math.log(x): the module prefix is blanked out
+    return re.sub(r"\b(?:np|numpy|math)\.(?=[a-z])", lambda m: " " * len(m[0]), text)
 
 
 def mark_norms(text: str) -> str:

@@ -79,7 +79,11 @@ FUNCTIONS = {   # canonical name → (builder, arguments)
     "log10": (lambda x: sp.log(x, 10), 1), "log2": (lambda x: sp.log(x, 2), 1),
     "tanh": (sp.tanh, 1), "relu": (F.relu, 1), "leakyrelu": (_alpha_leaky, 2),
     "softplus": (F.softplus, 1), "softmax": (None, 1), "max": (sp.Max, 2), "sqrt": (sp.sqrt, 1),
+    # NumPy spellings (np./numpy. prefixes are dropped before parsing)
+    "maximum": (sp.Max, 2), "dot": (None, 2), "matmul": (None, 2), "multiply": (None, 2),
+    "sum": (None, 1), "transpose": (None, 1),
 }
+ARRAY_FUNCTIONS = ("dot", "matmul", "multiply", "sum", "transpose")
 
 
 def function_name(head: str, sub: str = "") -> str | None:
@@ -136,7 +140,9 @@ def apply_function(f: Func, args: list, alpha, where: int):
             raise FormulaError("leaky_relu needs its slope: write leaky_relu(z, 0.01)", where,
                                "two arguments")
         args = [args[0], alpha]
-    if f.name == "max":
+    if f.name in ARRAY_FUNCTIONS:
+        return _array_function(f, args, where)
+    if f.name in ("max", "maximum"):
         if f.primes or len(args) < 2 or any(_is_matrix(a) for a in args):
             raise FormulaError("max takes two or more numbers", where, "max(0, z)")
         return sp.Max(*args) ** f.power
@@ -150,6 +156,25 @@ def apply_function(f: Func, args: list, alpha, where: int):
     t, g = _derivative_of(f.name, f.primes, args[1] if len(args) > 1 else None)
     one = (lambda e: g.xreplace({t: e}) ** f.power)
     return args[0].applyfunc(one) if _is_matrix(args[0]) else one(args[0])
+
+
+def _array_function(f: Func, args: list, where: int):
+    """np.dot / np.matmul (matrix product; dot of two equal vectors is their inner
+    product), np.multiply (elementwise), np.sum (all entries), np.transpose."""
+    if f.primes or f.power != 1 or len(args) != FUNCTIONS[f.name][1]:
+        raise FormulaError(f"{f.name} takes {FUNCTIONS[f.name][1]} argument(s)", where,
+                           f"{f.name}(…)")
+    if f.name == "sum":
+        return total(args[0])
+    if f.name == "transpose":
+        return args[0].T if _is_matrix(args[0]) else args[0]
+    a, b = args
+    if f.name == "multiply":
+        return multiply(a, "had", b, where)
+    if f.name == "dot" and _is_matrix(a) and _is_matrix(b) and a.shape == b.shape \
+            and a.cols == 1:
+        return shrink(a.T * b)
+    return multiply(a, "matmul", b, where)
 
 
 def _softmax(v, f: Func, where: int):

@@ -57,7 +57,11 @@ def resolve(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = Fa
 
 
 def _nabla(ev, sub: Node) -> DOp:
-    """\\nabla_{a}: the operator d/da."""
+    """\\nabla_{a}: the operator d/da (a bare activation letter is the output a^L)."""
+    plain = _unwrap(sub)
+    if not ev.scope.free and plain.kind in LEAVES and \
+            ev.scope.heads.get(canon(plain.text)) == "a":
+        return DOp(shrink(ev.scope.layers[("a", ev.scope.n_layers)]))
     wrt = ev.expr(sub)
     entries = list(wrt) if _is_matrix(wrt) else [wrt]
     if not all(isinstance(e, sp.Symbol) for e in entries):
@@ -94,6 +98,8 @@ def _free_symbol(head: str, subs: str, sup):
 def _network_name(ev, head, subs, sups, sub, sup, leaf):
     scope = ev.scope
     key = (head, sups, subs)
+    if key not in scope.keys and head == "W" and (sups or subs) and ("w", sups, subs) in scope.keys:
+        key = ("w", sups, subs)           # W_{11}^{(1)} for the scalar w_{11}^{(1)} (seed 000)
     if key in scope.keys:
         return scope.keys[key]
     if key in scope.ambiguous:
@@ -111,8 +117,9 @@ def _network_name(ev, head, subs, sups, sub, sup, leaf):
         return None
     generic = (head, sub_string(supv) if sup is not None else "",
                sub_string(subv) if sub is not None else subs)
-    if generic in scope.keys:
-        return scope.keys[generic]
+    for g in (generic, ("w",) + generic[1:]) if head == "W" else (generic,):
+        if g in scope.keys:
+            return scope.keys[g]
     return _layer_level(scope, head, supv, subv, leaf)
 
 
@@ -243,7 +250,8 @@ def apply_operator(ev, dop: DOp, value, where: int):
     """d/d(wrt) applied to what follows it."""
     if isinstance(value, (Func, DOp)):
         raise FormulaError("d/d… needs an expression", where, "an expression")
-    diff = (lambda v, w: sp.diff(v, w)) if ev.scope.free else (lambda v, w: sp.Derivative(v, w))
+    def diff(v, w):
+        return _one(ev, v, w)
     wrt = dop.wrt
     if _is_matrix(wrt):
         if _is_matrix(value):

@@ -422,3 +422,34 @@ def test_delta_and_spaced_d_as_derivatives(numbered):
     for text in [r"\delta C/\delta w17", "d E / d w17", r"\frac{\delta E}{\delta w_{17}}"]:
         assert sides(f"{text} = 0", numbered)[0] == want, text
     assert sides(r"E = \frac12 (ŷ - y)²", numbered)[1] == (S("a3_1") - S("y_1")) ** 2 / 2
+
+
+def test_nabla_and_operator_scope(layered):
+    # Nielsen's BP1: ∇_a C is the gradient with respect to the output activations
+    lhs, rhs = sides(r"\delta^L = \nabla_a C \odot \sigma'(z^L)", layered)
+    z3 = S("z3_1")
+    assert lhs == S("delta3_1")
+    same(rhs, Partial(LOSS, S("a3_1")) * sigmoid(z3) * (1 - sigmoid(z3)))
+
+
+def test_capital_w_for_scalar_weights(layered):
+    # seed 000 writes W_{11}^{(1)} for one weight
+    assert sides(r"\frac{\partial E}{\partial W_{11}^{(1)}} = 0", layered)[0] == \
+        Partial(LOSS, S("W1_1_1"))
+
+
+@pytest.mark.parametrize("text", [
+    "delta1 = np.multiply(np.dot(W2.T, delta2), relu'(z1))",
+    "delta1 = numpy.dot(W2.T, delta2) * relu'(z1)",
+    "delta1 = np.matmul(np.transpose(W2), delta2) * relu'(z1)",
+])
+def test_numpy_spellings(layered, text):
+    back = W(2, 3, 3).T * V("delta2", 3)
+    want = sp.ImmutableMatrix([back[j] * relu_prime(S(f"z1_{j + 1}")) for j in range(3)])
+    same(sides(text, layered)[1], want)
+
+
+def test_numpy_reductions(layered):
+    a, y = S("a3_1"), S("y_1")
+    for text in ["E = np.sum((a3 - y)**2) / 2", "E = 0.5 * np.dot(a3 - y, a3 - y)"]:
+        same(sides(text, layered)[1], (a - y) ** 2 / 2)
