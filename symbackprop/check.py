@@ -25,15 +25,14 @@ from functools import cached_property
 
 import sympy as sp
 
-from .mistakes import Forms, Mistake, NotApplicable, derivative_mutations, free_mutations, mistakes
-from .numbers import LITERAL, digits_diagnosis, rounded, rounding_error, rounds_to
-from .points import PointSet, close, free_points, network_points, values
-from .truth import Truth, Unsupported, loss_symbol, partial_class
+from .diagnose import DIAGNOSIS_POINTS, Diagnoser, first_mismatch
+from .present import Presenter
+from .numbers import LITERAL, rounded, rounding_error, rounds_to
+from .points import PointSet, free_points, network_points, values
+from .truth import Truth, Unsupported
 from .verdict import Verdict
 
 SYMBOLIC_SECONDS = 1.0
-DIAGNOSIS_POINTS = 6
-MAX_SHOWN_OPS = 80
 
 
 class TimeUp(Exception):
@@ -69,7 +68,7 @@ def is_number(side) -> bool:
     return is_constant(side.expr) and LITERAL.search(side.text) is not None
 
 
-class Checker:
+class Checker(Diagnoser, Presenter):
     """Checks claims against one model (None: free-standing calculus)."""
 
     def __init__(self, model=None, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECONDS):
@@ -265,138 +264,6 @@ class Checker:
         return Verdict(verdict="correct" if ok else "incorrect", expected=rounded(va, places),
                        diagnosis=diag, counterexample=cx, method="arithmetic", **base)
 
-    def number_diagnosis(self, written, ts, claimed, C, point, true) -> str | None:
-        """Digits first, then the mistakes (log base 10, ½, sign …) evaluated at ``point``."""
-        if C.decimals is not None:
-            digits = digits_diagnosis(true, claimed, C.decimals)
-            if "fewer digits" in digits:
-                return digits
-        for label, form in self.mutations(written, ts):
-            v = values(form, point)
-            if v is not None and not isinstance(v, sp.MatrixBase) and self.agrees(v, claimed, C):
-                return label
-        return digits_diagnosis(true, claimed, C.decimals) if C.decimals is not None else None
-
-    # ---- diagnoses -----------------------------------------------------------
-    def diagnose(self, A, B, ta, tb, points) -> str | None:
-        chain = self.chain_diagnosis(A.expr, B.expr)
-        if chain is not None and chain.startswith("incomplete chain"):
-            return chain
-        pts = points[:DIAGNOSIS_POINTS]
-        for label, form in self.mutations(A.expr, ta):
-            if matches(form, tb, pts) and not matches(form, ta, pts):
-                return label
-        if isinstance(ta, sp.MatrixBase) and ta.shape == tb.shape and ta.rows == ta.cols \
-                and matches(ta.T, tb, pts):
-            return "transpose missing or indices swapped: the right side is the transpose"
-        return chain
-
-    def mutations(self, written, true):
-        """(label, mutated true formula) for every candidate mistake."""
-        Partial = partial_class()
-        if self.d is not None:
-            for m in mistakes(self.d):
-                form = self.mutated(written, m)
-                if form is not None:
-                    yield m.label, form
-        elif isinstance(written, (Partial, sp.Derivative)):
-            of, wrt = written.args[0], written.args[1]
-            wrt = wrt[0] if isinstance(wrt, sp.Tuple) else wrt
-            yield from free_mutations(self.truth.resolve(of), wrt)
-        elif not isinstance(true, sp.MatrixBase):
-            yield from derivative_mutations(true)
-        if not isinstance(true, sp.MatrixBase):
-            if true.has(sp.log):
-                yield ("log base 10 used where the natural log belongs",
-                       true.replace(sp.log, lambda u: sp.log(u) / sp.log(10)))
-            yield from (("sign flipped", -true), ("factor of 2: off by a factor 2", 2 * true),
-                        ("factor of 2: off by a factor ½", true / 2))
-
-    def mutated(self, written, m: Mistake):
-        """The mutated truth of a Partial, a named quantity, or a matrix of them."""
-        if isinstance(written, sp.MatrixBase):
-            entries = [self.mutated(e, m) for e in written]
-            return None if any(e is None for e in entries) else \
-                sp.ImmutableMatrix(written.rows, written.cols, entries)
-        forms = Forms(self.d, m)
-        try:
-            if isinstance(written, partial_class()):
-                return forms.target(*written.args)
-            if isinstance(written, sp.Symbol):
-                return forms.target(written, None)
-        except NotApplicable:
-            pass
-        return None
-
-    def chain_diagnosis(self, lhs, rhs) -> str | None:
-        """A chain rule written factor by factor: does it cover every path?"""
-        Partial = partial_class()
-        if self.d is None or not isinstance(lhs, Partial) or isinstance(rhs, sp.MatrixBase):
-            return None
-        of, wrt = lhs.args
-        chains = []
-        for term in sp.Add.make_args(rhs):
-            parts = [f for f in sp.Mul.make_args(term) if isinstance(f, Partial)]
-            if not parts:
-                return None
-            seq = telescope(of, wrt, parts)
-            if isinstance(seq, Broken):
-                where = ("some factors are off the way down" if seq.at is None else
-                         f"no factor ∂{self.truth.name(seq.at)}/∂… follows ∂…/∂{self.truth.name(seq.at)}")
-                return (f"the chain-rule factors do not connect from {self.truth.name(of)} down "
-                        f"to {self.truth.name(wrt)}: {where}")
-            chains.append(seq)
-        paths = self.truth.paths(of, wrt)
-        covered = [p for p in paths if any(subsequence(c, p) for c in chains)]
-        if len(covered) == len(paths):
-            return None
-        left_out = {n for p in paths if p not in covered for n in p} - {n for p in covered for n in p}
-        names = ", ".join(sorted(self.truth.name(n) for n in left_out))
-        n = self.truth.name
-        return (f"incomplete chain: the product follows {len(covered)} of the {len(paths)} "
-                f"paths from {n(of)} to {n(wrt)}; it leaves out the paths through {names}")
-
-    # ---- presentation ----------------------------------------------------------
-    def expected(self, written, true) -> tuple[str, str]:
-        """The true formula in the textbook form (written out when short), text and LaTeX."""
-        form = None
-        if self.d is not None:
-            form = self.mutated(written, Mistake("the truth"))
-            if form is None and isinstance(written, sp.Symbol):
-                form = self.definition(written)
-            if form is not None and _ops(form) > MAX_SHOWN_OPS:
-                form = None
-        form = true if form is None else form
-        return self.text(form), self.tex(form)
-
-    def definition(self, sym):
-        node = self.truth.nodes.get(sym)
-        if node is None or node.kind not in ("z", "a"):
-            return None
-        z, a = self.d.forward(self.d.layers[node.layer - 1], node.j)
-        return z if node.kind == "z" else a
-
-    def text(self, expr) -> str:
-        # ReLU' reads as the Iverson bracket [z > 0] rather than a Piecewise
-        expr = expr.replace(_is_step, lambda e: sp.Symbol("[" + self.text(e.args[0].cond.lhs) + " > 0]"))
-        if self.nt is not None:
-            names = {s: sp.Symbol(self.nt.text.get(s, str(s))) for s in _symbols(expr)}
-            names[loss_symbol()] = sp.Symbol("E")
-            expr = expr.xreplace(names)
-        return sp.sstr(expr)
-
-    def tex(self, expr) -> str:
-        if self.nt is not None:
-            return self.nt.tex(expr)
-        return sp.latex(expr)
-
-    def counterexample(self, point, u, v, *exprs) -> dict:
-        syms = sorted(set().union(*[_symbols(e) for e in exprs]) - {loss_symbol()}, key=str)
-        if self.d is not None:
-            syms = list(dict.fromkeys(list(self.d.network.x) + list(self.d.network.y) + syms))
-        name = self.truth.name if self.d is not None else str
-        at = {name(s): float(point[s]) for s in syms[:24] if s in point}
-        return {"at": at, "lhs": _plain(u), "rhs": _plain(v)}
 
 
 def _with_note(v: Verdict, note: str) -> Verdict:
@@ -411,74 +278,8 @@ def bad_indices(claims, found):
     return ()
 
 
-def first_mismatch(ta, tb, points):
-    """(point, u, v) where the sides differ or one is undefined; and the number of agreeing points."""
-    n = 0
-    for p in points:
-        u, v = values(ta, p), values(tb, p)
-        if u is None and v is None:
-            continue
-        if u is None or v is None or not close(u, v):
-            return (p, u, v), n
-        n += 1
-    return None, n
-
-
-def matches(form, tb, points) -> bool:
-    """``form`` equals ``tb`` at every point where either is defined (and at one at least)."""
-    bad, n = first_mismatch(form, tb, points)
-    return bad is None and n > 0
-
-
-def telescope(of, wrt, parts):
-    """The nodes of a chain ∂of/∂u1 · ∂u1/∂u2 ⋯ ∂un/∂wrt, or the node where it breaks."""
-    seq, rest, cur = [of], list(parts), of
-    while cur != wrt:
-        nxt = next((p for p in rest if p.args[0] == cur), None)
-        if nxt is None:
-            return Broken(cur)
-        rest.remove(nxt)
-        cur = nxt.args[1]
-        seq.append(cur)
-    return Broken(None) if rest else tuple(seq)
-
-
-@dataclass(frozen=True)
-class Broken:
-    at: object          # the node no factor continues from (None: factors left over)
-
-
-def subsequence(chain, path) -> bool:
-    it = iter(path)
-    return all(node in it for node in chain)
-
-
-def _is_step(e) -> bool:
-    """ReLU' as SymPy writes it: Piecewise((0, z <= 0), (1, True))."""
-    return (isinstance(e, sp.Piecewise) and len(e.args) == 2 and e.args[0].expr == 0
-            and e.args[1].expr == 1 and isinstance(e.args[0].cond, sp.LessThan)
-            and e.args[0].cond.rhs == 0)
-
-
 def _shape(e):
     return e.shape if isinstance(e, sp.MatrixBase) else ()
-
-
-def _ops(e) -> int:
-    return sum(sp.count_ops(x) for x in e) if isinstance(e, sp.MatrixBase) else sp.count_ops(e)
-
-
-def _symbols(e):
-    return set().union(*[x.free_symbols for x in e]) if isinstance(e, sp.MatrixBase) \
-        else e.free_symbols
-
-
-def _plain(v):
-    if v is None:
-        return None
-    if isinstance(v, sp.MatrixBase):
-        return [[float(x) for x in v.row(i)] for i in range(v.rows)]
-    return float(v)
 
 
 # ---- files and the public entry point ------------------------------------------

@@ -104,7 +104,20 @@ class Truth:
                             lambda e: self.partial(e.args[0], e.args[1]))
         if self.d is not None:
             expr = expr.xreplace({loss_symbol(): self.d.loss})
+            # ∂/∂w (…) written as an operator: the network's forward pass from w's level
+            # up is substituted first, so that out_{n_9} depends on w_{16}
+            expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
+                                lambda e: self.operator(e.expr, e.variables))
         return expr.doit() if expr.has(sp.Derivative, sp.Subs) else expr
+
+    def operator(self, body, variables) -> sp.Expr:
+        for wrt in variables:
+            if wrt not in self.nodes:
+                body = sp.diff(body, wrt)
+                continue
+            places = self.tied(wrt) if self.nodes[wrt].kind in ("W", "b") else [wrt]
+            body = sp.Add(*[sp.diff(body.xreplace(self.forward_from(s)), s) for s in places])
+        return body
 
     def partial(self, of, wrt) -> sp.Expr:
         """The true ∂of/∂wrt (a tied parameter: summed over its places)."""

@@ -1,0 +1,161 @@
+"""Diagnoses: name the mistake of a wrong claim, not just "wrong".
+
+An incomplete chain rule is recognised first, from the structure of the
+written product (which paths of the network's dependency graph it
+follows); then the classic mistakes of ``mistakes`` are tried as mutations
+of the true formula, evaluated at the claim's test points; for numbers,
+digits first (right to fewer places than shown), then the same mutations.
+``Diagnoser`` is mixed into ``check.Checker`` (it reads ``d``, ``truth``,
+``agrees``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .mistakes import Forms, Mistake, NotApplicable, derivative_mutations, free_mutations, mistakes
+from .numbers import digits_diagnosis
+from .points import values
+from .truth import partial_class
+
+
+def first_mismatch(ta, tb, points):
+    """(point, u, v) where the sides differ or one is undefined; and the number of agreeing points."""
+    from .points import close, values as vals
+    n = 0
+    for p in points:
+        u, v = vals(ta, p), vals(tb, p)
+        if u is None and v is None:
+            continue
+        if u is None or v is None or not close(u, v):
+            return (p, u, v), n
+        n += 1
+    return None, n
+
+
+def matches(form, tb, points) -> bool:
+    """``form`` equals ``tb`` at every point where either is defined (and at one at least)."""
+    bad, n = first_mismatch(form, tb, points)
+    return bad is None and n > 0
+
+DIAGNOSIS_POINTS = 6
+
+
+class Diagnoser:
+    """The diagnosis methods of the checker."""
+
+    def number_diagnosis(self, written, ts, claimed, C, point, true) -> str | None:
+        """Digits first, then the mistakes (log base 10, ½, sign …) evaluated at ``point``."""
+        if C.decimals is not None:
+            digits = digits_diagnosis(true, claimed, C.decimals)
+            if "fewer digits" in digits:
+                return digits
+        for label, form in self.mutations(written, ts):
+            v = values(form, point)
+            if v is not None and not isinstance(v, sp.MatrixBase) and self.agrees(v, claimed, C):
+                return label
+        return digits_diagnosis(true, claimed, C.decimals) if C.decimals is not None else None
+
+    def diagnose(self, A, B, ta, tb, points) -> str | None:
+        chain = self.chain_diagnosis(A.expr, B.expr)
+        if chain is not None and chain.startswith("incomplete chain"):
+            return chain
+        pts = points[:DIAGNOSIS_POINTS]
+        for label, form in self.mutations(A.expr, ta):
+            if matches(form, tb, pts) and not matches(form, ta, pts):
+                return label
+        if isinstance(ta, sp.MatrixBase) and ta.shape == tb.shape and ta.rows == ta.cols \
+                and matches(ta.T, tb, pts):
+            return "transpose missing or indices swapped: the right side is the transpose"
+        return chain
+
+    def mutations(self, written, true):
+        """(label, mutated true formula) for every candidate mistake."""
+        Partial = partial_class()
+        if self.d is not None:
+            for m in mistakes(self.d):
+                form = self.mutated(written, m)
+                if form is not None:
+                    yield m.label, form
+        elif isinstance(written, (Partial, sp.Derivative)):
+            of, wrt = written.args[0], written.args[1]
+            wrt = wrt[0] if isinstance(wrt, sp.Tuple) else wrt
+            yield from free_mutations(self.truth.resolve(of), wrt)
+        elif not isinstance(true, sp.MatrixBase):
+            yield from derivative_mutations(true)
+        if not isinstance(true, sp.MatrixBase):
+            if true.has(sp.log):
+                yield ("log base 10 used where the natural log belongs",
+                       true.replace(sp.log, lambda u: sp.log(u) / sp.log(10)))
+            yield from (("sign flipped", -true), ("factor of 2: off by a factor 2", 2 * true),
+                        ("factor of 2: off by a factor ½", true / 2))
+
+    def mutated(self, written, m: Mistake):
+        """The mutated truth of a Partial, a named quantity, or a matrix of them."""
+        if isinstance(written, sp.MatrixBase):
+            entries = [self.mutated(e, m) for e in written]
+            return None if any(e is None for e in entries) else \
+                sp.ImmutableMatrix(written.rows, written.cols, entries)
+        forms = Forms(self.d, m)
+        try:
+            if isinstance(written, partial_class()):
+                return forms.target(*written.args)
+            if isinstance(written, sp.Symbol):
+                return forms.target(written, None)
+        except NotApplicable:
+            pass
+        return None
+
+    def chain_diagnosis(self, lhs, rhs) -> str | None:
+        """A chain rule written factor by factor: does it cover every path?"""
+        Partial = partial_class()
+        if self.d is None or not isinstance(lhs, Partial) or isinstance(rhs, sp.MatrixBase):
+            return None
+        of, wrt = lhs.args
+        chains = []
+        for term in sp.Add.make_args(rhs):
+            parts = [f for f in sp.Mul.make_args(term) if isinstance(f, Partial)]
+            if not parts:
+                return None
+            seq = telescope(of, wrt, parts)
+            if isinstance(seq, Broken):
+                where = ("some factors are off the way down" if seq.at is None else
+                         f"no factor ∂{self.truth.name(seq.at)}/∂… follows ∂…/∂{self.truth.name(seq.at)}")
+                return (f"the chain-rule factors do not connect from {self.truth.name(of)} down "
+                        f"to {self.truth.name(wrt)}: {where}")
+            chains.append(seq)
+        paths = self.truth.paths(of, wrt)
+        covered = [p for p in paths if any(subsequence(c, p) for c in chains)]
+        if len(covered) == len(paths):
+            return None
+        left_out = {n for p in paths if p not in covered for n in p} - {n for p in covered for n in p}
+        names = ", ".join(sorted(self.truth.name(n) for n in left_out))
+        n = self.truth.name
+        return (f"incomplete chain: the product follows {len(covered)} of the {len(paths)} "
+                f"paths from {n(of)} to {n(wrt)}; it leaves out the paths through {names}")
+
+
+
+
+def telescope(of, wrt, parts):
+    """The nodes of a chain ∂of/∂u1 · ∂u1/∂u2 ⋯ ∂un/∂wrt, or the node where it breaks."""
+    seq, rest, cur = [of], list(parts), of
+    while cur != wrt:
+        nxt = next((p for p in rest if p.args[0] == cur), None)
+        if nxt is None:
+            return Broken(cur)
+        rest.remove(nxt)
+        cur = nxt.args[1]
+        seq.append(cur)
+    return Broken(None) if rest else tuple(seq)
+
+
+@dataclass(frozen=True)
+class Broken:
+    at: object          # the node no factor continues from (None: factors left over)
+
+
+def subsequence(chain, path) -> bool:
+    it = iter(path)
+    return all(node in it for node in chain)
