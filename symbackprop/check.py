@@ -160,27 +160,31 @@ class Checker(Diagnoser, Presenter):
 
     # ---- formula = formula -------------------------------------------------
     def equivalent(self, A, B, base: dict, ref=None) -> Verdict:
+        """A concrete point where the sides differ refutes the claim; agreement at every
+        test point is confirmed by a symbolic proof when SymPy finds one in time."""
         ta, tb = self.truth.resolve(A.expr), self.truth.resolve(B.expr)
         ref = A if ref is None else ref
-        expected, expected_tex = self.expected(ref.expr, ta if ref is A else self.truth.resolve(ref.expr))
+        expected = lambda: self.expected(ref.expr, ta if ref is A else self.truth.resolve(ref.expr))
         if _shape(ta) != _shape(tb):
             diag = None
             if _shape(ta)[::-1] == _shape(tb):
                 diag = "transpose missing: the right side is the transpose of the left side's shape"
-            return Verdict(verdict="incorrect", expected=expected, expected_tex=expected_tex,
+            text, tex = expected()
+            return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
                            diagnosis=diag, method="shapes differ", **base)
-        if self.symbolic_equal(ta, tb):
-            return Verdict(verdict="correct", method="symbolic (SymPy simplification)", **base)
         pts = self.points_for(ta, tb)
         bad, n = first_mismatch(ta, tb, pts.points)
         if bad is None:
+            if self.symbolic_equal(ta, tb):
+                return Verdict(verdict="correct", method="symbolic (SymPy simplification)", **base)
             if n == 0:
                 return Verdict(verdict="undecided", message="both sides are undefined at every "
                                "test point", region=pts.region, **base)
             return Verdict(verdict="correct", method=f"numeric: equal at {n} test points",
                            region=pts.region, **base)
         point, u, v = bad
-        return Verdict(verdict="incorrect", expected=expected, expected_tex=expected_tex,
+        text, tex = expected()
+        return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
                        diagnosis=self.diagnose(A, B, ta, tb, pts.points),
                        counterexample=self.counterexample(point, u, v, A.expr, B.expr, ta),
                        method="numeric: differ at a test point", region=pts.region, **base)
@@ -210,12 +214,12 @@ class Checker(Diagnoser, Presenter):
 
     # ---- formula = number, number = number -----------------------------------
     def numeric(self, S, C, base: dict) -> Verdict:
-        pts = self.network_points if self.model is not None else None
-        if pts is None or pts.base is None:
+        if self.model is None:          # free-standing: the number must hold identically
+            return self.equivalent(S, C, base)
+        pts = self.network_points
+        if pts.base is None:
             raise Unsupported("a number can only be checked at the spec's [values] (x, y and "
-                              "every parameter); this spec has none" if self.model is not None
-                              else "a number needs a spec with [values]: free-standing claims "
-                              "are checked as formulas")
+                              "every parameter); this spec has none")
         ts = self.truth.resolve(S.expr)
         if isinstance(ts, sp.MatrixBase):
             raise Unsupported("a single number written for a matrix")
