@@ -62,6 +62,9 @@ class Diagnoser:
         if chain is not None and chain.startswith("incomplete chain"):
             return chain
         pts = points[:DIAGNOSIS_POINTS]
+        tied = self.tied_diagnosis(A.expr, tb, pts)
+        if tied:
+            return tied
         for label, form in self.mutations(A.expr, ta):
             if matches(form, tb, pts) and not matches(form, ta, pts):
                 return label
@@ -69,6 +72,20 @@ class Diagnoser:
                 and matches(ta.T, tb, pts):
             return "transpose missing or indices swapped: the right side is the transpose"
         return chain
+
+    def tied_diagnosis(self, written, tb, pts) -> str | None:
+        """∂E/∂(shared parameter) is the sum over its places; one place alone is a mistake."""
+        Partial = partial_class()
+        if self.d is None or not isinstance(written, Partial) or isinstance(tb, sp.MatrixBase):
+            return None
+        places = self.truth.tied(written.args[1])
+        if len(places) < 2:
+            return None
+        for s in places:
+            if matches(self.truth._partial(written.args[0], s), tb, pts):
+                return (f"a shared (tied) parameter: its gradient is the sum over its "
+                        f"{len(places)} places, the claim counts only one")
+        return None
 
     def mutations(self, written, true):
         """(label, mutated true formula) for every candidate mistake."""
@@ -100,7 +117,9 @@ class Diagnoser:
         forms = Forms(self.d, m)
         try:
             if isinstance(written, partial_class()):
-                return forms.target(*written.args)
+                of, wrt = written.args
+                parts = [forms.target(of, s) for s in self.truth.tied(wrt)]
+                return None if any(p is None for p in parts) else sp.Add(*parts)
             if isinstance(written, sp.Symbol):
                 return forms.target(written, None)
         except NotApplicable:

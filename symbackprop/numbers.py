@@ -71,8 +71,11 @@ def _decimal_text(q: sp.Rational) -> str:
 
 def digits_diagnosis(true, written, places: int) -> str:
     """Why ``written`` is not ``true`` to ``places`` decimals: right to fewer, or wrong."""
-    err = abs(to_decimal(true) - to_decimal(written))
-    k = max((p for p in range(places) if err <= Decimal(5).scaleb(-p - 1)), default=None)
+    t, w = to_decimal(true), to_decimal(written)
+    # right to k places: within half a unit there, and both round alike to a nonzero number
+    k = max((p for p in range(1, places)
+             if abs(t - w) <= Decimal(5).scaleb(-p - 1) and _round(t, p) == _round(w, p) != 0),
+            default=None)
     truncated = _truncated(true, places) == to_decimal(written).quantize(Decimal(1).scaleb(-places))
     if truncated:
         return (f"a number right to fewer digits than shown: truncated rather than rounded "
@@ -82,6 +85,12 @@ def digits_diagnosis(true, written, places: int) -> str:
                 f"place{'s' if k != 1 else ''}, not the {places} shown (the true value is "
                 f"{rounded(true, places + 2)})")
     return f"a wrong number: the true value is {rounded(true, max(places, 4) + 2)}"
+
+
+def _round(v: Decimal, places: int) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return v.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
 
 
 def _truncated(true, places: int) -> Decimal:

@@ -349,3 +349,39 @@ def test_example_relu_softmax():
     assert sorted(bad) == [(18, 0), (22, 0), (26, 0)]
     assert "elementwise" in bad[(18, 0)] and "transpose" in bad[(22, 0)]
     assert "missing activation derivative" in bad[(26, 0)]
+
+
+TIED = '''inputs = 1
+loss = "half_sse"
+[[layer]]
+size = 2
+activation = "tanh"
+[[layer]]
+size = 1
+activation = "sigmoid"
+[names]
+W1 = [["u"], ["u"]]
+[values]
+x = [0.5]
+y = [0.2]
+u = 0.3
+b1 = [0.1, -0.1]
+W2 = [[0.4, -0.6]]
+b2 = [0.0]
+'''
+
+
+def test_tied_parameter_sums_its_places():
+    c = Checker(prepare(TIED))
+    assert one(c, r"dE/du = \delta^1_1 x + \delta^1_2 x").ok
+    v = one(c, r"dE/du = \delta^1_1 x")
+    assert v.verdict == "incorrect" and "shared (tied) parameter" in v.diagnosis
+    # by hand: a1 = tanh(0.3·0.5 ± 0.1), out = σ(0.4 a1_1 − 0.6 a1_2), both places summed
+    a11, a12 = math.tanh(0.25), math.tanh(0.05)
+    out = sig(0.4 * a11 - 0.6 * a12)
+    top = (out - 0.2) * out * (1 - out)
+    grad = top * (0.4 * (1 - a11 ** 2) - 0.6 * (1 - a12 ** 2)) * 0.5
+    assert one(c, f"dE/du = {grad:.4f}").ok
+    # the opposite sign is not "right to fewer digits": the sign flip is named
+    v = one(c, f"dE/du = {-grad:.4f}")
+    assert v.verdict == "incorrect" and "sign flipped" in v.diagnosis

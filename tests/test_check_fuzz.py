@@ -20,7 +20,7 @@ from test_formula_fuzz import HOSTILE, SEEDS, TOKENS, mutated
 CHECKERS = {"free": Checker(None),
             "numbered": Checker(prepare(example_path("worked_2331_numbered"))),
             "softmax": Checker(prepare(example_path("softmax_classifier")))}
-FUZZ = settings(max_examples=120, deadline=None,
+FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -37,6 +37,40 @@ def assert_verdicts(vs, text):
 def test_token_soup_gets_verdicts(tokens, which):
     text = " ".join(tokens)
     assert_verdicts(CHECKERS[which].check_text(text), text)
+
+
+ATOMS = {"free": ["x", "z", "a", "2", "0.5", "1", "e^{-z}", r"\sigma(z)", "tanh(a)", r"\ln(x)"],
+         "numbered": ["out_n9", "net_n9", "out_n6", "net_n6", "w16", "w7", "y", "x1", "0.5", "2",
+                      "E_total", "dE_total/dw16", "dout_n9/dnet_n9", "dE_total/dw1",
+                      "relu'(net_n6)", "delta_n9", "0.7935"],
+         "softmax": ["a^2_1", "a^2_2", "y_1", "z^2_1", r"\delta^2_1", "w^2_{11}", "x_1",
+                     "dE/dz^2_1", "dE/dw^2_{11}", "dE/da^1_1", "1", "0.25"]}
+
+
+@st.composite
+def well_formed(draw):
+    """A claim the parser reads, so resolution, points and diagnoses all run."""
+    which = draw(st.sampled_from(sorted(ATOMS)))
+    expr = st.recursive(
+        st.sampled_from(ATOMS[which]),
+        lambda inner: st.one_of(
+            st.builds(lambda f, e: f.format(e),
+                      st.sampled_from([r"\sigma({})", "tanh({})", "exp({})", "log({})", "({})^2",
+                                       "1 - {}", "-{}"]), inner),
+            st.builds(lambda a, op, b: f"({a} {op} {b})", inner,
+                      st.sampled_from(["+", "-", "*", "/"]), inner)),
+        max_leaves=6)
+    sides = draw(st.lists(expr, min_size=2, max_size=3))
+    return which, " = ".join(sides)
+
+
+@FUZZ
+@given(well_formed())
+def test_well_formed_claims_get_verdicts(case):
+    which, text = case
+    vs = CHECKERS[which].check_text(text)
+    assert_verdicts(vs, text)
+    assert len(vs) == text.count("=") or vs[0].verdict == "unparseable"
 
 
 @FUZZ
