@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from .formula_grammar import MAX_DEPTH, Node, TooDeep, normalise, parser
+from .formula_grammar import MAX_DEPTH, MAX_ITEMS, Node, TooDeep, normalise, parser
 from .formula_names import LOSS, Scope, build_scope
 from .formula_eval import Evaluator
 from .formula_ops import FormulaError, FreeIndex, OutOfRange, Partial, undefined, uses_log_base
@@ -152,6 +152,9 @@ def parse_tree(text: str) -> Node:
     try:
         return parser().parse(normalise(text))
     except TooDeep as err:
+        if err.what == "items":
+            raise FormulaError(f"more than {MAX_ITEMS} sides or arguments", err.position,
+                               f"at most {MAX_ITEMS}") from None
         raise FormulaError(f"the formula nests deeper than {MAX_DEPTH} levels", err.position,
                            f"at most {MAX_DEPTH} levels of nesting") from None
     except UnexpectedInput as err:

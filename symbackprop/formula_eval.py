@@ -33,18 +33,44 @@ def _funcish(node: Node) -> bool:
     return node.kind in LEAVES and function_name(node.text) is not None
 
 
+WRAPPERS = ("sup", "prime", "transpose", "supdigits")
+
+
+class Product(list):
+    """Scalar factors of a product, multiplied once by ``settle``."""
+
+
+def settle(acc):
+    if isinstance(acc, Product):
+        return sp.Mul(*acc)
+    return acc
+
+
+def _wrap(node: Node, wrappers: list[Node]) -> Node:
+    for w in reversed(wrappers):        # innermost first
+        node = Node(w.kind, (node, *w.args[1:]), node.start, w.end, node.depth + 1)
+    return node
+
+
 def unfold(node: Node) -> list[Node]:
     """``out(1 - out)^2`` → [out, (1 - out)^2]: a one-argument "call" of something
-    that is not a function is juxtaposition, with postfix ops on its last part."""
-    if node.kind == "call" and not _funcish(node.args[0]) and len(node.args[1].args) == 1:
-        return unfold(node.args[0]) + [Node("paren", (node.args[1].args[0],),
-                                            node.args[1].start, node.end)]
-    if node.kind in ("sup", "prime", "transpose", "supdigits"):
-        parts = unfold(node.args[0])
-        if len(parts) > 1:
-            return parts[:-1] + [Node(node.kind, (parts[-1], *node.args[1:]),
-                                      parts[-1].start, node.end)]
-    return [node]
+    that is not a function is juxtaposition, with postfix ops on its last part.
+    Iterative (``(x+1)(x+2)…`` may be long)."""
+    parts, pending, peeled, top = [], [], False, node
+    while True:
+        if node.kind in WRAPPERS and node.args[0].kind in WRAPPERS + ("call",):
+            pending.append(node)
+            node = node.args[0]
+        elif node.kind == "call" and not _funcish(node.args[0]) and len(node.args[1].args) == 1:
+            arg = node.args[1]
+            parts.append(_wrap(Node("paren", (arg.args[0],), arg.start, node.end), pending))
+            pending, peeled, node = [], True, node.args[0]
+        else:
+            break
+    if not peeled:
+        return [top]
+    parts.append(_wrap(node, pending))
+    return parts[::-1]
 
 
 class Evaluator:
@@ -140,9 +166,12 @@ class Evaluator:
         while node.kind == "binop" and node.args[1].kind == "ADDOP":
             terms.append((-1 if node.args[1].text in "-\u2212" else 1, node.args[2]))
             node = node.args[0]
-        acc = self.expr(node)
-        for sign, term in reversed(terms):
-            acc = add(acc, sign, self.expr(term), term.start)
+        values = [(1, self.expr(node), node)] + [(sign, self.expr(t), t) for sign, t in terms[::-1]]
+        if not any(_is_matrix(v) for _, v, _ in values):
+            return sp.Add(*[v if sign > 0 else -v for sign, v, _ in values])   # linear
+        acc = values[0][1]
+        for sign, v, term in values[1:]:
+            acc = add(acc, sign, v, term.start)
         return acc
 
     def flatten(self, node) -> list[tuple[str | None, Node]]:
@@ -169,7 +198,7 @@ class Evaluator:
             op, node = items[i]
             if ops and op != "juxt" and acc is not None:
                 # d/dx applies to the juxtaposed run after it: ∇_a C ⊙ σ'(z) is (∇_a C) ⊙ σ'(z)
-                acc, ops = self.close(acc, ops, items[:i]), []
+                acc, ops = Product([self.close(acc, ops, items[:i])]), []
             v, used = self.derivative_at(items, i)
             i += used
             v = self.value(node) if v is None else v
@@ -184,11 +213,28 @@ class Evaluator:
                                    node.start)
                 op = first_op
             if isinstance(v, DOp):
-                ops.append((acc, op, v))
+                ops.append((settle(acc), op, v))
                 acc = None
                 continue
-            acc = v if acc is None else self.combine(acc, op, v, node)
-        return self.close(acc, ops, items)
+            acc = self.times(acc, op, v, node)
+        return self.close(settle(acc), ops, items)
+
+    def times(self, acc, op, v, node):
+        """acc·v, with scalar factors gathered into one product at the end
+        (multiplying one by one is quadratic in their number)."""
+        how = MUL.get(op, "mul")
+        scalar = not isinstance(v, (Func, DOp)) and not _is_matrix(v)
+        if acc is None:
+            return Product([v]) if scalar else v
+        if isinstance(acc, Product) and scalar:
+            if how == "div":
+                if v == 0:
+                    raise FormulaError("division by zero", node.start, "a non-zero divisor")
+                v = sp.Pow(v, -1)
+            acc.append(v)
+            return acc
+        out = self.combine(settle(acc), op, v, node)
+        return Product([out]) if not _is_matrix(out) else out
 
     def derivative_at(self, items, i):
         """(Partial or operator, items used) when items[i:] start with dE/dw,
@@ -208,11 +254,12 @@ class Evaluator:
         return None, 1
 
     def close(self, acc, ops, items):
+        acc = settle(acc)
         for prev, op, dop in reversed(ops):
             if acc is None:
                 raise FormulaError("a derivative operator needs something to differentiate",
                                    items[-1][1].end, "an expression after d/d…")
-            acc = apply_operator(self, dop, acc, items[0][1].start)
+            acc = self.charge(apply_operator(self, dop, acc, items[0][1].start), items[0][1])
             acc = acc if prev is None else self.combine(prev, op, acc, items[0][1])
         return acc
 
@@ -226,9 +273,19 @@ class Evaluator:
         if isinstance(acc, (Func, DOp)) or isinstance(v, (Func, DOp)):
             raise FormulaError("a function or operator without an argument", node.start,
                                "an argument")
-        if _is_matrix(acc) and _is_matrix(v):
+        both = _is_matrix(acc) and _is_matrix(v)
+        if both:
             self.tick(acc.rows * acc.cols * max(v.cols, 1), node)
-        return multiply(acc, MUL.get(op, "mul"), v, node.start)
+        out = multiply(acc, MUL.get(op, "mul"), v, node.start)
+        return self.charge(out, node) if both else out
+
+    def charge(self, v, node):
+        """Count v's expression-tree nodes against the budget: repeated matrix
+        products and derivatives can grow trees exponentially."""
+        for entry in (v if _is_matrix(v) else [v]):
+            for _ in sp.preorder_traversal(entry):
+                self.tick(1, node)
+        return v
 
     def k_sum(self, node):
         return index_sum(self, node)

@@ -119,10 +119,17 @@ class Node:
         return self.args[0] if self.args and isinstance(self.args[0], str) else ""
 
 
+MAX_ITEMS = 100          # sides of one claim, arguments of one call
+
+CHAINS = ("binop", "juxt", "call")
+
+
 class TooDeep(Exception):
-    def __init__(self, position: int):
+    """Nesting deeper than MAX_DEPTH (or a list longer than MAX_ITEMS) at ``position``."""
+
+    def __init__(self, position: int, what: str = "depth"):
         super().__init__(position)
-        self.position = position
+        self.position, self.what = position, what
 
 
 def _leaf(tok: Token) -> Node:
@@ -132,7 +139,11 @@ def _leaf(tok: Token) -> Node:
 def _node(kind: str, children: list, start: int | None = None, end: int | None = None) -> Node:
     kids = tuple(_leaf(c) if isinstance(c, Token) else c for c in children)
     real = [k for k in kids if isinstance(k, Node)]
-    depth = 1 + max((k.depth for k in real), default=0)
+    if kind in CHAINS and real[0].kind in CHAINS and len(real) > 1:
+        # a + b + c is one level, not a tower: continuing a chain adds no depth
+        depth = max(real[0].depth, 1 + max(k.depth for k in real[1:]))
+    else:
+        depth = 1 + max((k.depth for k in real), default=0)
     lo = min((k.start for k in real), default=0) if start is None else start
     hi = max((k.end for k in real), default=0) if end is None else end
     if depth > MAX_DEPTH:
@@ -158,6 +169,8 @@ def _flat(kind: str, children: list) -> Node:
     """A left-recursive list (``a = b = c``, ``f(a, b)``) as one flat node."""
     if isinstance(children[0], Node) and children[0].kind == kind:
         head = children[0]
+        if len(head.args) >= (2 * MAX_ITEMS if kind == "equation" else MAX_ITEMS):
+            raise TooDeep(head.end, "items")
         return _node(kind, [*head.args, *children[1:]])
     return _node(kind, children)
 

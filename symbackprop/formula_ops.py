@@ -5,6 +5,7 @@ exact rationals under size caps, and matrix-aware arithmetic.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 from sympy.matrices import MatrixBase
@@ -116,6 +117,7 @@ def shrink(v):
     return v[0, 0] if _is_matrix(v) and v.shape == (1, 1) else v
 
 
+@lru_cache(maxsize=256)
 def _derivative_of(name: str, primes: int, alpha):
     t = sp.Dummy("t", real=True)
     builder = FUNCTIONS[name][0]

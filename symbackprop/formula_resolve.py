@@ -226,10 +226,22 @@ def derivative_pair(ev, num: Node, den: Node):
     return partial(ev, of, wrt, num.start)
 
 
-def _one(ev, of, wrt):
-    if isinstance(of, sp.Symbol):
+MAX_DIFF_NODES = 3000
+
+
+def _one(ev, of, wrt, operator: bool = False):
+    """∂of/∂wrt: a Partial between two names (the network's, or written as a
+    fraction free-standing), else sympy.diff (free-standing) or an unevaluated
+    Derivative (in a network, whose symbols are tied by the forward pass)."""
+    if isinstance(of, sp.Symbol) and not (operator and ev.scope.free):
         return Partial(of, wrt)
-    return sp.diff(of, wrt) if ev.scope.free else sp.Derivative(of, wrt)
+    if not ev.scope.free:
+        return sp.Derivative(of, wrt)
+    for n, _ in enumerate(sp.preorder_traversal(of)):
+        if n > MAX_DIFF_NODES:       # sympy.diff of a huge tree takes long
+            raise FormulaError("the expression is too large to differentiate", 0,
+                               "a smaller expression")
+    return sp.diff(of, wrt)
 
 
 def partial(ev, of, wrt, where: int):
@@ -251,7 +263,7 @@ def apply_operator(ev, dop: DOp, value, where: int):
     if isinstance(value, (Func, DOp)):
         raise FormulaError("d/d… needs an expression", where, "an expression")
     def diff(v, w):
-        return _one(ev, v, w)
+        return _one(ev, v, w, operator=True)
     wrt = dop.wrt
     if _is_matrix(wrt):
         if _is_matrix(value):

@@ -453,3 +453,19 @@ def test_numpy_reductions(layered):
     a, y = S("a3_1"), S("y_1")
     for text in ["E = np.sum((a3 - y)**2) / 2", "E = 0.5 * np.dot(a3 - y, a3 - y)"]:
         same(sides(text, layered)[1], (a - y) ** 2 / 2)
+
+
+def test_long_flat_formulas_are_not_deep(free):
+    # 1,400 terms in a row is one level of nesting, not 1,400
+    n = 1400
+    xs = [S(f"x_{i}") for i in range(n)]
+    same(sides("y = " + "+".join(f"x_{i}" for i in range(n)), free)[1], sp.Add(*xs))
+    same(sides("y = " + " ".join(f"x_{i}" for i in range(n)), free)[1], sp.Mul(*xs))
+    got = sides("y = " + "".join(f"(x+{i})" for i in range(300)), free)[1]
+    same(got, sp.Mul(*[x + i for i in range(300)]))
+
+
+def test_repeated_derivative_operators(free):
+    assert sides("y = d/dx x", free)[1] == 1
+    same(sides("y = d/dx d/dx x^3", free)[1], 6 * x)
+    assert sides("y = " + "d/dx " * 200 + "x", free)[1] == 0
