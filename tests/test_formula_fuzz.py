@@ -181,3 +181,65 @@ def test_hostile_inputs_run_no_code(template, scope):
     assert outcome(text, SCOPES[scope]) is None or "=" in text
     outcome(text, SCOPES[scope], instances=True)
     assert not os.path.exists(marker)
+
+
+# ---- random well-formed formulas against SymPy built from the same tree ----------------
+X, Z, A = (sp.Symbol(n, real=True) for n in "xza")
+POINT = {X: sp.Rational(3, 10), Z: sp.Rational(7, 10), A: sp.Rational(13, 10)}
+LEAVES_ = st.sampled_from([("x", "x", X), ("z", "z", Z), ("a", "a", A)]
+                          + [(str(n), str(n), sp.Integer(n)) for n in range(1, 10)]
+                          + [("0.5", "0.5", sp.Rational(1, 2))])
+
+
+def _combine(children):
+    """(plain text, LaTeX, SymPy) of an operation on smaller formulas."""
+    from symbackprop.functions import sigmoid
+    binary = st.tuples(children, children)
+    return st.one_of(
+        binary.map(lambda p: (f"({p[0][0]} + {p[1][0]})", rf"\left({p[0][1]} + {p[1][1]}\right)",
+                              p[0][2] + p[1][2])),
+        binary.map(lambda p: (f"({p[0][0]} - {p[1][0]})", f"({p[0][1]} - {p[1][1]})",
+                              p[0][2] - p[1][2])),
+        binary.map(lambda p: (f"{p[0][0]}*{p[1][0]}", rf"{p[0][1]} \cdot {p[1][1]}",
+                              p[0][2] * p[1][2])),
+        binary.map(lambda p: (f"({p[0][0]})({p[1][0]})", f"{{{p[0][1]}}}{{{p[1][1]}}}",
+                              p[0][2] * p[1][2])),
+        binary.map(lambda p: (f"({p[0][0]})/({p[1][0]})", rf"\frac{{{p[0][1]}}}{{{p[1][1]}}}",
+                              p[0][2] / p[1][2])),
+        st.tuples(children, st.integers(1, 3)).map(
+            lambda p: (f"({p[0][0]})^{p[1]}", f"\\left({p[0][1]}\\right)^{{{p[1]}}}",
+                       p[0][2] ** p[1])),
+        children.map(lambda c: (f"exp({c[0]})", f"e^{{{c[1]}}}", sp.exp(c[2]))),
+        children.map(lambda c: (f"tanh({c[0]})", rf"\tanh\left({c[1]}\right)", sp.tanh(c[2]))),
+        children.map(lambda c: (f"sigma({c[0]})", rf"\sigma({c[1]})", sigmoid(c[2]))),
+        children.map(lambda c: (f"-({c[0]})", f"-{{{c[1]}}}", -c[2])),
+    )
+
+
+FORMULAS = st.recursive(LEAVES_, _combine, max_leaves=12)
+
+
+def _value(expr):
+    v = sp.N(expr.xreplace(POINT).rewrite(sp.exp), 30)
+    return complex(v)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(FORMULAS)
+def test_random_formulas_match_sympy(formula):
+    plain, latex, want = formula
+    try:
+        expected = _value(want)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return
+    if not all(map(lambda v: abs(v) < 1e12, [expected])) or expected != expected:
+        return
+    for text in (plain, latex):
+        try:
+            got = parse_claim(f"y = {text}", SCOPES["free"]).sides[1].expr
+        except FormulaError as err:
+            assert "division by zero" in str(err) or "undefined" in str(err), (text, err)
+            continue
+        value = _value(got)
+        assert abs(value - expected) <= 1e-9 * max(1, abs(expected)), (text, got, want)
