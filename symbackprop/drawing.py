@@ -61,6 +61,7 @@ class Node:
     x: float
     y: float
     label: Label | None
+    delta: Label | None = None  # δ of a neuron (the backward picture); None for inputs
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ def _column(network: Network, notation: Notation, l: int, x: float, height: floa
             continue
         sym = network.x[j] if l == 0 else network.layers[l - 1].a[j]
         kind = "input" if l == 0 else ("output" if l == len(network.layers) else "neuron")
-        nodes[f"n{l}_{j}"] = Node(f"n{l}_{j}", kind, x, y, label(notation, sym))
+        delta = label(notation, network.layers[l - 1].delta[j]) if l else None
+        nodes[f"n{l}_{j}"] = Node(f"n{l}_{j}", kind, x, y, label(notation, sym), delta)
     if l < len(network.layers):
         one = Label("1", "1", "1", "", "")
         nodes[f"bias{l + 1}"] = Node(f"bias{l + 1}", "bias", x + COLUMN / 2, ROW * 0.45, one)

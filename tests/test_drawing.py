@@ -97,3 +97,14 @@ def test_tikz_uses_the_notations_latex_names():
     tex = render_tex(model)
     assert r"{$w_{1}$}" in tex and r"{$b_{1}$}" in tex and r"{$E_{total}$}" in tex
     assert r"\begin{tikzpicture}" in tex and r"{$out_{n_{9}}$}" in tex
+
+
+def test_tex_has_a_backward_picture_with_the_deltas():
+    model = prepare(example_path("worked_2331"))
+    tex = render_tex(model)
+    assert tex.count(r"\begin{tikzpicture}") == 2
+    backward = tex.split(r"\section{Backpropagating the error}")[1].split(r"\end{tikzpicture}")[0]
+    for l, size in ((1, 3), (2, 3), (3, 1)):
+        for j in range(1, size + 1):
+            assert f"{{$\\delta^{{{l}}}_{{{j}}}$}}" in backward
+    assert "dashed" not in backward and r"\draw[<-] (n1_0)" in backward
