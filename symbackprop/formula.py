@@ -11,9 +11,10 @@ it is read by the LALR grammar of ``formula_grammar`` under fixed caps
 exponents, a step budget).  Every failure is a ``FormulaError`` with a
 position; nothing else escapes (tests/test_formula_fuzz.py).
 
-Modules: ``formula_grammar`` (text → AST), ``formula_names`` (scope, name
-keys), ``formula_eval`` (AST → SymPy), ``formula_resolve`` (names,
-derivatives, sums), ``formula_ops`` (functions, numbers, matrix arithmetic).
+Modules: ``formula_grammar`` (text → AST), ``formula_ast`` (AST helpers,
+index values), ``formula_names`` (scope, name keys), ``formula_eval`` (AST →
+SymPy), ``formula_resolve`` (names, derivatives, sums), ``formula_ops``
+(functions, numbers, matrix arithmetic).
 
 What is read.  ``=``, ``≈`` and ``\approx`` separate sides.  Plain text
 ``* / ^ ** @ .T '`` and ``np.``-style calls (np.dot, np.multiply, np.sum,

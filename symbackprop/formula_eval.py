@@ -12,28 +12,14 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .formula_ast import LEAVES, _unwrap, index_values, unfold
 from .formula_grammar import Node
-from .formula_names import INDEX_LETTERS, LOSS, Scope, canon
-from .formula_ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, FreeIndex, Func,
-                          _is_matrix, add, apply_function, function_name, multiply, negate,
-                          norm, number, power, shrink)
-from .formula_resolve import (LEAVES, _unwrap, apply_operator, derivative_pair, index_sum,
-                              is_d, resolve)
+from .formula_names import LOSS, Scope, canon
+from .formula_ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, Func, _is_matrix, add,
+                          apply_function, multiply, negate, norm, number, power, shrink)
+from .formula_resolve import apply_operator, derivative_pair, index_sum, is_d, resolve
 
 TRANSPOSE = {"T", "top", "intercal", "mathsfT"}
-
-
-def _funcish(node: Node) -> bool:
-    """Is ``node`` a function name (possibly primed, powered or subscripted)?"""
-    while node.kind in ("prime", "sup", "sub"):
-        if node.kind == "sub":
-            return node.args[0].kind in LEAVES and function_name(
-                node.args[0].text, _unwrap(node.args[1]).text) is not None
-        node = node.args[0]
-    return node.kind in LEAVES and function_name(node.text) is not None
-
-
-WRAPPERS = ("sup", "prime", "transpose", "supdigits")
 
 
 class Product(list):
@@ -44,33 +30,6 @@ def settle(acc):
     if isinstance(acc, Product):
         return sp.Mul(*acc)
     return acc
-
-
-def _wrap(node: Node, wrappers: list[Node]) -> Node:
-    for w in reversed(wrappers):        # innermost first
-        node = Node(w.kind, (node, *w.args[1:]), node.start, w.end, node.depth + 1)
-    return node
-
-
-def unfold(node: Node) -> list[Node]:
-    """``out(1 - out)^2`` → [out, (1 - out)^2]: a one-argument "call" of something
-    that is not a function is juxtaposition, with postfix ops on its last part.
-    Iterative (``(x+1)(x+2)…`` may be long)."""
-    parts, pending, peeled, top = [], [], False, node
-    while True:
-        if node.kind in WRAPPERS and node.args[0].kind in WRAPPERS + ("call",):
-            pending.append(node)
-            node = node.args[0]
-        elif node.kind == "call" and not _funcish(node.args[0]) and len(node.args[1].args) == 1:
-            arg = node.args[1]
-            parts.append(_wrap(Node("paren", (arg.args[0],), arg.start, node.end), pending))
-            pending, peeled, node = [], True, node.args[0]
-        else:
-            break
-    if not peeled:
-        return [top]
-    parts.append(_wrap(node, pending))
-    return parts[::-1]
 
 
 class Evaluator:
@@ -383,35 +342,4 @@ class Evaluator:
 
     def indices(self, node: Node | None) -> list[int] | None:
         """Index values of a script (``kj``, ``l+1``, ``1,13``), None if not index-shaped."""
-        if node is None:
-            return []
-        node = node if node.kind != "group" else node.args[0]
-        if node.kind == "NUMBER":
-            return [int(node.text)] if node.text.isdigit() and len(node.text) < 6 else None
-        if node.kind == "NAME":
-            return self.letters(node)
-        if node.kind == "binop" and node.args[1].kind == "ADDOP":
-            a, b = self.indices(node.args[0]), self.indices(node.args[2])
-            if a is None or b is None or len(a) != 1 or len(b) != 1:
-                return None
-            return [a[0] + b[0] if node.args[1].text == "+" else a[0] - b[0]]
-        if node.kind in ("juxt", "args", "paren"):
-            parts = [self.indices(a) for a in node.args if isinstance(a, Node)]
-            return None if any(p is None for p in parts) else [v for p in parts for v in p]
-        return None
-
-    def letters(self, node: Node) -> list[int] | None:
-        text = node.text
-        if not all(c in INDEX_LETTERS or c == "L" or c.isdigit() for c in text):
-            return None
-        out = []
-        for c in text:
-            if c.isdigit():
-                out.append(int(c))
-            elif c == "L":
-                out.append(self.scope.n_layers)
-            elif c in self.bound:
-                out.append(self.bound[c])
-            else:
-                raise FreeIndex(c, node.start)
-        return out
+        return index_values(node, self.bound, self.scope.n_layers)

@@ -11,22 +11,15 @@ import re
 
 import sympy as sp
 
+from .formula_ast import LEAVES, _unwrap
 from .formula_grammar import Node
 from .formula_names import GREEK, LOSS, LOSS_KEYS, canon, split_head
 from .formula_ops import (DOp, FormulaError, Func, OutOfRange, Partial, _is_matrix, add,
                           apply_function, function_name, shrink, sub_string, total)
 
-LEAVES = ("NAME", "COMMAND", "WRAPPED")
 FREE_NAMES = set(GREEK.values()) - {"sigma", "Sigma", "partial"}
 _HAT = re.compile(r"\\(?:hat|widehat)\s*\{\s*([A-Za-z])\s*\}")
 MAX_SUM_TERMS = 1000
-
-
-def _unwrap(node: Node) -> Node:
-    while node.kind in ("paren", "group", "args") and len(node.args) == 1 \
-            and isinstance(node.args[0], Node):
-        node = node.args[0]
-    return node
 
 
 # ---- names -------------------------------------------------------------------

@@ -11,7 +11,7 @@ import sympy as sp
 
 from symbackprop.formula import (LOSS, MAX_CHARS, FormulaError, Partial, build_scope,
                                  parse_claim, parse_instances, uses_log_base)
-from symbackprop.functions import sigmoid, softplus
+from symbackprop.functions import sigmoid
 from symbackprop.pipeline import example_path, prepare
 
 
