@@ -267,6 +267,35 @@ class Evaluator:
         return power(self.as_arg(self.expr(base), base), sp.Integer(digits.text.translate(table)),
                      digits.start)
 
+    def k_iverson(self, node):
+        """(z > 0) or [z > 0]: 1 where the comparison holds, else 0."""
+        return sp.Piecewise((1, self.relation(node)), (0, True))
+
+    def k_cases(self, node):
+        """\\begin{cases} v_1 & \\text{if } c_1 \\\\ v_2 & \\text{otherwise} \\end{cases}."""
+        pieces = []
+        for row in (r for r in node.args[1].args if r.kind == "caserow"):
+            value, _, cond = row.args
+            v = self.expr(value)
+            if _is_matrix(v):
+                raise FormulaError("a case's value must be a scalar", value.start, "a scalar")
+            pieces.append((v, True if cond.kind == "otherwise" else self.relation(cond)))
+        return sp.Piecewise(*pieces)
+
+    def relation(self, node):
+        lhs, op, rhs = [a for a in node.args if a.kind != "CONDWORD"]
+        a, b = self.expr(lhs), self.expr(rhs)
+        if _is_matrix(a) or _is_matrix(b):
+            raise FormulaError("a comparison of matrices", node.start, "scalars")
+        kind = canon(op.text)
+        rel = (sp.Gt if kind in (">", "gt") else sp.Lt if kind in ("<", "lt") else
+               sp.Ge if kind in ("\u2265", "ge", "geq", "geqslant") else sp.Le)
+        try:
+            return rel(a, b)
+        except TypeError:          # a complex or undefined side (sqrt(-1), 1/0)
+            raise FormulaError("these sides cannot be compared", node.start,
+                               "real expressions") from None
+
     def k_bare(self, node):
         return self.value(node.args[0])
 

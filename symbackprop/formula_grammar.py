@@ -71,6 +71,15 @@ args: expr
      | LNORM expr RNORM           -> norm
      | FRAC fracarg fracarg       -> frac
      | FRACDIGITS                 -> fracdigits
+     | "(" expr CMP expr ")"      -> iverson
+     | "[" expr CMP expr "]"      -> iverson
+     | CASES caserows ENDCASES    -> cases
+     | CASES caserows ROWSEP ENDCASES -> cases
+caserows: caserow
+        | caserows ROWSEP caserow
+caserow: expr AMP condition
+?condition: CONDWORD? expr CMP expr -> compare
+          | CONDWORD               -> otherwise
 ?fracarg: "{" expr "}"            -> group
         | NAME | NUMBER | COMMAND | PARTIAL -> bare
 
@@ -94,7 +103,14 @@ COMMAND: /\\[A-Za-z]+/
 NAME: /([A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9\u0391-\u03a9\u03b1-\u03c9]*|\u0177)/
 NUMBER: /([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+(?![A-Za-z]))?/
 
-SPACING: /\\[,;:! ]/ | /\\q?quad(?![A-Za-z])/ | /\\displaystyle(?![A-Za-z])/ | "&"
+CMP.3: ">" | "<" | "\u2265" | "\u2264" | /\\(geq?|leq?|gt|lt|geqslant|leqslant)(?![A-Za-z])/
+CASES.4: /\\begin\s*\{cases\}/
+ENDCASES.4: /\\end\s*\{cases\}/
+ROWSEP.4: /\\\\/
+AMP: "&"
+CONDWORD.5: /\\(text|textrm|mathrm)\s*\{\s*(if|for|when|otherwise|else)\b[^{}]*\}/
+
+SPACING: /\\[,;:! ]/ | /\\q?quad(?![A-Za-z])/ | /\\displaystyle(?![A-Za-z])/
 SIZING.3: /\\(left|right|[bB]igg?[lr]?)(?![A-Za-z])\s*\.?/
 WS: /\s+/
 %ignore WS
@@ -155,7 +171,7 @@ class ToAst(Transformer):
     """lark parse → Node tree, built bottom-up as the parser reduces."""
 
     def __default__(self, data, children, meta):
-        if data in ("equation", "args"):
+        if data in ("equation", "args", "caserows"):
             return _flat(str(data), children)
         start = getattr(meta, "start_pos", None)
         end = getattr(meta, "end_pos", None)
@@ -180,8 +196,20 @@ def normalise(text: str) -> str:
     markers, ``out*{n_9}`` (Markdown turned ``_`` into ``*``) is ``out_{n_9}``
     and ``np.`` / ``numpy.`` / ``math.`` before a function name are blanked."""
     text = re.sub(r"(?<=[A-Za-z0-9}])\*\{", "_{", mark_norms(text))
+    text = _blank_ampersands(text)
     # np.exp(z), numpy.tanh(z), math.log(x): the module prefix is blanked out
     return re.sub(r"\b(?:np|numpy|math)\.(?=[a-z])", lambda m: " " * len(m[0]), text)
+
+
+def _blank_ampersands(text: str) -> str:
+    """& separates a value from its condition inside \\begin{cases}; elsewhere
+    (align environments) it is layout and becomes a space."""
+    if "&" not in text:
+        return text
+    keep = bytearray(len(text))
+    for m in re.finditer(r"\\begin\s*\{cases\}.*?\\end\s*\{cases\}", text, re.S):
+        keep[m.start():m.end()] = b"\1" * (m.end() - m.start())
+    return "".join(" " if c == "&" and not keep[i] else c for i, c in enumerate(text))
 
 
 def mark_norms(text: str) -> str:

@@ -469,3 +469,22 @@ def test_repeated_derivative_operators(free):
     assert sides("y = d/dx x", free)[1] == 1
     same(sides("y = d/dx d/dx x^3", free)[1], 6 * x)
     assert sides("y = " + "d/dx " * 200 + "x", free)[1] == 0
+
+
+def test_cases_and_indicators(numbered):
+    z6, a6 = S("z2_1"), S("a2_1")
+    step = sp.Piecewise((1, z6 > 0), (0, True))
+    # seed 004's ReLU derivative, with its \\ row separator intact
+    lhs, rhs = sides(r"\frac{\partial out_{n_6}}{\partial net_{n_6}} = \begin{cases} 1 & "
+                     r"\text{if } net_{n_6} > 0 \\ 0 & \text{otherwise} \end{cases}", numbered)
+    assert lhs == Partial(a6, z6) and rhs == step
+    assert sides("x1 = (net_n6 > 0)", numbered)[1] == step
+    assert sides(r"x1 = [net_{n_6} \leq 0]", numbered)[1] == sp.Piecewise((1, z6 <= 0), (0, True))
+    got = sides(r"out_{n_6} = \begin{cases} net_{n_6} & net_{n_6} \geq 0 \\ 0.01 net_{n_6} & "
+                r"net_{n_6} < 0 \end{cases}", numbered)[1]
+    assert got == sp.Piecewise((z6, z6 >= 0), (z6 / 100, z6 < 0))
+
+
+def test_ampersands_outside_cases_are_layout(numbered):
+    assert sides(r"E_{total} &= \frac{1}{2}(y - out_{n_9})^2", numbered)[1] == \
+        (S("y_1") - S("a3_1")) ** 2 / 2

@@ -45,6 +45,8 @@ SEEDS = [
     r"\frac{\partial E}{\partial w^l_{jk}} = \delta^l_j a^{l-1}_k",
     r"\log_{10}(x) = \ln(x) / \ln(10)",
     "a^L = softmax(z^L)",
+    r"\frac{\partial out_{n_6}}{\partial net_{n_6}} = \begin{cases} 1 & \text{if } net_{n_6} > 0 "
+    r"\\ 0 & \text{otherwise} \end{cases}",
 ]
 
 TOKENS = ["x", "z", "a", "y", "e", "w17", "out_n9", "net_{n_9}", "W2", "delta2", "z^1", "a^L",
@@ -55,7 +57,8 @@ TOKENS = ["x", "z", "a", "y", "e", "w17", "out_n9", "net_{n_9}", "W2", "delta2",
           r"\log_{10}", r"\tanh", "relu", "softmax", "max", r"\text{total}", r"\hat{y}", "^T",
           r"^\top", r"\nabla_{x}", "leaky_relu", "softplus", " ", "∂", "σ", "δ", "−", "·", "⊙",
           r"\alpha", r"\foo", "__import__", "os", "system", "'ls'", "lambda", ":", ";", "#",
-          "\\", "\x00", "𝑥", "\ue000|"]
+          "\\", "\x00", "𝑥", "\ue000|", r"\begin{cases}", r"\end{cases}", r"\\", "&", ">",
+          "<", r"\geq", r"\text{if }", r"\text{otherwise}", "(z > 0)", "[x < 1]"]
 
 HOSTILE = [
     "__import__('os').system('touch {marker}') = 1",
@@ -165,7 +168,7 @@ def test_arbitrary_unicode(text, scope):
 
 
 SEED_SCOPES = ["numbered", "numbered", "numbered", "layered", "layered", "layered", "layered",
-               "free", "free", "free", "numbered", "layered", "free", "softmax"]
+               "free", "free", "free", "numbered", "layered", "free", "softmax", "numbered"]
 
 
 def test_seed_formulas_parse():
