@@ -27,7 +27,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 INSTALL_TEX = ("no TeX engine found (pdflatex or latexmk) to make the PDF; install a minimal "
                "TeX Live, e.g. `apt-get install texlive-latex-base texlive-pictures`, "
                "or ask for -f tex and compile it yourself.")
-LINE_WIDTH = 56          # visible characters of one display line on the A4 page (11pt)
+LINE_WIDTH = 66          # visible characters of one display line on the A4 page (11pt)
 
 # LaTeX-friendly delimiters, so template syntax never meets TeX's braces and #.
 TEX_SYNTAX = dict(block_start_string=r"\BLOCK{", block_end_string="}",
@@ -61,8 +61,23 @@ def tex_escape(text) -> str:
 
 
 def visible_width(tex: str) -> int:
-    """A rough count of the characters a piece of LaTeX shows (commands and braces drop out)."""
-    shown = re.sub(r"\\(left|right|cdot|frac|partial|text|begin|end|cases)\b|[{}^_&]", "", tex)
+    """A rough count of the characters a piece of LaTeX shows, on the generous side:
+    commands and braces drop out, a fraction is as wide as its wider part, an operator
+    with its spaces counts 2."""
+    ops = len(re.findall(r"\\cdot|[-+=]", tex))
+    flat = tex
+    while True:         # innermost groups first: x^{3} → x^3, then \frac{a}{b} → the wider
+        new = re.sub(r"([_^])\{([^{}]*)\}", r"\1\2", flat)
+        new = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}",
+                     lambda m: max(m[1], m[2], key=_chars), new)
+        if new == flat:
+            break
+        flat = new
+    return _chars(flat) + ops + 2
+
+
+def _chars(tex: str) -> int:
+    shown = re.sub(r"\\(left|right|cdot|partial|text|begin|end|cases)\b|[{}^_&]", "", tex)
     return len(re.sub(r"\\[a-zA-Z]+", "x", shown).replace(" ", ""))
 
 

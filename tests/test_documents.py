@@ -20,6 +20,10 @@ needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None and shutil.which
 WIDE = spec_text([3, 6, 6, 2], ["sigmoid", "tanh", "sigmoid"], "half_sse",
                  "[values]\nx = [0.1, 0.2, 0.3]\ny = [0.0, 1.0]\n")
 LARGE = spec_text([12, 8, 3], ["relu", "softmax"], "cross_entropy")
+WIDE_INPUT = spec_text(     # 100 inputs, a 12-way softmax, numbered: long sums and lists
+    [100, 4, 12], ["sigmoid", "softmax"], "cross_entropy",
+    '[notation]\nstyle = "numbered"\n[values]\nx = [' + ", ".join(["0.5"] * 100) + "]\ny = ["
+    + ", ".join(["0"] * 11 + ["1"]) + "]\n")
 
 
 def model_and_worked(source):
@@ -67,7 +71,8 @@ def test_examples_compile_without_overfull_boxes(name):
 
 
 @needs_tex
-@pytest.mark.parametrize("source", [WIDE, LARGE], ids=["3-6-6-2", "12-8-3 (122 parameters)"])
+@pytest.mark.parametrize("source", [WIDE, LARGE, WIDE_INPUT],
+                         ids=["3-6-6-2", "12-8-3 (122 parameters)", "100-4-12 numbered"])
 def test_long_chain_products_are_broken_into_lines(source):
     model, worked = model_and_worked(source)
     log = []
