@@ -187,3 +187,13 @@ def test_readme_notebook_session_runs():
     assert scope["model"]._repr_markdown_().count("<svg") == 1
     assert scope["model_py"].network.parameters == scope["model"].network.parameters
     assert scope["model"].notation.tex(scope["grad"]) == r"\delta^{1}_{1} \cdot x_{1}"
+
+
+def test_shipped_templates_work_unchanged_in_the_sandbox(tmp_path):
+    """--templates with an empty folder: every format renders the same under the sandbox."""
+    model = prepare(example_path("worked_2331_numbered"))
+    plain = make_documents(model, ["md", "tex", "html"], "x", worked=model.worked())
+    (tmp_path / "empty").mkdir()
+    boxed = make_documents(model, ["md", "tex", "html"], "x", worked=model.worked(),
+                           templates=tmp_path / "empty")
+    assert plain == boxed
