@@ -69,7 +69,6 @@ claim raises ``FormulaError``.
 """
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -85,7 +84,7 @@ __all__ = ["FormulaError", "LOSS", "Partial", "Side", "Claim", "Scope", "build_s
            "parse_claim", "parse_instances", "uses_log_base", "MAX_CHARS", "MAX_DEPTH"]
 
 MAX_CHARS = 10_000
-MAX_INSTANCES = 5_000
+MAX_INSTANCES = 20_000
 
 # Friendly names of the grammar's terminals, for "expected …" in messages.
 _TERMINALS = {
@@ -257,35 +256,35 @@ def parse_instances(text: str, scope: Scope) -> list[Claim]:
     [{'j': 1, 'l': 1}, {'j': 1, 'l': 2}]
     """
     tree = parse_tree(text)
-    letters: list[str] = []
-    while True:
-        try:
-            return _instances(text, tree, scope, letters)
-        except FreeIndex as err:
-            if err.letter in letters or len(letters) >= 4:
-                raise FormulaError(f"too many generic indices ({', '.join(letters)}, "
-                                   f"{err.letter})", err.position, "at most 4") from None
-            letters.append(err.letter)
-
-
-def _instances(text: str, tree: Node, scope: Scope, letters: list[str]) -> list[Claim]:
-    ranges = [scope.index_range(letter) for letter in letters]
-    total = 1
-    for r in ranges:
-        total *= len(r)
-    if total > MAX_INSTANCES:
-        raise FormulaError(f"the generic indices {', '.join(letters)} have {total} "
-                           f"combinations; at most {MAX_INSTANCES} are checked", 0,
-                           "concrete indices")
-    claims, last = [], None
-    for values in itertools.product(*ranges):
-        try:
-            claims.append(_build(text, tree, scope, dict(zip(letters, values))))
-        except OutOfRange as err:
-            last = err
+    claims: list[Claim] = []
+    state = {"tries": 0, "last": None}
+    _enumerate(text, tree, scope, {}, claims, state)
     if claims:
         return sorted(claims, key=lambda c: c.indices)
+    last = state["last"]
     if last is not None:
         raise FormulaError(last.message, last.position, "a neuron or layer of the network")
     raise FormulaError("no instance of this claim names neurons of the network", 0,
                        "indices within the layers")
+
+
+def _enumerate(text: str, tree: Node, scope: Scope, bound: dict, claims: list, state: dict):
+    """Depth-first over the free index letters, each over the values that can
+    name something where it is met first; out-of-range branches are pruned."""
+    state["tries"] += 1
+    if state["tries"] > MAX_INSTANCES:
+        raise FormulaError(f"this claim has more than {MAX_INSTANCES} index combinations to "
+                           "check", 0, "concrete indices or a smaller network")
+    try:
+        claims.append(_build(text, tree, scope, bound))
+        return
+    except OutOfRange as err:
+        state["last"] = err
+        return
+    except FreeIndex as err:
+        if err.letter in bound or len(bound) >= 4:
+            raise FormulaError(f"too many generic indices ({', '.join(bound)}, {err.letter})",
+                               err.position, "at most 4") from None
+        letter, values = err.letter, err.values
+    for v in (values if values is not None else scope.index_range(letter)):
+        _enumerate(text, tree, scope, {**bound, letter: v}, claims, state)

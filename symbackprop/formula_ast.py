@@ -68,24 +68,29 @@ def _spine(node: Node) -> list[tuple[str, Node]]:
     return [("", node)] + rest[::-1]
 
 
-def index_values(node: Node | None, bound: dict[str, int], n_layers: int) -> list[int] | None:
-    """Index values of a script (``kj``, ``l+1``, ``1,13``), None if not index-shaped."""
+def index_values(node: Node | None, bound: dict[str, int], n_layers: int,
+                 open_letters: bool = False) -> list | None:
+    """Index values of a script (``kj``, ``l+1``, ``1,13``), None if not index-shaped.
+    An unbound letter raises FreeIndex, or with ``open_letters`` stays in the list
+    as (letter, position) so the caller can say which values it may take."""
     if node is None:
         return []
     node = node if node.kind != "group" else node.args[0]
     if node.kind == "NUMBER":
         return [int(node.text)] if node.text.isdigit() and len(node.text) < 6 else None
     if node.kind == "NAME":
-        return _letters(node, bound, n_layers)
+        return _letters(node, bound, n_layers, open_letters)
     if node.kind in ("args", "paren"):
-        parts = [index_values(a, bound, n_layers) for a in node.args if isinstance(a, Node)]
+        parts = [index_values(a, bound, n_layers, open_letters) for a in node.args
+                 if isinstance(a, Node)]
         return None if any(p is None for p in parts) else [v for p in parts for v in p]
     if node.kind not in ("binop", "juxt"):
         return None
     chain = _spine(node)
     if any(op not in ("", "+", "-", "\u2212") for op, _ in chain):
         return None
-    parts = [index_values(n, bound, n_layers) for _, n in chain]
+    parts = [index_values(n, bound, n_layers, open_letters and node.kind == "juxt")
+             for _, n in chain]
     if any(p is None for p in parts):
         return None
     if node.kind == "juxt":
@@ -95,8 +100,10 @@ def index_values(node: Node | None, bound: dict[str, int], n_layers: int) -> lis
     return [sum(-p[0] if op in ("-", "\u2212") else p[0] for (op, _), p in zip(chain, parts))]
 
 
-def _letters(node: Node, bound: dict[str, int], n_layers: int) -> list[int] | None:
-    """kj → [k, j] with bound values; L is the last layer; a free letter raises."""
+def _letters(node: Node, bound: dict[str, int], n_layers: int,
+             open_letters: bool = False) -> list | None:
+    """kj → [k, j] with bound values; L is the last layer; a free letter raises
+    (or is kept as (letter, position) with ``open_letters``)."""
     text = node.text
     if not all(c in INDEX_LETTERS or c == "L" or c.isdigit() for c in text):
         return None
@@ -108,6 +115,8 @@ def _letters(node: Node, bound: dict[str, int], n_layers: int) -> list[int] | No
             out.append(n_layers)
         elif c in bound:
             out.append(bound[c])
+        elif open_letters:
+            out.append((c, node.start))
         else:
             raise FreeIndex(c, node.start)
     return out

@@ -369,6 +369,6 @@ class Evaluator:
     def resolve(self, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = False):
         return resolve(self, leaf, sub, sup, quiet)
 
-    def indices(self, node: Node | None) -> list[int] | None:
+    def indices(self, node: Node | None, open_letters: bool = False) -> list | None:
         """Index values of a script (``kj``, ``l+1``, ``1,13``), None if not index-shaped."""
-        return index_values(node, self.bound, self.scope.n_layers)
+        return index_values(node, self.bound, self.scope.n_layers, open_letters)

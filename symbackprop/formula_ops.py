@@ -40,9 +40,12 @@ class FormulaError(ValueError):
 
 
 class FreeIndex(Exception):
-    def __init__(self, letter: str, position: int):
+    """A generic index letter without a value; ``values`` are the ones that can
+    name something where it was met (None: unknown, try every index)."""
+
+    def __init__(self, letter: str, position: int, values: range | None = None):
         super().__init__(letter)
-        self.letter, self.position = letter, position
+        self.letter, self.position, self.values = letter, position, values
 
 
 class OutOfRange(Exception):

@@ -14,7 +14,7 @@ import sympy as sp
 from .formula_ast import LEAVES, _unwrap
 from .formula_grammar import Node
 from .formula_names import GREEK, LOSS, LOSS_KEYS, canon, split_head
-from .formula_ops import (DOp, FormulaError, Func, OutOfRange, Partial, _is_matrix, add,
+from .formula_ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, _is_matrix, add,
                           apply_function, function_name, shrink, sub_string, total)
 
 FREE_NAMES = set(GREEK.values()) - {"sigma", "Sigma", "partial"}
@@ -104,16 +104,56 @@ def _network_name(ev, head, subs, sups, sub, sup, leaf):
     if head == "y" and subs.startswith("hat") and not sups:
         out = scope.layers[("a", scope.n_layers)]
         return _element(out, subs[3:], scope, leaf) if subs[3:] else shrink(out)
-    supv = ev.indices(sup) if sup is not None else []
-    subv = ev.indices(sub) if sub is not None else ([int(subs)] if subs.isdigit() else [])
+    supv = ev.indices(sup, open_letters=True) if sup is not None else []
+    if supv and _open(supv):
+        raise FreeIndex(*_open(supv), _layer_values(scope, head))
+    subv = ev.indices(sub, open_letters=True) if sub is not None else \
+        ([int(subs)] if subs.isdigit() else [])
     if supv is None or subv is None:
         return None
+    if _open(subv):
+        raise FreeIndex(*_open(subv), _neuron_values(scope, head, supv, subv))
     generic = (head, sub_string(supv) if sup is not None else "",
                sub_string(subv) if sub is not None else subs)
     for g in (generic, ("w",) + generic[1:]) if head == "W" else (generic,):
         if g in scope.keys:
             return scope.keys[g]
     return _layer_level(scope, head, supv, subv, leaf)
+
+
+def _open(values: list | None):
+    """The first (letter, position) left open in index values, if any."""
+    return next((v for v in values or () if isinstance(v, tuple)), None)
+
+
+def _layer_values(scope, head: str) -> range | None:
+    kind = scope.heads.get(head)
+    if kind is None or kind in ("x", "y"):
+        return None
+    return range(0 if kind == "a" else 1, scope.n_layers + 1)
+
+
+def _neuron_values(scope, head: str, supv: list, subv: list) -> range | None:
+    """The indices an open subscript letter can take: the neurons of the layer
+    it counts (w^l_{jk}: j in layer l, k in layer l − 1; ij style the reverse)."""
+    kind, net = scope.heads.get(head), scope.model.network
+    position = next(i for i, v in enumerate(subv) if isinstance(v, tuple))
+    sizes = net.sizes                       # sizes[l] neurons in layer l (0: inputs)
+    if kind in ("x", "y") and not supv:
+        n = sizes[0] if kind == "x" else sizes[-1]
+    elif kind is None or len(supv) != 1 or not 0 <= supv[0] < len(sizes):
+        return None
+    elif kind == "W" and len(subv) == 2:
+        source = position == (0 if scope.model.notation.style == "ij" else 1)
+        if supv[0] == 0:
+            return None
+        n = sizes[supv[0] - 1] if source else sizes[supv[0]]
+    elif kind != "W" and len(subv) == 1:
+        n = sizes[supv[0]]
+    else:
+        return None
+    base = scope.model.notation.index_base
+    return range(base, base + n)
 
 
 def _element(vec, index: str | int, scope, leaf):
@@ -280,7 +320,7 @@ def index_sum(ev, node: Node):
     if ev.scope.free:
         raise FormulaError("a sum over an index needs a network (a spec)", index.start,
                            "a claim about a network")
-    values, explicit = _sum_range(ev, scripts, letter)
+    values, explicit = _sum_range(ev, scripts, letter, body)
     saved, terms = ev.bound.get(letter), []
     try:
         for v in values:
@@ -302,7 +342,7 @@ def index_sum(ev, node: Node):
     return acc
 
 
-def _sum_range(ev, scripts: Node, letter: str):
+def _sum_range(ev, scripts: Node, letter: str, body: Node):
     index = scripts.args[0]
     lo = ev.indices(index.args[2]) if len(index.args) > 2 else None
     hi = ev.indices(scripts.args[1]) if len(scripts.args) > 1 else None
@@ -311,4 +351,17 @@ def _sum_range(ev, scripts: Node, letter: str):
             raise FormulaError("a sum with too many terms", index.start,
                                f"at most {MAX_SUM_TERMS}")
         return range(lo[0], hi[0] + 1), True
+    saved = ev.bound.pop(letter, None)
+    try:                 # the neurons the letter counts where the body first uses it
+        ev.expr(body)
+    except FreeIndex as err:
+        if err.letter != letter:
+            raise
+        if err.values is not None:
+            return err.values, False
+    except OutOfRange:
+        pass
+    finally:
+        if saved is not None:
+            ev.bound[letter] = saved
     return ev.scope.index_range(letter), False

@@ -488,3 +488,17 @@ def test_cases_and_indicators(numbered):
 def test_ampersands_outside_cases_are_layout(numbered):
     assert sides(r"E_{total} &= \frac{1}{2}(y - out_{n_9})^2", numbered)[1] == \
         (S("y_1") - S("a3_1")) ** 2 / 2
+
+
+def test_generic_indices_take_the_values_of_the_layer_they_count():
+    from conftest import spec_text
+    scope = build_scope(prepare(spec_text([20, 15, 5], ["tanh", "sigmoid"], "half_sse")))
+    claims = parse_instances(r"\frac{\partial E}{\partial w^l_{jk}} = \delta^l_j a^{l-1}_k", scope)
+    assert len(claims) == 15 * 20 + 5 * 15
+    assert {dict(c.indices)["l"] for c in claims} == {1, 2}
+    claims = parse_instances(r"\delta^l_j = \sum_k w^{l+1}_{kj} \delta^{l+1}_k \tanh'(z^l_j)",
+                             scope)
+    assert [dict(c.indices) for c in claims] == [{"j": j, "l": 1} for j in range(1, 16)]
+    last = claims[-1].sides[1].expr
+    same(last, sum(S(f"W2_{k}_15") * S(f"delta2_{k}") for k in range(1, 6))
+         * (1 - sp.tanh(S("z1_15")) ** 2))
