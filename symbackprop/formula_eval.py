@@ -326,9 +326,15 @@ class Evaluator:
 
     def k_sup(self, node):
         base, _, arg = node.args
-        if base.kind == "sup" and (base.args[0].kind == "NUMBER" or base.args[0].text == "e"):
-            # 2^3^2 and e^x^2 are right-associative: 2^(3^2)
-            inner = Node("sup", (base.args[2], base.args[1], arg), base.args[2].start, node.end)
+        if base.kind == "sup" and (base.args[0].kind == "NUMBER" or base.args[0].text == "e") \
+                and base.args[2].kind != "group":
+            # 2^3^2 and e^x^2 are right-associative: 2^(3^2); e^-x^2 is e^(-(x^2))
+            low, sign = base.args[2], None
+            if low.kind == "unary":
+                sign, low = low.args
+            inner = Node("sup", (low, base.args[1], arg), low.start, node.end)
+            if sign is not None:
+                inner = Node("unary", (sign, inner), sign.start, node.end)
             base, arg = base.args[0], inner
         plain = _unwrap(arg)
         if canon(plain.text) in TRANSPOSE and plain.kind in LEAVES:

@@ -502,3 +502,14 @@ def test_generic_indices_take_the_values_of_the_layer_they_count():
     last = claims[-1].sides[1].expr
     same(last, sum(S(f"W2_{k}_15") * S(f"delta2_{k}") for k in range(1, 6))
          * (1 - sp.tanh(S("z1_15")) ** 2))
+
+
+@pytest.mark.parametrize("text, want", [
+    ("y = 2^3^2", 512), ("y = 2**3**2", 512), ("y = 2^-1", sp.Rational(1, 2)),
+    ("y = e^-x^2", sp.exp(-x ** 2)), ("y = -x^2", -x ** 2), ("y = e^{-x}^2", sp.exp(-2 * x)),
+    ("y = 1/2x", x / 2), ("y = 1/(2x)", 1 / (2 * x)), ("y = x/2/2", x / 4),
+    (r"y = \sigma z (1 - \sigma z)", sigmoid(z) * (1 - sigmoid(z))), (r"y = \ln x^2", sp.log(x ** 2)),
+    ("y = tanh(x)^2", sp.tanh(x) ** 2), ("y = 2(x + 1)^2", 2 * (x + 1) ** 2),
+])
+def test_precedence(free, text, want):
+    same(sides(text, free)[1], want)
