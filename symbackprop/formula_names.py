@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sympy as sp
 
@@ -35,11 +36,16 @@ _DROP = re.compile(r"[\s{}\\_*]")
 INDEX_LETTERS = frozenset("ijklm")
 
 
+_GREEK_TABLE = {ord(g): name for g, name in GREEK.items()}
+
+
+@lru_cache(maxsize=8192)
 def canon(s: str, sup: bool = False) -> str:
     """A written name fragment in canonical form (see the module docstring)."""
-    s = _WRAP.sub(r"\1", s)
-    for g, name in GREEK.items():
-        s = s.replace(g, name)
+    if "\\" in s:
+        s = _WRAP.sub(r"\1", s)
+    if not s.isascii():
+        s = s.translate(_GREEK_TABLE)
     s = _DROP.sub("", s)
     if sup and len(s) > 2 and s[0] == "(" and s[-1] == ")":
         s = s[1:-1]
