@@ -350,7 +350,7 @@ class Evaluator:
                 return found
         b = self.value(base)
         if isinstance(b, Func):
-            return Func(b.name, b.primes, b.power * self.expr(arg))
+            return self.func_power(b, arg)
         if b is sp.E:
             e = self.expr(arg)
             return e.applyfunc(sp.exp) if _is_matrix(e) else sp.exp(e)
@@ -365,8 +365,20 @@ class Evaluator:
             found = self.resolve(leaf, arg, sup, quiet=True)
             if found is not None:
                 return found
-            return power(self.resolve(leaf, arg, None), self.expr(sup), sup.start)
+            b = self.resolve(leaf, arg, None)
+            if isinstance(b, Func):
+                return self.func_power(b, sup)
+            return power(b, self.expr(sup), sup.start)
         raise FormulaError("a subscript belongs after a name", node.start, "a name like w_{17}")
+
+    def func_power(self, f: Func, arg: Node) -> Func:
+        """\\tanh^{2}(a) = tanh(a)²; f^{-1} (an inverse) and other powers are refused."""
+        n = self.expr(arg)
+        if not (isinstance(n, sp.Integer) and 1 <= n <= 10):
+            raise FormulaError(f"{f.name}^{self.src(arg)}: only small whole powers of a function are "
+                               "read (\\tanh^{2}(a)); write the inverse out", arg.start,
+                               "a power such as 2")
+        return Func(f.name, f.primes, f.power * n)
 
     # ---- names ---------------------------------------------------------------
     def src(self, node: Node | None) -> str:

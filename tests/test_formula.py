@@ -513,3 +513,9 @@ def test_generic_indices_take_the_values_of_the_layer_they_count():
 ])
 def test_precedence(free, text, want):
     same(sides(text, free)[1], want)
+
+
+@pytest.mark.parametrize("text", [r"y = \sigma^{-1}(x)", r"y = \tanh^{x}(a)", "y = tanh^(1/2)(x)"])
+def test_inverse_and_odd_powers_of_functions_are_refused(free, text):
+    with pytest.raises(FormulaError, match="powers of a function"):
+        parse_claim(text, free)
