@@ -385,3 +385,11 @@ def test_tied_parameter_sums_its_places():
     # the opposite sign is not "right to fewer digits": the sign flip is named
     v = one(c, f"dE/du = {-grad:.4f}")
     assert v.verdict == "incorrect" and "sign flipped" in v.diagnosis
+
+
+def test_example_four_equations():
+    rows = verdicts_of(example_path("bias_extra_weight"), "four_equations.md")
+    bad = wrong(rows)
+    assert sorted(bad) == [(20, 0), (22, 0), (24, 0), (26, 0)]
+    assert "sign flipped" in bad[(20, 0)] and "wrong argument" in bad[(22, 0)]
+    assert "wrong layer index" in bad[(24, 0)] and "factor of 2" in bad[(26, 0)]
