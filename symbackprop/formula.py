@@ -1,4 +1,4 @@
-"""Hand-written formulas → SymPy, safely: the parser half of ``symbackprop check``.
+r"""Hand-written formulas → SymPy, safely: the parser half of ``symbackprop check``.
 
 A claim is one equation ``A = B`` (or a chain ``A = B = C``) written in plain
 text or LaTeX, in the notation of a model (``build_scope(model)``) or as
