@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.core.sympify import _sympify   # strict: numbers and SymPy objects only, never text
 
 from .derive import Derivation
 from .notation import Notation
@@ -39,13 +40,13 @@ class Worked:
 
     def value(self, expr):
         """An expression of network symbols, evaluated at the example's numbers."""
-        v = sp.sympify(expr).xreplace(self.numbers)
+        v = _sympify(expr).xreplace(self.numbers)
         return settle(v) if self.exact else float(v)
 
 
 def settle(v: sp.Expr) -> sp.Expr:
     """Keep a rational number exact; evaluate anything else to PRECISION digits."""
-    v = sp.sympify(v)
+    v = _sympify(v)
     if v.is_Rational:
         return v
     return sp.Float(v.rewrite(sp.exp).evalf(PRECISION), PRECISION)
