@@ -23,9 +23,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 import sympy as sp
 
 from .diagnose import DIAGNOSIS_POINTS, Diagnoser, first_mismatch
+from .formula_names import LR
 from .present import Presenter
 from .numbers import LITERAL, rounded, rounding_error, rounds_to
 from .points import PointSet, free_points, network_points, values
@@ -37,6 +39,15 @@ SYMBOLIC_SECONDS = 1.0
 
 class TimeUp(Exception):
     pass
+
+
+class NeedsValues(Exception):
+    """A number was claimed, but the spec lacks what it is evaluated at (a spec
+    error: the ``check`` command exits 2 naming the claims)."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
 
 
 @contextmanager
@@ -81,7 +92,20 @@ class Checker(Diagnoser, Presenter):
 
     @cached_property
     def network_points(self) -> PointSet:
-        return network_points(self.model, seed=self.seed)
+        """Consistent forward passes, each with a learning rate η for update lines (the
+        spec's [values].learning_rate at the spec's point, when it has one)."""
+        pts = network_points(self.model, seed=self.seed)
+        rng = np.random.default_rng(self.seed + 1)
+        values = self.model.spec.values
+        given = values.learning_rate if values is not None else None
+        points = []
+        for p in pts.points:
+            lr = given if p is pts.base and given is not None else rng.uniform(0.01, 1.0)
+            points.append({**p, LR: sp.Float(str(lr), 30)})
+        base = None
+        if pts.base is not None:
+            base = points[0] if given is not None else dict(pts.base)
+        return PointSet(tuple(points), base, pts.region)
 
     def warm_up(self) -> None:
         """Compute the network's test points now (before forking workers)."""
@@ -218,9 +242,10 @@ class Checker(Diagnoser, Presenter):
             return self.equivalent(S, C, base)
         pts = self.network_points
         if pts.base is None:
-            raise Unsupported("a number can only be checked at the spec's [values] (x, y and "
-                              "every parameter); this spec has none")
+            raise NeedsValues("a [values] table (x, y and every parameter)")
         ts = self.truth.resolve(S.expr)
+        if LR in _symbols(ts) and LR not in pts.base:
+            raise NeedsValues("the learning rate ([values].learning_rate)")
         if isinstance(ts, sp.MatrixBase):
             raise Unsupported("a single number written for a matrix")
         true, claimed = values(ts, pts.base), values(C.expr, {})
@@ -239,8 +264,20 @@ class Checker(Diagnoser, Presenter):
     def agrees(self, true, claimed, C) -> bool:
         if C.decimals is not None:
             return rounds_to(true, claimed, C.decimals)
-        tol = rounding_error(C.text, self.number_of)
+        tol = rounding_error(C.text, self.number_of, self.given_numbers)
         return abs(float(true) - float(claimed)) <= tol + 1e-12 * max(1.0, abs(float(true)))
+
+    @cached_property
+    def given_numbers(self) -> frozenset:
+        """The numbers of the spec's [values] (x, y, parameters, η): exact, not rounded,
+        when a claim writes them (``0.8 − 0.01 · 0.1408``)."""
+        from .points import spec_inputs
+        if self.model is None or self.model.spec.values is None:
+            return frozenset()
+        given = list((spec_inputs(self.model) or {}).values())
+        if self.model.spec.values.learning_rate is not None:
+            given.append(self.model.spec.values.learning_rate)
+        return frozenset(sp.Rational(str(sp.Float(str(v), 30))) for v in given)
 
     def number_of(self, text: str):
         """The value of the constant ``text`` (None if it does not parse to a real number)."""
@@ -282,6 +319,11 @@ def bad_indices(claims, found):
     return ()
 
 
+def _symbols(e):
+    return set().union(*[x.free_symbols for x in e]) if isinstance(e, sp.MatrixBase) \
+        else e.free_symbols
+
+
 def _shape(e):
     return e.shape if isinstance(e, sp.MatrixBase) else ()
 
@@ -314,6 +356,17 @@ def check_claims(model, text: str, kind: str = "text", source: str = "<claims>",
     in this process, with only the symbolic step time-limited).
     """
     from .claims import extract
+    from .errors import SpecError
     from .isolate import run
     checker = checker or Checker(model, seed=seed)
-    return Report(source, tuple(run(checker, extract(text, kind), timeout=timeout, isolate=isolate)))
+    claims = extract(text, kind)
+    results = run(checker, claims, timeout=timeout, isolate=isolate)
+    missing = [(c.line, r.what) for c, r in zip(claims, results) if isinstance(r, NeedsValues)]
+    if missing:
+        lines = ", ".join(str(line) for line, _ in missing)
+        what = sorted({w for _, w in missing})
+        raise SpecError(f"{source}: line{'s' if len(missing) > 1 else ''} {lines} claim"
+                        f"{'' if len(missing) > 1 else 's'} a number, which is checked at the "
+                        f"spec's values; the spec {model.spec.name!r} needs "
+                        f"{' and '.join(what)}")
+    return Report(source, tuple(v for r in results for v in r))

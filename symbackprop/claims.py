@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .formula import EQUATION
+
 MATH = re.compile(
     r"\$\$(?P<display>.+?)\$\$"
     r"|\\\[(?P<bracket>.+?)\\\]"
@@ -67,7 +69,7 @@ def _markup(text: str) -> list[ClaimText]:
         body = m.group(group)
         line = text.count("\n", 0, m.start(group) + len(body) - len(body.lstrip())) + 1
         claim = _clean(body)
-        if "=" in claim:
+        if EQUATION.search(claim):
             out.append(ClaimText(line, claim))
     return out
 
@@ -79,7 +81,7 @@ def _rows(body: str, line: int, offset: int, text: str) -> list[ClaimText]:
         start = line + body.count("\n", 0, pos) + (len(row) - len(row.lstrip("\n")))
         pos += len(row) + 2
         claim = _clean(row.replace("&", ""))
-        if "=" in claim:
+        if EQUATION.search(claim):
             out.append(ClaimText(start, claim))
     return out
 

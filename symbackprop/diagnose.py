@@ -18,6 +18,7 @@ from .mistakes import Forms, Mistake, NotApplicable, derivative_mutations, free_
 from .numbers import digits_diagnosis
 from .points import values
 from .truth import partial_class
+from .updates import is_update, update_mutations
 
 
 def first_mismatch(ta, tb, points):
@@ -90,6 +91,9 @@ class Diagnoser:
     def mutations(self, written, true):
         """(label, mutated true formula) for every candidate mistake."""
         Partial = partial_class()
+        if self.d is not None and is_update(written):
+            yield from update_mutations(self, written)
+            return
         if self.d is not None:
             for m in mistakes(self.d):
                 form = self.mutated(written, m)

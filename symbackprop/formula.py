@@ -70,7 +70,7 @@ claim raises ``FormulaError``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -79,11 +79,14 @@ from .formula_grammar import MAX_DEPTH, MAX_ITEMS, Node, TooDeep, normalise, par
 from .formula_names import LOSS, Scope, build_scope
 from .formula_eval import Evaluator
 from .formula_ops import FormulaError, FreeIndex, OutOfRange, Partial, undefined, uses_log_base
+from .formula_resolve import updated
 
 __all__ = ["FormulaError", "LOSS", "Partial", "Side", "Claim", "Scope", "build_scope",
            "parse_claim", "parse_instances", "uses_log_base", "MAX_CHARS", "MAX_DEPTH"]
 
 MAX_CHARS = 10_000
+EQUATION = re.compile(r"=|\u2248|\u2254|\u2190|\\approx|\\leftarrow|\\gets")
+ASSIGNMENT = re.compile(r":=|\u2254|\u2190|\\leftarrow|\\gets")
 MAX_INSTANCES = 20_000
 
 # Friendly names of the grammar's terminals, for "expected …" in messages.
@@ -147,7 +150,7 @@ def parse_tree(text: str) -> Node:
     if len(text) > MAX_CHARS:
         raise FormulaError(f"the claim is {len(text)} characters long; at most {MAX_CHARS} "
                            "are read", MAX_CHARS, f"at most {MAX_CHARS} characters")
-    if not re.search(r"=|\u2248|\\approx", text):
+    if not EQUATION.search(text):
         raise FormulaError("a claim is an equation: no '=' found", len(text), "LHS = RHS")
     try:
         return parser().parse(normalise(text))
@@ -202,7 +205,17 @@ _SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, AttributeError, Index
 def _build(text: str, tree: Node, scope: Scope, indices: dict[str, int]) -> Claim:
     ev = Evaluator(scope, text, indices)
     sides = []
-    for node, start, end in _side_spans(text, tree):
+    seps = tree.args[1::2]
+    for n, (node, start, end) in enumerate(_side_spans(text, tree)):
+        if n > 0 and ASSIGNMENT.fullmatch(seps[n - 1].text):
+            if n > 1:
+                raise FormulaError("an assignment (:=, ←) only follows the first side",
+                                   seps[n - 1].start, "θ := θ − η ∂E/∂θ")
+            if scope.free:
+                raise FormulaError("an update (:=, ←) needs a network (a spec)",
+                                   seps[n - 1].start, "a claim about a network's parameter")
+            first = sides[0]
+            sides[0] = replace(first, expr=updated(ev, first.expr, first.start))
         try:
             expr = ev.side(node)
         except FormulaError:

@@ -95,7 +95,8 @@ PARTIAL.3: "\u2202" | /\\partial(?![A-Za-z])/
 FRAC.3: /\\[dt]?frac(?![A-Za-z])/
 FRACDIGITS.4: /\\[dt]?frac\s*[0-9]\s*[0-9]/
 SUPDIGITS: /[\u00b2\u00b3\u00b9\u2070\u2074-\u2079]+/
-EQ.3: "=" | "\u2248" | /\\approx(?![A-Za-z])/
+EQ.3: "=" | "\u2248" | /\\approx(?![A-Za-z])/ | ASSIGN
+ASSIGN: ":=" | "\u2254" | "\u2190" | /\\(leftarrow|gets)(?![A-Za-z])/
 LNORM.3: "\ue000|" | /\\lVert(?![A-Za-z])/
 RNORM.3: "\ue001|" | /\\rVert(?![A-Za-z])/
 WRAPPED.3: /\\(text|textrm|textit|mathrm|mathit|mathbf|mathsf|mathcal|boldsymbol|operatorname|hat|widehat|bar|vec)\s*\{[^{}]*\}/

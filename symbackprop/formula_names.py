@@ -18,6 +18,11 @@ import sympy as sp
 
 LOSS = sp.Symbol("E_loss", real=True)
 
+# The learning rate of an update line (θ − η ∂E/∂θ), and the names it is written with.
+LR = sp.Symbol("eta_lr", positive=True)
+LR_KEYS = {("eta", "", ""), ("lr", "", ""), ("learningRate", "", ""), ("learningrate", "", ""),
+           ("learning", "", "rate"), ("alpha", "", "")}
+
 # Written names of the loss, whatever the notation calls it.
 LOSS_KEYS = {("E", "", ""), ("C", "", ""), ("L", "", ""), ("J", "", ""), ("E", "", "total"),
              ("C", "", "0"), ("E", "", "0"), ("L", "", "0"), ("Etotal", "", ""),

@@ -66,6 +66,22 @@ class Partial(sp.Function):
         return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
 
 
+class Updated(sp.Function):
+    """θ^{new}: the value of a parameter after one gradient-descent step
+    (``w_{16}^{new}``, ``W^l_{new}``, the left side of ``θ := …``); the
+    checker's truth is θ − η ∂E/∂θ with η the learning rate ``LR``."""
+
+    nargs = 1
+    is_real = True
+
+    def _latex(self, printer, exp=None):
+        base = r"%s^{\mathrm{new}}" % printer._print(self.args[0])
+        return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
+
+    def _sympystr(self, printer):
+        return "%s_new" % printer._print(self.args[0])
+
+
 def uses_log_base(expr) -> set:
     """Numeric bases b of logarithms written log_b (log(x)/log(b)) in ``expr``."""
     atoms = expr.atoms(sp.log) if isinstance(expr, sp.Basic) else set()

@@ -13,9 +13,10 @@ import sympy as sp
 
 from .formula_ast import LEAVES, _unwrap
 from .formula_grammar import Node
-from .formula_names import GREEK, LOSS, LOSS_KEYS, canon, split_head
-from .formula_ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, _is_matrix, add,
-                          apply_function, function_name, shrink, sub_string, total)
+from .formula_names import GREEK, LOSS, LOSS_KEYS, LR, LR_KEYS, canon, split_head
+from .formula_ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, Updated,
+                          _is_matrix, add, apply_function, function_name, shrink, sub_string,
+                          total)
 
 FREE_NAMES = set(GREEK.values()) - {"sigma", "Sigma", "partial"}
 _HAT = re.compile(r"\\(?:hat|widehat)\s*\{\s*([A-Za-z])\s*\}")
@@ -26,6 +27,9 @@ MAX_SUM_TERMS = 1000
 def resolve(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = False):
     """The value of name ``leaf`` with optional sub/superscript nodes, or None
     (``quiet``) / FormulaError when the scope has no such name."""
+    marked = _update_mark(ev, leaf, sub, sup, quiet)
+    if marked is not None:
+        return marked if marked is not NotImplemented else None
     sub_plain = _unwrap(sub).text if sub is not None else ""
     fname = function_name(leaf.text, sub_plain) if sub is not None else function_name(leaf.text)
     if fname is not None:
@@ -47,6 +51,50 @@ def resolve(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = Fa
     if found is None and not quiet:
         raise _unknown(ev, leaf, sub, sup)
     return found
+
+
+# ---- update lines: w^{new}, w^{old}, W^l_{new}, w^{(t+1)} ----------------------
+SUP_MARKS = {"new": True, "t+1": True, "old": False, "t": False}    # True: the new value
+SUB_MARKS = {"new": True, "old": False}
+
+
+def _update_mark(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool):
+    """A parameter written with a new/old mark: Updated(θ) for θ^{new}, θ for θ^{old};
+    None when the name carries no such mark (NotImplemented: not found, quietly)."""
+    if ev.scope.free:
+        return None
+    sup_mark = canon(ev.src(sup), sup=True) if sup is not None else ""
+    sub_mark = canon(ev.src(sub)) if sub is not None else ""
+    if sup_mark in SUP_MARKS:
+        new, rest = SUP_MARKS[sup_mark], resolve(ev, leaf, sub, None, quiet)
+    elif sub_mark in SUB_MARKS:
+        new, rest = SUB_MARKS[sub_mark], resolve(ev, leaf, None, sup, quiet)
+    else:
+        return None
+    if rest is None:
+        return NotImplemented
+    return updated(ev, rest, leaf.start, new)
+
+
+def updated(ev, value, where: int, new: bool = True):
+    """Updated(θ) for a parameter θ (entrywise for a layer's W or b); θ itself for
+    its old value."""
+    params = set(ev.scope.model.network.parameters)
+    entries = list(value) if _is_matrix(value) else [value]
+    if not all(e in params for e in entries):
+        raise FormulaError("only a weight or a bias has a new and an old value (an update)",
+                           where, "a parameter such as w_{16}^{new} or W^{2}_{old}")
+    if not new:
+        return value
+    return value.applyfunc(Updated) if _is_matrix(value) else Updated(value)
+
+
+def learning_rate_key(scope, key) -> bool:
+    """η, eta, lr, learningRate (α too when no layer is leaky ReLU, whose slope it is)."""
+    if key not in LR_KEYS:
+        return False
+    return key[0] != "alpha" or not any(layer.activation.name == "leaky_relu"
+                                        for layer in scope.model.network.layers)
 
 
 def _nabla(ev, sub: Node) -> DOp:
@@ -101,6 +149,8 @@ def _network_name(ev, head, subs, sups, sub, sup, leaf):
                            "indices separated by a comma, e.g. w^{1}_{1,11}")
     if key in LOSS_KEYS:
         return LOSS
+    if learning_rate_key(scope, key):
+        return LR
     if head == "y" and subs.startswith("hat") and not sups:
         out = scope.layers[("a", scope.n_layers)]
         return _element(out, subs[3:], scope, leaf) if subs[3:] else shrink(out)

@@ -37,9 +37,13 @@ def _limit_memory(extra_mb: int) -> None:
 
 
 def check_one(checker, claim: ClaimText) -> list[Verdict]:
-    """All verdicts of one claim; an unexpected failure becomes ``undecided``."""
+    """All verdicts of one claim; an unexpected failure becomes ``undecided``
+    (a number the spec has no values for: the ``check.NeedsValues`` itself)."""
+    from .check import NeedsValues
     try:
         return checker.check_text(claim.text, claim.line)
+    except NeedsValues as err:       # a spec error, reported by the caller for the file
+        return err
     except MemoryError:
         return [undecided(claim, "the memory limit was reached")]
     except RecursionError:
@@ -63,10 +67,11 @@ def _child(checker, claims, start, conn, memory_mb) -> None:
 
 
 def run(checker, claims: list[ClaimText], timeout: float = TIMEOUT,
-        memory_mb: int = MEMORY_MB, isolate: bool = True) -> list[Verdict]:
-    """Verdicts for ``claims`` in order, each claim within ``timeout`` seconds."""
+        memory_mb: int = MEMORY_MB, isolate: bool = True) -> list:
+    """The verdicts of each claim (a list each), in order, each claim within
+    ``timeout`` seconds."""
     if not isolate:
-        return [v for c in claims for v in check_one(checker, c)]
+        return [check_one(checker, c) for c in claims]
     checker.warm_up()                 # test points are computed once, before forking
     ctx = multiprocessing.get_context("fork")
     results: dict[int, list[Verdict]] = {}
@@ -79,7 +84,7 @@ def run(checker, claims: list[ClaimText], timeout: float = TIMEOUT,
         child.close()
         start = _collect(parent, proc, claims, results, timeout)
         parent.close()
-    return [v for i in range(len(claims)) for v in results[i]]
+    return [results[i] for i in range(len(claims))]
 
 
 def _collect(conn, proc, claims, results, timeout) -> int:

@@ -44,15 +44,26 @@ def literal_values(text: str) -> list[tuple[sp.Rational, int]]:
     return [(sp.Rational(m), len(m.partition(".")[2])) for m in LITERAL.findall(text)]
 
 
-def rounding_error(text: str, evaluate) -> float:
+def rounding_error(text: str, evaluate, exact=frozenset()) -> float:
     """Half a unit in the last place of each decimal literal of ``text``, propagated
     to first order: ``evaluate(text)`` is re-run with each literal nudged (the parsed
-    expression has its arithmetic already folded into one number)."""
+    expression has its arithmetic already folded into one number).  Literals equal
+    to a number of ``exact`` (the spec's given values: x, y, parameters, η) are
+    taken as exact, not rounded.
+
+    >>> f = lambda t: sp.Rational(t.split(" + ")[0]) + sp.Rational(t.split(" + ")[1])
+    >>> round(rounding_error("0.8 + 0.0014", f), 8)      # ±0.05 and ±0.00005
+    0.05005
+    >>> rounding_error("0.8 + 0.0014", f, {sp.Rational("0.8")})
+    5e-05
+    """
     base = evaluate(text)
     if base is None:
         return 0.0
     total = 0.0
     for m in list(LITERAL.finditer(text))[:MAX_LITERALS]:
+        if sp.Rational(m.group(0)) in exact:
+            continue
         places = len(m.group(0).partition(".")[2])
         step = sp.Rational(1, 10 ** (places + 3))
         nudged = sp.Rational(m.group(0)) + step

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .formula_names import LR
 from .mistakes import Mistake
 from .truth import loss_symbol
 
@@ -40,10 +41,12 @@ class Presenter:
         if self.nt is not None:
             names = {s: sp.Symbol(self.nt.text.get(s, str(s))) for s in _symbols(expr)}
             names[loss_symbol()] = sp.Symbol("E")
+            names[LR] = sp.Symbol("η")
             expr = expr.xreplace(names)
         return sp.sstr(expr)
 
     def tex(self, expr) -> str:
+        expr = expr.xreplace({LR: sp.Symbol("eta")})        # the learning rate: \eta
         if self.nt is not None:
             return self.nt.tex(expr)
         return sp.latex(expr)

@@ -100,6 +100,8 @@ class Truth:
         Partial = partial_class()
         if isinstance(expr, sp.MatrixBase):
             return sp.ImmutableMatrix(expr.rows, expr.cols, [self.resolve(e) for e in expr])
+        from .formula_ops import Updated
+        expr = expr.replace(lambda e: isinstance(e, Updated), lambda e: self.updated(e.args[0]))
         expr = expr.replace(lambda e: isinstance(e, Partial),
                             lambda e: self.partial(e.args[0], e.args[1]))
         if self.d is not None:
@@ -109,6 +111,11 @@ class Truth:
             expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
                                 lambda e: self.operator(e.expr, e.variables))
         return expr.doit() if expr.has(sp.Derivative, sp.Subs) else expr
+
+    def updated(self, param) -> sp.Expr:
+        """θ after one gradient-descent step: θ − η ∂E/∂θ."""
+        from .formula_names import LR
+        return param - LR * self.partial(loss_symbol(), param)
 
     def operator(self, body, variables) -> sp.Expr:
         for wrt in variables:

@@ -1,0 +1,50 @@
+"""Update lines: ``w^{new} = w − η ∂E/∂w`` and the mistakes made writing them.
+
+A parameter's new value (``Updated(θ)``, read from ``w_{16}^{new}``,
+``W^l_{new}`` or the left side of ``θ := …``) is θ − η ∂E/∂θ: one step of
+gradient descent with the learning rate η (``LR``; the spec's
+``[values].learning_rate`` when a number is checked).  A wrong update is
+diagnosed as a gradient-ascent step, a missing η, a step without θ, or a
+mistake inside the gradient (the checker's usual mutations of ∂E/∂θ).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .formula_names import LR
+from .formula_ops import Updated
+from .mistakes import mistakes
+from .truth import loss_symbol, partial_class
+
+ASCENT = ("sign flipped: a gradient-ascent update θ + η ∂E/∂θ; gradient descent steps "
+          "against the gradient, θ − η ∂E/∂θ")
+NO_RATE = "the learning rate η is missing from the update (θ − ∂E/∂θ)"
+NO_THETA = "the old value is missing: the update gives the step −η ∂E/∂θ, not θ − η ∂E/∂θ"
+
+
+def is_update(written) -> bool:
+    """Is ``written`` a parameter's new value (or a matrix of them)?"""
+    entries = list(written) if isinstance(written, sp.MatrixBase) else [written]
+    return bool(entries) and all(isinstance(e, Updated) for e in entries)
+
+
+def update_mutations(diagnoser, written):
+    """(label, mutated truth) for the new value ``written`` (Updated or a matrix of them)."""
+    entries = list(written) if isinstance(written, sp.MatrixBase) else [written]
+    params = [e.args[0] for e in entries]
+    Partial = partial_class()
+    grads = [diagnoser.truth.resolve(Partial(loss_symbol(), p)) for p in params]
+
+    def shaped(values):
+        if isinstance(written, sp.MatrixBase):
+            return sp.ImmutableMatrix(written.rows, written.cols, values)
+        return values[0]
+
+    yield ASCENT, shaped([p + LR * g for p, g in zip(params, grads)])
+    yield NO_RATE, shaped([p - g for p, g in zip(params, grads)])
+    yield NO_THETA, shaped([-LR * g for g in grads])
+    for m in mistakes(diagnoser.d):
+        wrong = [diagnoser.mutated(Partial(loss_symbol(), p), m) for p in params]
+        if all(w is not None for w in wrong):
+            yield (f"in the gradient ∂E/∂θ of the update: {m.label}",
+                   shaped([p - LR * w for p, w in zip(params, wrong)]))

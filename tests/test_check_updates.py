@@ -1,0 +1,165 @@
+"""Update lines (w^{new} = w − η ∂E/∂w) and numbers the spec has no values for.
+
+Oracles: the worked example's forward pass and gradients written out by
+hand (test_check.worked_by_hand) with the post's η = 0.01, and the sign /
+rate / gradient mistakes built by hand.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from symbackprop import check
+from symbackprop.check import Checker
+from symbackprop.cli import main
+from symbackprop.errors import SpecError
+from symbackprop.formula import FormulaError, build_scope, parse_claim
+from symbackprop.formula_ops import Updated
+from symbackprop.pipeline import example_path, prepare
+
+from conftest import spec_text
+from test_check import worked_by_hand
+
+ETA = 0.01
+
+
+@pytest.fixture(scope="module")
+def numbered():
+    return Checker(prepare(example_path("worked_2331_numbered")))
+
+
+@pytest.fixture(scope="module")
+def layered():
+    return Checker(prepare(example_path("worked_2331")))
+
+
+def verdicts(checker, text):
+    return checker.check_text(text)
+
+
+@pytest.mark.parametrize("written", [r"w_{16}^{new}", r"w_{16}^{\text{new}}", "w16_new",
+                                     r"w^{new}_{16}", r"w_{16}^{(t+1)}", r"w_{16}^{\mathrm{new}}"])
+def test_new_value_names_read_as_the_update(numbered, written):
+    claim = parse_claim(f"{written} = 0", numbered.scope)
+    w16 = numbered.nt.symbol("w16")
+    assert claim.sides[0].expr == Updated(w16)
+
+
+def test_old_value_is_the_parameter_and_only_parameters_update(numbered):
+    w16 = numbered.nt.symbol("w16")
+    assert parse_claim(r"w_{16}^{old} = 0", numbered.scope).sides[0].expr == w16
+    with pytest.raises(FormulaError, match="only a weight or a bias"):
+        parse_claim(r"out_{n_9}^{new} = 0", numbered.scope)
+    with pytest.raises(FormulaError, match="needs a network"):
+        parse_claim(r"z := z - 1", build_scope())
+
+
+@pytest.mark.parametrize("text", [
+    r"w_{16}^{new} = w_{16}^{old} - \eta \frac{\partial E_{total}}{\partial w_{16}}",
+    r"w_{16} := w_{16} - \eta \cdot \frac{\partial E_{total}}{\partial w_{16}}",
+    r"w_{16} \leftarrow w_{16} - \eta (out_{n_9} - y) out_{n_9} (1 - out_{n_9}) out_{n_6}",
+    r"b7_new = b7 - learning_rate * (out_n9 - y)*out_n9*(1 - out_n9)",
+])
+def test_right_update_formulas(numbered, text):
+    assert [v.verdict for v in verdicts(numbered, text)] == ["correct"]
+
+
+@pytest.mark.parametrize("text, diagnosis", [
+    (r"w_{16}^{new} = w_{16} + \eta \frac{\partial E_{total}}{\partial w_{16}}", "gradient-ascent"),
+    (r"w_{16}^{new} = w_{16} - \frac{\partial E_{total}}{\partial w_{16}}", "learning rate η is missing"),
+    (r"w_{16}^{new} = - \eta \frac{\partial E_{total}}{\partial w_{16}}", "old value is missing"),
+    (r"w_{16}^{new} = w_{16} - \eta (out_{n_9} - y) out_{n_6}", "missing activation derivative"),
+    (r"w_{16}^{new} = w_{16} - \eta (out_{n_9} - y) out_{n_9} (1 - out_{n_9}) out_{n_9}",
+     "wrong layer index"),
+])
+def test_wrong_update_formulas_are_diagnosed(numbered, text, diagnosis):
+    [v] = verdicts(numbered, text)
+    assert v.verdict == "incorrect" and diagnosis in v.diagnosis
+    assert "η" in v.expected and "w16" in v.expected
+    # the counterexample: both sides evaluated at one consistent point
+    assert v.counterexample["lhs"] != pytest.approx(v.counterexample["rhs"])
+
+
+def test_layer_level_updates_and_the_seed_003_sign(layered):
+    """Seed 003 writes W := W + η Δ Z^T with its δ = −∂L/∂z; with δ = ∂E/∂z (this
+    spec) that is gradient ascent, and the descent form is right."""
+    ok = r"W^{(2)} := W^{(2)} - \eta \cdot \delta^{(2)} \left(a^{(1)}\right)^{T}"
+    bad = r"W^{(2)}:=W^{(2)}+\eta\cdot\delta^{(2)}\cdot\left(a^{(1)}\right)^{T}"
+    assert [v.verdict for v in verdicts(layered, ok)] == ["correct"]
+    [v] = verdicts(layered, bad)
+    assert v.verdict == "incorrect" and "gradient-ascent" in v.diagnosis
+    seed001 = r"W^l_{new} = W^l_{old} - learningRate* \delta C_0/ \delta w^l"
+    assert {v.verdict for v in verdicts(layered, seed001)} == {"correct"}
+
+
+def test_numeric_updates_of_the_worked_example(numbered):
+    """The post's update lines at η = 0.01 ([values].learning_rate), by hand."""
+    h = worked_by_hand()
+    w16_new, w17_new = 0.7 - ETA * h["dw16"], 0.8 - ETA * h["dw17"]
+    right = f"w_{{16}}^{{new}} = {w16_new:.6f}"
+    assert [v.verdict for v in verdicts(numbered, right)] == ["correct"]
+    # the post: 0.7 − 0.01 · 0.0025 = 0.699975 — both links right (0.0025 is ∂E/∂w16 rounded)
+    post16 = r"w_{16}^{\text{new}} = 0.7 - 0.01 \cdot 0.0025 = 0.699975"
+    assert [v.verdict for v in verdicts(numbered, post16)] == ["correct", "correct"]
+    # the post's w17 uses ∂E/∂w17 = 0.0850; the truth is h["dw17"] ≈ 0.1408
+    assert abs(h["dw17"] - 0.1408) < 5e-5
+    post17 = r"w_{17}^{\text{new}} = 0.8 - 0.01 \cdot 0.0850"
+    [v] = verdicts(numbered, post17)
+    assert v.verdict == "incorrect" and v.expected == f"{w17_new:.6f}"
+    # given numbers (0.8, 0.01) are exact: a flipped sign is not hidden in their rounding
+    [v] = verdicts(numbered, r"w17_new = 0.8 + 0.01*0.1408")
+    assert v.verdict == "incorrect" and "gradient-ascent" in v.diagnosis
+    [v] = verdicts(numbered, r"w17_new = 0.8 - 0.1408")
+    assert v.verdict == "incorrect" and "learning rate" in v.diagnosis
+
+
+def test_learning_rate_claim(numbered):
+    assert [v.verdict for v in verdicts(numbered, r"\eta = 0.01")] == ["correct"]
+    assert [v.verdict for v in verdicts(numbered, r"\eta = 0.1")] == ["incorrect"]
+
+
+NO_VALUES = spec_text([2, 2, 1], ["sigmoid", "sigmoid"], "half_sse")
+NO_RATE = NO_VALUES + "[values]\nx = [0.5, -0.2]\ny = [1.0]\nW1 = [[0.1, 0.2], [0.3, 0.4]]\n" \
+                      "b1 = [0.0, 0.1]\nW2 = [[0.5, -0.5]]\nb2 = [0.2]\n"
+
+
+def test_numbers_without_values_are_a_spec_error(tmp_path, capsys):
+    spec = tmp_path / "net.toml"
+    spec.write_text(NO_VALUES)
+    claims = tmp_path / "claims.txt"
+    claims.write_text("dE/da^2_1 = a^2_1 - y_1\n# the value\ndE/da^2_1 = 0.25\n")
+    assert main(["check", str(spec), str(claims)]) == 2
+    err = capsys.readouterr().err
+    assert "claims.txt: line 3" in err and "[values]" in err and "Traceback" not in err
+    with pytest.raises(SpecError, match="line 1"):
+        check(prepare(NO_VALUES), "dE/da^2_1 = 0.25")
+    # formulas alone need no values
+    assert [v.verdict for v in check(prepare(NO_VALUES), "dE/da^2_1 = a^2_1 - y_1")] == ["correct"]
+
+
+def test_numeric_update_without_learning_rate_is_a_spec_error(tmp_path, capsys):
+    model = prepare(NO_RATE)
+    with pytest.raises(SpecError, match="learning_rate"):
+        check(model, "b^2_1 := 0.2")
+    # without η in it, a number is checked at the values as usual: E = ½(1 − σ(z))² by hand
+    import math
+    h = [1 / (1 + math.exp(-z)) for z in (0.1 * 0.5 + 0.2 * -0.2, 0.3 * 0.5 + 0.4 * -0.2 + 0.1)]
+    out = 1 / (1 + math.exp(-(0.5 * h[0] - 0.5 * h[1] + 0.2)))
+    assert [v.verdict for v in check(model, f"E = {0.5 * (1 - out) ** 2:.5f}")] == ["correct"]
+
+
+def test_markdown_update_lines_without_equals_are_claims(tmp_path, capsys):
+    md = tmp_path / "post.md"
+    md.write_text("The update:\n\n$$w_{16} \\leftarrow w_{16} + \\eta\\, "
+                  "\\frac{\\partial E_{total}}{\\partial w_{16}}$$\n")
+    assert main(["check", "worked_2331_numbered", str(md), "--json"]) == 1
+    [entry] = json.loads(capsys.readouterr().out)["claims"]
+    assert entry["line"] == 3 and entry["verdict"] == "incorrect"
+    assert "gradient-ascent" in entry["diagnosis"]
+
+
+def test_expected_update_is_written_with_eta(numbered):
+    [v] = verdicts(numbered, r"w_{16}^{new} = w_{16}")
+    assert v.verdict == "incorrect"
+    assert r"\eta" in v.expected_tex and "η" in v.expected
