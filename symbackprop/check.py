@@ -31,7 +31,7 @@ from .formula_names import LR
 from .present import Presenter
 from .numbers import LITERAL, rounded, rounding_error, rounds_to
 from .points import PointSet, free_points, network_points, values
-from .truth import Truth, Unsupported
+from .truth import Truth, Unsupported, partial_class
 from .verdict import Verdict
 
 SYMBOLIC_SECONDS = 1.0
@@ -125,6 +125,9 @@ class Checker(Diagnoser, Presenter):
         try:
             claims = parse_instances(text, self.scope)
         except FormulaError as err:
+            calculus = self.calculus(text, line)
+            if calculus is not None:
+                return calculus
             return [Verdict(line, text, "unparseable", message=str(err), position=err.position,
                             expected=err.expected)]
         out = []
@@ -141,6 +144,30 @@ class Checker(Diagnoser, Presenter):
         if links > 1 and len(claims) == 1 and not all(v.ok for v in out):
             out = self.locate_wrong_step(claims[0], out)
         return out
+
+    def calculus(self, text: str, line: int) -> list[Verdict] | None:
+        """A free-standing calculus line in a spec'd file (``σ'(z) = σ(z)(1 − σ(z))``,
+        z not a name of the network): its verdicts as free-standing calculus, or None
+        when it is not one (it names no function or takes ∂ of a plain name, such as
+        ``dE/dw`` with a w the network does not have)."""
+        from .formula import FormulaError, parse_instances
+        if self.model is None:
+            return None
+        free = self.free_checker
+        try:
+            claims = parse_instances(text, free.scope)
+        except FormulaError:
+            return None
+        Partial = partial_class()
+        sides = [side.expr for c in claims for side in c.sides]
+        if any(_has(e, Partial) for e in sides) or not any(_has(e, sp.Function) for e in sides):
+            return None
+        note = "checked as free-standing calculus: its variables are not names of this network"
+        return [_with_note(v, note) for v in free.check_text(text, line)]
+
+    @cached_property
+    def free_checker(self) -> "Checker":
+        return Checker(None, seed=self.seed, symbolic_seconds=self.symbolic_seconds)
 
     def locate_wrong_step(self, claim, verdicts: list[Verdict]) -> list[Verdict]:
         """In a chain A = B = C …, name the side where it goes wrong: the sides that
@@ -317,6 +344,11 @@ def bad_indices(claims, found):
         if not v.ok:
             return c.indices
     return ()
+
+
+def _has(e, cls) -> bool:
+    entries = list(e) if isinstance(e, sp.MatrixBase) else [e]
+    return any(x.has(cls) for x in entries)
 
 
 def _symbols(e):

@@ -163,3 +163,20 @@ def test_expected_update_is_written_with_eta(numbered):
     [v] = verdicts(numbered, r"w_{16}^{new} = w_{16}")
     assert v.verdict == "incorrect"
     assert r"\eta" in v.expected_tex and "η" in v.expected
+
+
+# ---- free-standing calculus lines in a file checked against a spec ---------------
+@pytest.mark.parametrize("spec", ["worked_2331", "worked_2331_numbered"])
+def test_calculus_lines_in_a_specd_file(spec):
+    import math
+    right = check(spec, r"\sigma'(z) = \sigma(z)(1-\sigma(z))", isolate=False)
+    assert [v.verdict for v in right] == ["correct"] and "free-standing" in right[0].notes[0]
+    [v] = check(spec, r"\sigma'(t) = \sigma(t)^2", isolate=False)
+    assert v.verdict == "incorrect"
+    [t] = v.counterexample["at"].values()
+    s = 1 / (1 + math.exp(-t))
+    assert v.counterexample["lhs"] == pytest.approx(s * (1 - s))
+    assert v.counterexample["rhs"] == pytest.approx(s * s)
+    # a derivative of a plain name the network lacks stays an unknown name
+    [v] = check(spec, "dE/dw = a - y", isolate=False)
+    assert v.verdict == "unparseable" and "unknown name 'w'" in v.message
