@@ -206,8 +206,10 @@ class Checker(Diagnoser, Presenter):
                 return self.numeric(S, C, base)
             first = claim.sides[0]      # the quantity a chain is about: its truth is expected
             return self.equivalent(A, B, base, first if not is_number(first) else A)
-        except Unsupported as err:
-            return Verdict(verdict="undecided", message=str(err), **base)
+        except Unsupported as err:      # readable, but not a statement about this network
+            return Verdict(verdict="unparseable", message=str(err), position=A.start,
+                           expected="a derivative of the loss or of a z, a or δ with respect to "
+                                    "a parameter, input or intermediate of the network", **base)
 
     # ---- formula = formula -------------------------------------------------
     def equivalent(self, A, B, base: dict, ref=None) -> Verdict:
@@ -229,8 +231,11 @@ class Checker(Diagnoser, Presenter):
             if self.symbolic_equal(ta, tb):
                 return Verdict(verdict="correct", method="symbolic (SymPy simplification)", **base)
             if n == 0:
-                return Verdict(verdict="undecided", message="both sides are undefined at every "
-                               "test point", region=pts.region, **base)
+                text, tex = expected()
+                return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
+                               message="both sides are undefined (not real numbers) at every "
+                               "test point", method="numeric: undefined", region=pts.region,
+                               **base)
             return Verdict(verdict="correct", method=f"numeric: equal at {n} test points",
                            region=pts.region, **base)
         point, u, v = bad
@@ -274,7 +279,9 @@ class Checker(Diagnoser, Presenter):
         if LR in _symbols(ts) and LR not in pts.base:
             raise NeedsValues("the learning rate ([values].learning_rate)")
         if isinstance(ts, sp.MatrixBase):
-            raise Unsupported("a single number written for a matrix")
+            return Verdict(verdict="incorrect", expected=self.text(values(ts, pts.base) or ts),
+                           diagnosis=f"a single number written for a {ts.rows}×{ts.cols} matrix",
+                           method="shapes differ", region=pts.region, **base)
         true, claimed = values(ts, pts.base), values(C.expr, {})
         if true is None or claimed is None:
             return Verdict(verdict="incorrect", message="undefined at the spec's [values]", **base)

@@ -180,3 +180,15 @@ def test_calculus_lines_in_a_specd_file(spec):
     # a derivative of a plain name the network lacks stays an unknown name
     [v] = check(spec, "dE/dw = a - y", isolate=False)
     assert v.verdict == "unparseable" and "unknown name 'w'" in v.message
+
+
+# ---- "undecided" is kept for the time (and memory) limit ---------------------------
+def test_claims_the_network_cannot_state_are_unparseable_not_undecided():
+    """∂ with respect to δ (not an independent variable) is refused with the reason."""
+    [v] = check("worked_2331_numbered", "dE/ddelta_n9 = 1", isolate=False)
+    assert v.verdict == "unparseable" and "delta_n9" in v.message and v.expected
+
+
+def test_a_number_for_a_matrix_is_incorrect():
+    [v] = check("worked_2331", "W^2 = 0.5", isolate=False)
+    assert v.verdict == "incorrect" and "3×3 matrix" in v.diagnosis
