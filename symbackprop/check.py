@@ -32,6 +32,7 @@ from .present import Presenter
 from .numbers import LITERAL, rounded, rounding_error, rounds_to
 from .points import PointSet, free_points, network_points, values
 from .truth import Truth, Unsupported, partial_class
+from .updates import update_as_equation
 from .verdict import Verdict
 
 SYMBOLIC_SECONDS = 1.0
@@ -241,7 +242,8 @@ class Checker(Diagnoser, Presenter):
         point, u, v = bad
         text, tex = expected()
         return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
-                       diagnosis=self.diagnose(A, B, ta, tb, pts.points),
+                       diagnosis=update_as_equation(self, A.expr, tb, pts.points[:DIAGNOSIS_POINTS])
+                       or self.diagnose(A, B, ta, tb, pts.points),
                        counterexample=self.counterexample(point, u, v, A.expr, B.expr, ta),
                        method="numeric: differ at a test point", region=pts.region, **base)
 

@@ -55,7 +55,8 @@ class Presenter:
         syms = sorted(set().union(*[_symbols(e) for e in exprs]) - {loss_symbol()}, key=str)
         if self.d is not None:
             syms = list(dict.fromkeys(list(self.d.network.x) + list(self.d.network.y) + syms))
-        name = self.truth.name if self.d is not None else str
+        named = self.truth.name if self.d is not None else str
+        name = lambda s: "η" if s == LR else named(s)          # noqa: E731
         at = {name(s): float(point[s]) for s in syms[:24] if s in point}
         return {"at": at, "lhs": _plain(u), "rhs": _plain(v)}
 

@@ -48,3 +48,20 @@ def update_mutations(diagnoser, written):
         if all(w is not None for w in wrong):
             yield (f"in the gradient ∂E/∂θ of the update: {m.label}",
                    shaped([p - LR * w for p, w in zip(params, wrong)]))
+
+
+UPDATE_AS_EQUATION = ("an update written as an equation: the left side must be the new value "
+                      "(θ^{new} = θ − η ∂E/∂θ, or θ := θ − η ∂E/∂θ); with = and the same θ on "
+                      "both sides it claims ∂E/∂θ = 0")
+
+
+def update_as_equation(diagnoser, written, tb, points) -> str | None:
+    """``W_{ij} = W_{ij} − α ∂E/∂W_{ij}`` (seed 000): the right side is the update of the
+    parameter on the left, which ``=`` does not say."""
+    from .diagnose import matches
+    entries = list(written) if isinstance(written, sp.MatrixBase) else [written]
+    params = set(diagnoser.d.network.parameters) if diagnoser.d is not None else set()
+    if not entries or not all(e in params for e in entries):
+        return None
+    new = written.applyfunc(Updated) if isinstance(written, sp.MatrixBase) else Updated(written)
+    return UPDATE_AS_EQUATION if matches(diagnoser.truth.resolve(new), tb, points) else None

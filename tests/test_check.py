@@ -323,9 +323,14 @@ def test_example_worked_numbered():
     # by hand: ∂E/∂w17 = 0.1408 and ∂E/∂w18 = 0.1664 (not 0.0850, 0.1003); 0.8 − 0.00085 =
     # 0.79915 and 0.9 − 0.001003 = 0.898997; 0.7 − 0.0003008 = 0.6996992 (not 0.699);
     # ∂E/∂w1 follows one path of three.  Everything else in the file is right.
-    assert sorted(bad) == [(31, 0), (33, 0), (35, 0), (37, 0), (52, 0), (57, 0)]
+    # The update lines (η = 0.01): w17_new = 0.8 − 0.01 · 0.1408 = 0.798592 and w18_new =
+    # 0.9 − 0.01 · 0.1664 = 0.898336 (the post's results, not its arithmetic on 0.0850 and
+    # 0.1003); w7_new = 0.6996992; the last line steps up the gradient.
+    assert sorted(bad) == [(31, 0), (33, 0), (35, 0), (37, 0), (52, 0), (57, 0), (67, 0), (67, 1),
+                           (69, 0), (69, 1), (75, 1), (79, 0)]
     assert "fewer digits" in bad[(52, 0)] and "incomplete chain" in bad[(57, 0)]
     assert all("wrong number" in bad[k] for k in [(31, 0), (33, 0), (35, 0), (37, 0)])
+    assert "fewer digits" in bad[(75, 1)] and "gradient-ascent" in bad[(79, 0)]
 
 
 def test_example_calculus():
@@ -339,8 +344,9 @@ def test_example_calculus():
 
 def test_example_one_hidden_ij():
     bad = wrong(verdicts_of(CLAIMS / "one_hidden_ij.toml", "one_hidden_ij.md"))
-    assert sorted(bad) == [(20, 0), (22, 0), (24, 0)]
+    assert sorted(bad) == [(20, 0), (22, 0), (24, 0), (29, 0)]
     assert "missing activation derivative" in bad[(20, 0)]
+    assert "update written as an equation" in bad[(29, 0)]
     assert "sign flipped" in bad[(22, 0)] and "wrong layer index" in bad[(24, 0)]
 
 
@@ -390,6 +396,7 @@ def test_tied_parameter_sums_its_places():
 def test_example_four_equations():
     rows = verdicts_of(example_path("bias_extra_weight"), "four_equations.md")
     bad = wrong(rows)
-    assert sorted(bad) == [(20, 0), (22, 0), (24, 0), (26, 0)]
+    assert sorted(bad) == [(20, 0), (22, 0), (24, 0), (26, 0), (34, 0)]
+    assert "gradient-ascent" in bad[(34, 0)]
     assert "sign flipped" in bad[(20, 0)] and "wrong argument" in bad[(22, 0)]
     assert "wrong layer index" in bad[(24, 0)] and "factor of 2" in bad[(26, 0)]
