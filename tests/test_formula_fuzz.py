@@ -33,6 +33,9 @@ SEEDS = [
     r"\frac{\partial out_{n_9}}{\partial net_{n_9}} = out_{n_9}(1 - out_{n_9}) = 0.8035  \cdot "
     r"(1 - 0.8035) = 0.1579",
     "dE/dw17 = (out_n9 - y)*out_n9*(1 - out_n9)*out_n6",
+    r"w_{16}^{\text{new}} = w_{16}^{\text{old}} - \eta \cdot \frac{\partial E_{\text{total}}}"
+    r"{\partial w_{16}} = 0.7 - 0.01 \cdot 0.0025 = 0.699975",
+    r"W^{(2)}:=W^{(2)}+\eta\cdot\delta^{(2)}\cdot\left(a^{(1)}\right)^{T}",
     "delta1 = W2.T @ delta2 * relu'(z1)",
     r"\delta^l_j = (\sum_k w^{l+1}_{kj} \delta^{l+1}_k) \sigma'(z^l_j)",
     r"\delta^{L} = (a^L - y) \odot \sigma'(z^L)",
@@ -56,7 +59,7 @@ TOKENS = ["x", "z", "a", "y", "e", "w17", "out_n9", "net_{n_9}", "W2", "delta2",
           r"\cdot", r"\odot", r"\left(", r"\right)", r"\|", r"\sigma", r"\exp", r"\ln", r"\log",
           r"\log_{10}", r"\tanh", "relu", "softmax", "max", r"\text{total}", r"\hat{y}", "^T",
           r"^\top", r"\nabla_{x}", "leaky_relu", "softplus", " ", "∂", "σ", "δ", "−", "·", "⊙",
-          r"\alpha", r"\foo", "__import__", "os", "system", "'ls'", "lambda", ":", ";", "#",
+          r"\alpha", r"\eta", ":=", r"\leftarrow", "←", "^{new}", "_{old}", "_new", r"\foo", "__import__", "os", "system", "'ls'", "lambda", ":", ";", "#",
           "\\", "\x00", "𝑥", "\ue000|", r"\begin{cases}", r"\end{cases}", r"\\", "&", ">",
           "<", r"\geq", r"\text{if }", r"\text{otherwise}", "(z > 0)", "[x < 1]"]
 
@@ -167,7 +170,7 @@ def test_arbitrary_unicode(text, scope):
     outcome(text + "=" + text, SCOPES[scope])
 
 
-SEED_SCOPES = ["numbered", "numbered", "numbered", "layered", "layered", "layered", "layered",
+SEED_SCOPES = ["numbered", "numbered", "numbered", "numbered", "layered", "layered", "layered", "layered", "layered",
                "free", "free", "free", "numbered", "layered", "free", "softmax", "numbered"]
 
 
