@@ -198,7 +198,8 @@ class Checker(Diagnoser, Presenter):
     def check_link(self, claim, i: int, line: int = 1) -> Verdict:
         """The link ``sides[i] = sides[i + 1]`` of a parsed claim."""
         A, B = claim.sides[i], claim.sides[i + 1]
-        base = dict(line=line, text=claim.text, link=i, lhs=A.text, rhs=B.text)
+        base = dict(line=line, text=claim.text, link=i, lhs=A.text, rhs=B.text,
+                    relation=claim.text[A.end:B.start].strip() or "=")
         try:
             if is_number(A) and is_number(B):
                 return self.numbers(A, B, base)

@@ -198,6 +198,8 @@ def _neuron_values(scope, head: str, supv: list, subv: list) -> range | None:
         if supv[0] == 0:
             return None
         n = sizes[supv[0] - 1] if source else sizes[supv[0]]
+        if source and scope.model.notation.bias == "extra_weight":
+            n += 1                          # the bias is the weight from the extra input
     elif kind != "W" and len(subv) == 1:
         n = sizes[supv[0]]
     else:

@@ -22,6 +22,7 @@ class Verdict:
     link: int = 0                    # 0 for the first `=` of a chain, 1 for the next …
     lhs: str = ""
     rhs: str = ""
+    relation: str = "="              # as written between them: =, ≈, :=, \leftarrow …
     expected: str | None = None
     expected_tex: str | None = None
     diagnosis: str | None = None

@@ -192,3 +192,12 @@ def test_claims_the_network_cannot_state_are_unparseable_not_undecided():
 def test_a_number_for_a_matrix_is_incorrect():
     [v] = check("worked_2331", "W^2 = 0.5", isolate=False)
     assert v.verdict == "incorrect" and "3×3 matrix" in v.diagnosis
+
+
+def test_generic_indices_cover_the_bias_row_of_extra_weight_notation():
+    """Seed 000: W^{(1)} is 3×2 with the bias as the third row; the update rule over
+    i, j, k is checked for all 6 + 3 weights, including the bias rows."""
+    spec = "symbackprop/examples/claims/one_hidden_ij.toml"
+    [v] = check(spec, r"W_{ij}^{(k)} := W_{ij}^{(k)} - \alpha \frac{\partial E}{\partial "
+                      r"W_{ij}^{(k)}}", isolate=False)
+    assert v.verdict == "correct" and "all 9 index values" in v.notes[0]
