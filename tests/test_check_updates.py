@@ -16,7 +16,7 @@ from symbackprop.cli import main
 from symbackprop.errors import SpecError
 from symbackprop.formula import FormulaError, build_scope, parse_claim
 from symbackprop.formula_ops import Updated
-from symbackprop.pipeline import example_path, prepare
+from symbackprop.pipeline import EXAMPLES, example_path, prepare
 
 from conftest import spec_text
 from test_check import worked_by_hand
@@ -197,7 +197,7 @@ def test_a_number_for_a_matrix_is_incorrect():
 def test_generic_indices_cover_the_bias_row_of_extra_weight_notation():
     """Seed 000: W^{(1)} is 3×2 with the bias as the third row; the update rule over
     i, j, k is checked for all 6 + 3 weights, including the bias rows."""
-    spec = "symbackprop/examples/claims/one_hidden_ij.toml"
+    spec = EXAMPLES / "claims" / "one_hidden_ij.toml"
     [v] = check(spec, r"W_{ij}^{(k)} := W_{ij}^{(k)} - \alpha \frac{\partial E}{\partial "
                       r"W_{ij}^{(k)}}", isolate=False)
     assert v.verdict == "correct" and "all 9 index values" in v.notes[0]
