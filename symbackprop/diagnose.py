@@ -5,6 +5,8 @@ written product (which paths of the network's dependency graph it
 follows); then the classic mistakes of ``mistakes`` are tried as mutations
 of the true formula, evaluated at the claim's test points; for numbers,
 digits first (right to fewer places than shown), then the same mutations.
+A derivative written as an operator on a body (``∂/∂w (½(y − out)²)``) is
+diagnosed as the ``∂q/∂w`` of the quantity q the body equals (the loss here).
 ``Diagnoser`` is mixed into ``check.Checker`` (it reads ``d``, ``truth``,
 ``agrees``).
 """
@@ -17,7 +19,7 @@ import sympy as sp
 from .mistakes import Forms, Mistake, NotApplicable, derivative_mutations, free_mutations, mistakes
 from .numbers import digits_diagnosis
 from .points import values
-from .truth import partial_class
+from .truth import loss_symbol, partial_class
 from .updates import is_update, update_mutations
 
 
@@ -59,14 +61,15 @@ class Diagnoser:
         return digits_diagnosis(true, claimed, C.decimals) if C.decimals is not None else None
 
     def diagnose(self, A, B, ta, tb, points) -> str | None:
-        chain = self.chain_diagnosis(A.expr, B.expr)
+        written = self.operator_target(A.expr) or A.expr
+        chain = self.chain_diagnosis(written, B.expr)
         if chain is not None and chain.startswith("incomplete chain"):
             return chain
         pts = points[:DIAGNOSIS_POINTS]
-        tied = self.tied_diagnosis(A.expr, tb, pts)
+        tied = self.tied_diagnosis(written, tb, pts)
         if tied:
             return tied
-        for label, form in self.mutations(A.expr, ta):
+        for label, form in self.mutations(written, ta):
             if matches(form, tb, pts) and not matches(form, ta, pts):
                 return label
         if isinstance(ta, sp.MatrixBase) and ta.shape == tb.shape and ta.rows == ta.cols \
@@ -95,6 +98,7 @@ class Diagnoser:
             yield from update_mutations(self, written)
             return
         if self.d is not None:
+            written = self.operator_target(written) or written
             for m in mistakes(self.d):
                 form = self.mutated(written, m)
                 if form is not None:
@@ -118,6 +122,10 @@ class Diagnoser:
             entries = [self.mutated(e, m) for e in written]
             return None if any(e is None for e in entries) else \
                 sp.ImmutableMatrix(written.rows, written.cols, entries)
+        if isinstance(written, sp.Derivative):
+            written = self.operator_target(written)
+            if written is None:
+                return None
         forms = Forms(self.d, m)
         try:
             if isinstance(written, partial_class()):
@@ -129,6 +137,33 @@ class Diagnoser:
         except NotApplicable:
             pass
         return None
+
+    def operator_target(self, written):
+        """``∂/∂w (½(y − out)²)`` (an operator on a body) as the Partial it stands for,
+        ``∂E/∂w``: the network quantity the body equals at the test points (the loss,
+        or a z or a of the body, or the a of a z in it), or None.  The body must be
+        a function of the forward pass alone (no δ, no η), so that equal bodies have
+        equal derivatives."""
+        if self.d is None or not isinstance(written, sp.Derivative) \
+                or written.variable_count != ((written.variables[0], 1),):
+            return None
+        body, wrt, nodes = written.expr, written.variables[0], self.truth.nodes
+        syms = body.free_symbols - {loss_symbol()}
+        if wrt not in nodes or body.has(sp.Derivative, partial_class()) or \
+                any(s not in nodes or nodes[s].kind == "delta" for s in syms):
+            return None
+        candidates = [loss_symbol()]
+        for s in sorted(syms, key=str):
+            node = nodes[s]
+            if node.kind in ("z", "a"):
+                candidates.append(s)
+            if node.kind == "z":
+                candidates.append(self.d.layers[node.layer - 1].a[node.j])
+        resolved = self.truth.resolve(body)
+        pts = self.points_for(resolved).points[:DIAGNOSIS_POINTS]
+        Partial = partial_class()
+        return next((Partial(q, wrt) for q in dict.fromkeys(candidates)
+                     if matches(self.truth.resolve(q), resolved, pts)), None)
 
     def chain_diagnosis(self, lhs, rhs) -> str | None:
         """A chain rule written factor by factor: does it cover every path?"""

@@ -102,11 +102,15 @@ def label(notation: Notation, sym: sp.Symbol) -> Label:
 
 
 def split(text: str) -> tuple[str, str, str]:
-    """A plain-text name's base, superscript and subscript: w^1_11 → (w, 1, 11)."""
+    """A plain-text name's base, superscript and subscript: w^1_11 → (w, 1, 11),
+    w^1_{1,11} → (w, 1, 1,11)."""
     m = re.fullmatch(r"([^^_]+)(?:\^([^_]+))?(?:_(.+))?", text)
     if m and not (m[2] or m[3]):        # x1 → x₁, w16 → w₁₆ (as name_tex writes them)
         m = re.fullmatch(r"([A-Za-z]+?)()([0-9]+)", text) or m
-    return (m[1], m[2] or "", m[3] or "") if m else (text, "", "")
+    if not m:
+        return text, "", ""
+    sub = m[3] or ""                    # w^1_{1,11} → 1,11 (the braces only group it)
+    return m[1], m[2] or "", sub[1:-1] if sub.startswith("{") and sub.endswith("}") else sub
 
 
 def shown(n: int) -> list[int | None]:

@@ -62,9 +62,10 @@ class Notation:
     names: dict[sp.Symbol, str] = field(default_factory=dict)
     slots: Slots = field(default_factory=dict)
 
-    def tex(self, expr) -> str:
-        """``sympy.latex`` with this notation's symbol names."""
-        return sp.latex(expr, symbol_names=self.latex, mul_symbol="dot")
+    def tex(self, expr, **options) -> str:
+        """``sympy.latex`` with this notation's symbol names (``options``: more of
+        ``sympy.latex``'s settings, e.g. ``mat_str="bmatrix"``)."""
+        return sp.latex(expr, symbol_names=self.latex, mul_symbol="dot", **options)
 
     def name(self, sym: sp.Symbol) -> str:
         return self.text.get(sym, str(sym))
@@ -86,16 +87,28 @@ def name_tex(name: str) -> str:
     return f"{m[1]}_{{{m[2]}}}" if m else name
 
 
+# Plain-text heads: no TeX in plain text (δ^2_1, not \delta^2_1).
+PLAIN_HEAD = {r"\delta": "δ"}
+
+
 def _sub(*indices: int) -> str:
     """Subscript digits: 13 for (1, 3), 1,13 when an index has two digits."""
     return ("" if all(0 <= i < 10 for i in indices) else ",").join(str(i) for i in indices)
 
 
 def _indexed(style: str, head: str, l: int, *idx: int) -> tuple[str, str]:
-    """(LaTeX, text) of an indexed quantity: head^{l}_{idx} or head^{(l)}_{idx}."""
+    r"""(LaTeX, text) of an indexed quantity: head^{l}_{idx} or head^{(l)}_{idx}.
+
+    The text keeps the comma of two-digit indices, in braces (w^1_{1,11}, which the
+    claim parser reads back; w^1_111 could be w^1_{1,11} or w^1_{11,1}).
+
+    >>> print(*_indexed("layered", r"\delta", 2, 1), *_indexed("ij", "w", 1, 1, 11))
+    \delta^{2}_{1} δ^2_1 w^{(1)}_{1,11} w^(1)_{1,11}
+    """
     sup = f"({l})" if style == "ij" else str(l)
     sub = _sub(*idx)
-    return f"{head}^{{{sup}}}_{{{sub}}}", f"{head}^{sup}_{sub.replace(',', '')}"
+    text_sub = f"{{{sub}}}" if "," in sub else sub
+    return f"{head}^{{{sup}}}_{{{sub}}}", f"{PLAIN_HEAD.get(head, head)}^{sup}_{text_sub}"
 
 
 def numbered_names(network: Network, numbering: str, bias: str, base: int) -> dict[sp.Symbol, str]:

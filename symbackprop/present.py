@@ -11,31 +11,52 @@ from .mistakes import Mistake
 from .truth import loss_symbol
 
 MAX_SHOWN_OPS = 80
+MATRIX_LINE = 72          # a longer plain-text matrix is written a row a line
 
 
 class Presenter:
     """The presentation methods of the checker."""
 
     def expected(self, written, true) -> tuple[str, str]:
-        """The true formula in the textbook form (written out when short), text and LaTeX."""
-        form = None
-        if self.d is not None:
-            form = self.mutated(written, Mistake("the truth"))
-            if form is None and isinstance(written, sp.Symbol):
-                form = self.definition(written)
-            if form is not None and _ops(form) > MAX_SHOWN_OPS:
-                form = None
-        form = true if form is None else form
+        """The true formula in the textbook form (written out when short), text and LaTeX;
+        a matrix entry by entry."""
+        if isinstance(written, sp.MatrixBase) and isinstance(true, sp.MatrixBase) \
+                and written.shape == true.shape:
+            form = sp.ImmutableMatrix(written.rows, written.cols,
+                                      [self.shown(w, t) for w, t in zip(written, true)])
+        else:
+            form = self.shown(written, true)
         return self.text(form), self.tex(form)
+
+    def shown(self, written, true):
+        """The form of one quantity shown as expected: a named z, a or δ by its one-step
+        definition (z = Σ w a + b, a = f(z), δ from the next layer's δ), anything else
+        by its textbook formula when short, else the truth."""
+        if self.d is None or isinstance(written, sp.MatrixBase):
+            return true
+        forms = [self.definition(written)] if isinstance(written, sp.Symbol) else []
+        forms.append(self.mutated(written, Mistake("the truth")))
+        return next((f for f in forms if f is not None and _ops(f) <= MAX_SHOWN_OPS), true)
 
     def definition(self, sym):
         node = self.truth.nodes.get(sym)
-        if node is None or node.kind not in ("z", "a"):
+        if node is None or node.kind not in ("z", "a", "delta"):
             return None
-        z, a = self.d.forward(self.d.layers[node.layer - 1], node.j)
+        layer = self.d.layers[node.layer - 1]
+        if node.kind == "delta":
+            return self.d.delta(layer, node.j)
+        z, a = self.d.forward(layer, node.j)
         return z if node.kind == "z" else a
 
     def text(self, expr) -> str:
+        """Plain text in the spec's notation; a matrix row by row, ``[a, b; c, d]``
+        (one line when short, else a row a line), numbers to 6 significant digits."""
+        if isinstance(expr, sp.MatrixBase):
+            rows = [", ".join(self.text(e) for e in expr.row(i)) for i in range(expr.rows)]
+            flat = "[" + "; ".join(rows) + "]"
+            return flat if len(flat) <= MATRIX_LINE else "[" + ";\n ".join(rows) + "]"
+        if isinstance(expr, sp.Float):
+            return f"{float(expr):.6g}"
         # ReLU' reads as the Iverson bracket [z > 0] rather than a Piecewise
         expr = expr.replace(_is_step, lambda e: sp.Symbol("[" + self.text(e.args[0].cond.lhs) + " > 0]"))
         if self.nt is not None:
@@ -46,10 +67,12 @@ class Presenter:
         return sp.sstr(expr)
 
     def tex(self, expr) -> str:
+        """LaTeX in the spec's notation; a matrix as a ``bmatrix``."""
         expr = expr.xreplace({LR: sp.Symbol("eta")})        # the learning rate: \eta
+        opts = dict(mat_str="bmatrix", mat_delim="") if isinstance(expr, sp.MatrixBase) else {}
         if self.nt is not None:
-            return self.nt.tex(expr)
-        return sp.latex(expr)
+            return self.nt.tex(expr, **opts)
+        return sp.latex(expr, **opts)
 
     def counterexample(self, point, u, v, *exprs) -> dict:
         syms = sorted(set().union(*[_symbols(e) for e in exprs]) - {loss_symbol()}, key=str)
