@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -139,7 +140,8 @@ def cmd_derive(args) -> int:
             known = ", ".join(list(model.notation.slots)[:12]) or "w^1_11, b^1_1, … (or W1_1_1)"
             raise UsageError(f"--param {args.param}: no such parameter. Parameters are named "
                              f"like: {known}.")
-        suffix = "_" + args.param.replace("^", "").replace("/", "_")
+        # a file-name-safe suffix: w^1_{1,11} → _w1_1_11
+        suffix = "_" + re.sub(r"[^A-Za-z0-9_]", "", re.sub(r"[,/]", "_", args.param))
     worked = None
     if model.spec.values is not None and model.spec.values.samples:
         worked = model.worked(init, exact=getattr(args, "exact", False))

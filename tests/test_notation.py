@@ -217,3 +217,14 @@ def test_four_digit_document_lines_up_with_the_post(tmp_path):
     assert f"| $w_{{16}}$ | 0.7 | 0.002468 | {0.7 - 0.01 * grads['w16']:.6f} |" in doc
     assert "| $w_{7}$ | 0.7 | 0.03008 | 0.6997 |" in doc
     assert r"E_{total} = 0.3148$$" in doc
+
+
+def test_param_with_a_two_digit_index_names_a_clean_file(tmp_path):
+    """w^1_{1,11} (12 inputs): the plain name has a comma; the file name does not."""
+    from conftest import spec_text
+    spec = tmp_path / "wide.toml"
+    spec.write_text(spec_text([12, 2, 1], ["sigmoid", "sigmoid"], "half_sse"))
+    assert main(["derive", str(spec), "--param", "w^1_{1,11}", "-o", str(tmp_path)]) == 0
+    doc = (tmp_path / "wide_w1_1_11.md").read_text()
+    assert "is the weight from input 11 to neuron 1 of layer 1" in doc
+    assert r"\delta^{1}_{1} \cdot x_{11}" in doc
