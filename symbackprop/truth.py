@@ -8,8 +8,13 @@ derivative, written in the network's own symbols (z, a, δ, W, b, x, y):
 - ∂E/∂z^l_j = δ^l_j, ∂E/∂a^L_j from the loss, ∂E/∂a^l_j = Σ_k w^{l+1}_{kj} δ^{l+1}_k;
 - local links: ∂a/∂z = f'(z) (the softmax Jacobian), ∂z^l_j/∂a^{l−1}_k = w^l_{jk},
   ∂z^l_j/∂w^l_{jk} = a^{l−1}_k, ∂z^l_j/∂b^l_j = 1;
-- anything else by composing the forward pass from ``wrt`` up to ``of`` and
-  applying ``sympy.diff`` (small networks only).
+- anything else (∂a^3_1/∂w^1_{11}, ∂z^2_1/∂x_1, ∂δ/∂w, ∂/∂w of an expression) by
+  the exact chain rule over the network's definitions (``Chain``): every z, a,
+  δ and the loss is defined in other network symbols, so d(of)/d(wrt) is the sum
+  over the symbols s of of's definition of ∂def/∂s · d(s)/d(wrt), memoised and
+  restricted to the symbols downstream of ``wrt``.  The result is written in
+  network symbols, its size grows with the part of the graph between ``wrt``
+  and ``of`` (as a shared DAG), never with the expanded forward pass.
 
 Without a network (free-standing calculus) ∂f/∂u is ``sympy.diff(f, u)``.
 The dependency graph of the network lets the checker follow a written
@@ -17,6 +22,7 @@ chain rule path by path and say which paths it leaves out.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -24,7 +30,6 @@ import sympy as sp
 
 from .derive import Derivation
 
-MAX_COMPOSE_NEURONS = 60       # the general case expands the forward pass
 MAX_GRAPH_PATHS = 5_000
 
 
@@ -52,32 +57,41 @@ class Node:
     k: int | None = None
 
 
+_TABLES: dict[int, tuple] = {}      # id(derivation) → (weak reference, node table)
+
+
+def node_table(d: Derivation) -> dict[sp.Symbol, Node]:
+    """Where every network symbol sits, built once per derivation (a 784-30-10
+    network has 24k symbols, and every diagnosis's ``Forms`` asks again)."""
+    hit = _TABLES.get(id(d))
+    if hit is not None and hit[0]() is d:
+        return hit[1]
+    net = d.network
+    table = {s: Node("x", 0, k) for k, s in enumerate(net.x)}
+    table.update((s, Node("y", len(net.layers), j)) for j, s in enumerate(net.y))
+    for layer in net.layers:
+        l = layer.index
+        for kind, vec in (("z", layer.z), ("a", layer.a), ("delta", layer.delta), ("b", layer.b)):
+            table.update((s, Node(kind, l, j)) for j, s in enumerate(vec))
+        for j, row in enumerate(layer.W.tolist()):      # tolist: entry indexing is slow
+            table.update((s, Node("W", l, j, k)) for k, s in enumerate(row))
+    _TABLES[id(d)] = (weakref.ref(d), table)
+    weakref.finalize(d, _TABLES.pop, id(d), None)
+    return table
+
+
 class Truth:
     """Resolve derivatives of one network (``derivation`` None: free-standing)."""
 
     def __init__(self, derivation: Derivation | None, notation=None):
         self.d = derivation
         self.notation = notation
+        self._chains: dict = {}          # wrt → its memoised Chain
 
     # ---- symbol table ----------------------------------------------------
     @cached_property
     def nodes(self) -> dict[sp.Symbol, Node]:
-        table: dict[sp.Symbol, Node] = {}
-        if self.d is None:
-            return table
-        net = self.d.network
-        for k, s in enumerate(net.x):
-            table[s] = Node("x", 0, k)
-        for j, s in enumerate(net.y):
-            table[s] = Node("y", len(net.layers), j)
-        for layer in net.layers:
-            l = layer.index
-            for j in range(layer.n_out):
-                for kind, vec in (("z", layer.z), ("a", layer.a), ("delta", layer.delta), ("b", layer.b)):
-                    table[vec[j]] = Node(kind, l, j)
-                for k in range(layer.n_in):
-                    table[layer.W[j, k]] = Node("W", l, j, k)
-        return table
+        return {} if self.d is None else node_table(self.d)
 
     def tied(self, sym: sp.Symbol) -> list[sp.Symbol]:
         """All places of a shared parameter (just ``sym`` when it is not tied)."""
@@ -118,12 +132,14 @@ class Truth:
         return param - LR * self.partial(loss_symbol(), param)
 
     def operator(self, body, variables) -> sp.Expr:
+        """∂/∂w applied to ``body`` (an expression in network symbols): the chain rule
+        through every network symbol of ``body`` that depends on w (``Chain.of_expression``)."""
         for wrt in variables:
             if wrt not in self.nodes:
                 body = sp.diff(body, wrt)
                 continue
             places = self.tied(wrt) if self.nodes[wrt].kind in ("W", "b") else [wrt]
-            body = sp.Add(*[sp.diff(body.xreplace(self.forward_from(s)), s) for s in places])
+            body = sp.Add(*[self.chain(s).of_expression(body) for s in places])
         return body
 
     def partial(self, of, wrt) -> sp.Expr:
@@ -185,31 +201,43 @@ class Truth:
         return None
 
     def composed(self, of, wrt) -> sp.Expr:
-        """∂of/∂wrt by composing the forward pass from ``wrt`` up (all paths)."""
-        if sum(self.d.network.sizes) > MAX_COMPOSE_NEURONS:
-            raise Unsupported(f"∂{self.name(of)}/∂{self.name(wrt)} needs the expanded forward "
-                              "pass, which is only built for small networks")
-        env = self.forward_from(wrt)
-        target = self.d.loss.xreplace(env) if of == loss_symbol() else env.get(of, of)
-        if target == of and of not in self.nodes and not isinstance(of, sp.Symbol):
-            target = self.resolve(of).xreplace(env)
-        return sp.diff(target, wrt)
+        """∂of/∂wrt over all paths, by the chain rule over the network's definitions."""
+        chain = self.chain(wrt)
+        if of == loss_symbol() or of in self.nodes:
+            return chain.derivative(of)
+        if isinstance(of, sp.Symbol):
+            return sp.S.Zero                   # not a network quantity: a constant
+        return chain.of_expression(self.resolve(of))
 
-    def forward_from(self, wrt) -> dict:
-        """z and a of every layer after ``wrt`` as expressions of ``wrt``'s level."""
+    def chain(self, wrt) -> "Chain":
+        """The memoised chain rule from one place ``wrt`` (W, b, x, z or a) upwards."""
         node = self.nodes.get(wrt)
         if node is None or node.kind in ("delta", "y"):
             raise Unsupported(f"derivatives with respect to {self.name(wrt)}")
-        env: dict = {}
-        start = node.layer if node.kind in ("W", "b") else node.layer + 1
-        if node.kind == "z":
-            layer = self.layer(node.layer)
-            env.update(zip(layer.a, layer.outputs_of(list(layer.z))))
-        for layer in self.d.layers[start - 1:]:
-            zs = [self.d.forward(layer, j)[0].xreplace(env) for j in range(layer.n_out)]
-            env.update(zip(layer.z, zs))
-            env.update(zip(layer.a, layer.outputs_of(zs)))
-        return env
+        if wrt not in self._chains:
+            self._chains[wrt] = Chain(self, wrt)
+        return self._chains[wrt]
+
+    def definition(self, sym) -> sp.Expr:
+        """The right-hand side of δ^l_j or of the loss, in other network symbols."""
+        if sym == loss_symbol():
+            return self.d.loss
+        node = self.nodes[sym]
+        return self.d.delta(self.layer(node.layer), node.j)
+
+    def downstream(self, wrt) -> set:
+        """Every network symbol (and the loss) whose definition depends on ``wrt``."""
+        seen, stack = {wrt}, [wrt]
+        while stack:                    # forward: z, a and the loss, via the successors
+            for nxt in self.successors(stack.pop()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        for layer in reversed(self.d.layers):       # backward: δ^L first, then δ^{L-1} …
+            for j in range(layer.n_out):
+                if self.definition(layer.delta[j]).free_symbols & seen:
+                    seen.add(layer.delta[j])
+        return seen
 
     # ---- the dependency graph (for chains written factor by factor) --------
     def successors(self, sym) -> list:
@@ -245,3 +273,57 @@ class Truth:
         if self.notation is not None and sym in self.notation.text:
             return self.notation.text[sym]
         return "E" if sym == loss_symbol() else str(sym)
+
+
+class Chain:
+    """d(s)/d(wrt) for the network symbols s downstream of one place ``wrt``.
+
+    Each z, a, δ and the loss has a definition in other network symbols:
+    z^l_j = Σ_k w^l_{jk} a^{l−1}_k + b^l_j, a^l = f(z^l) (softmax couples the
+    layer), δ^l_j by the derivation's recursion, E by the loss in a^L and y.
+    d(s)/d(wrt) = Σ_{t in def(s)} ∂def/∂t · d(t)/d(wrt), over the t downstream
+    of ``wrt`` only, memoised: the result shares its sub-derivatives (a DAG
+    the size of the graph between ``wrt`` and s).
+    """
+
+    def __init__(self, truth: Truth, wrt):
+        self.truth, self.wrt = truth, wrt
+        self.downstream = truth.downstream(wrt)
+        self.memo: dict = {wrt: sp.S.One}
+
+    def derivative(self, sym) -> sp.Expr:
+        """d(sym)/d(wrt): zero unless ``sym`` is downstream of ``wrt``."""
+        if sym not in self.downstream:
+            return sp.S.Zero
+        if sym not in self.memo:
+            # d(sym) = Σ ∂def/∂t · d(t); the links below t are already memoised
+            self.memo[sym] = sp.Add(*[local * self.derivative(t) for t, local in self.links(sym)])
+        return self.memo[sym]
+
+    def of_expression(self, expr) -> sp.Expr:
+        """d(expr)/d(wrt) for an expression in network symbols (others are constants)."""
+        syms = sorted(expr.free_symbols & self.downstream, key=sp.default_sort_key)
+        return sp.Add(*[sp.diff(expr, s) * self.derivative(s) for s in syms])
+
+    def links(self, sym):
+        """(t, ∂def(sym)/∂t) for the symbols t of sym's definition downstream of wrt."""
+        truth, near = self.truth, self.downstream
+        node = truth.nodes.get(sym)
+        if node is not None and node.kind == "z":
+            layer = truth.layer(node.layer)
+            for k in range(layer.n_in):            # z^l_j = Σ_k w^l_{jk} a^{l−1}_k + b^l_j
+                if layer.a_prev[k] in near:
+                    yield layer.a_prev[k], layer.W[node.j, k]
+                if layer.W[node.j, k] in near:
+                    yield layer.W[node.j, k], layer.a_prev[k]
+            if layer.b[node.j] in near:
+                yield layer.b[node.j], sp.S.One
+        elif node is not None and node.kind == "a":
+            layer = truth.layer(node.layer)         # ∂a^l_i/∂z^l_j: f'(z) or the softmax Jacobian
+            for j in (range(layer.n_out) if layer.activation.layerwise else [node.j]):
+                if layer.z[j] in near:
+                    yield layer.z[j], truth.d.dadz(layer, node.j, j)
+        else:                                        # δ^l_j or the loss: sympy.diff of the definition
+            rhs = truth.definition(sym)
+            for t in sorted(rhs.free_symbols & near, key=sp.default_sort_key):
+                yield t, sp.diff(rhs, t)
