@@ -12,6 +12,7 @@ diagnosed as the ``∂q/∂w`` of the quantity q the body equals (the loss here)
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -19,7 +20,7 @@ import sympy as sp
 from .mistakes import Forms, Mistake, NotApplicable, derivative_mutations, free_mutations, mistakes
 from .numbers import digits_diagnosis
 from .points import values
-from .truth import loss_symbol, partial_class
+from .truth import Unsupported, loss_symbol, partial_class
 from .updates import is_update, update_mutations
 
 
@@ -183,15 +184,86 @@ class Diagnoser:
                 return (f"the chain-rule factors do not connect from {self.truth.name(of)} down "
                         f"to {self.truth.name(wrt)}: {where}")
             chains.append(seq)
-        paths = self.truth.paths(of, wrt)
+        try:
+            paths = self.truth.paths(of, wrt)
+        except Unsupported:             # too many to list: count them (one product only)
+            if len(chains) != 1:
+                return None
+            return self.counted_chain(of, wrt, chains[0])
         covered = [p for p in paths if any(subsequence(c, p) for c in chains)]
         if len(covered) == len(paths):
             return None
         left_out = {n for p in paths if p not in covered for n in p} - {n for p in covered for n in p}
-        names = ", ".join(sorted(self.truth.name(n) for n in left_out))
+        return self.incomplete(of, wrt, len(covered), len(paths), left_out)
+
+    def incomplete(self, of, wrt, covered: int, total: int, left_out) -> str:
         n = self.truth.name
-        return (f"incomplete chain: the product follows {len(covered)} of the {len(paths)} "
-                f"paths from {n(of)} to {n(wrt)}; it leaves out the paths through {names}")
+        names = sorted((n(x) for x in left_out), key=_natural)
+        shown = ", ".join(names[:MAX_NAMED]) + (f", … ({len(names) - MAX_NAMED} more)"
+                                                 if len(names) > MAX_NAMED else "")
+        return (f"incomplete chain: the product follows {covered} of the {total} "
+                f"paths from {n(of)} to {n(wrt)}; it leaves out the paths through {shown}")
+
+    def counted_chain(self, of, wrt, chain) -> str | None:
+        """The incomplete-chain diagnosis by counting paths (big networks): the product
+        ∂c0/∂c1 ⋯ follows Π paths(c_i ← c_{i+1}) of the paths(of ← wrt)."""
+        graph = PathCounter(self.truth)
+        total = graph.count(wrt, of)
+        covered = 1
+        for top, bottom in zip(chain, chain[1:]):
+            covered *= graph.count(bottom, top)
+        if covered >= total:
+            return None
+        on_chain = set().union(*[graph.between(b, t) for t, b in zip(chain, chain[1:])])
+        return self.incomplete(of, wrt, covered, total, graph.between(wrt, of) - on_chain)
+
+
+MAX_NAMED = 12
+
+
+def _natural(name: str):
+    """a^1_2 before a^1_10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+class PathCounter:
+    """Paths in the network's dependency graph, counted (not listed)."""
+
+    def __init__(self, truth):
+        self.truth = truth
+        self.memo: dict = {}
+
+    def count(self, bottom, top) -> int:
+        """How many paths lead from ``bottom`` up to ``top`` (memoised, iterative)."""
+        stack = [(bottom, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if (node, top) in self.memo:
+                continue
+            if node == top:
+                self.memo[(node, top)] = 1
+                continue
+            above = self.truth.successors(node)
+            if expanded:             # a DAG: every successor is counted by now
+                self.memo[(node, top)] = sum(self.memo[(s, top)] for s in above)
+            else:
+                stack.append((node, True))
+                stack.extend((s, False) for s in above if (s, top) not in self.memo)
+        return self.memo[(bottom, top)]
+
+    def between(self, bottom, top) -> set:
+        """The nodes on some path from ``bottom`` up to ``top`` (both included)."""
+        self.count(bottom, top)
+        reach = [n for (n, t), c in self.memo.items() if t == top and c > 0]
+        above = set(reach)
+        out, stack = set(), [bottom] if bottom in above else []
+        while stack:
+            node = stack.pop()
+            if node in out:
+                continue
+            out.add(node)
+            stack.extend(s for s in self.truth.successors(node) if s in above)
+        return out
 
 
 

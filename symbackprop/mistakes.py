@@ -42,6 +42,7 @@ class Forms:
     def __init__(self, d: Derivation, m: Mistake):
         self.d, self.m = d, m
         self.truth = Truth(d)
+        self.memo: dict = {}
 
     def applies(self, l: int) -> bool:
         """Is the activation-derivative mistake switched on in layer ``l``?"""
@@ -75,6 +76,11 @@ class Forms:
         return self.d.dadz(layer, i, j)
 
     def dE_da(self, i: int) -> sp.Expr:
+        if ("dE_da", i) not in self.memo:
+            self.memo[("dE_da", i)] = self._dE_da(i)
+        return self.memo[("dE_da", i)]
+
+    def _dE_da(self, i: int) -> sp.Expr:
         d, how = self.d, self.m.dEda
         loss = d.loss
         if how == "log10":
@@ -83,6 +89,12 @@ class Forms:
         return {"flip": -true, "double": 2 * true, "half": true / 2}.get(how, true)
 
     def delta(self, l: int, j: int) -> sp.Expr:
+        """δ^l_j with the mistake, through the recursion (each one built once)."""
+        if ("delta", l, j) not in self.memo:
+            self.memo[("delta", l, j)] = self._delta(l, j)
+        return self.memo[("delta", l, j)]
+
+    def _delta(self, l: int, j: int) -> sp.Expr:
         d = self.d
         if l == len(d.layers):
             n = d.network.output.n_out

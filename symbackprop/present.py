@@ -11,6 +11,7 @@ from .mistakes import Mistake
 from .truth import loss_symbol
 
 MAX_SHOWN_OPS = 80
+MAX_PRINTED = 20_000      # nodes: a longer expected formula is described, not printed
 MATRIX_LINE = 72          # a longer plain-text matrix is written a row a line
 
 
@@ -26,6 +27,11 @@ class Presenter:
                                       [self.shown(w, t) for w, t in zip(written, true)])
         else:
             form = self.shown(written, true)
+        size = tree_size(form)
+        if size > MAX_PRINTED:
+            note = (f"(a formula of {size} terms written out, too long to show; the "
+                    "counterexample gives its value)")
+            return note, r"\text{" + note + "}"
         return self.text(form), self.tex(form)
 
     def shown(self, written, true):
@@ -93,7 +99,29 @@ def _is_step(e) -> bool:
 
 
 def _ops(e) -> int:
+    """Operations in ``e`` (a big tree is not counted exactly: more than the cap)."""
+    if tree_size(e) > 8 * MAX_SHOWN_OPS:
+        return tree_size(e)
     return sum(sp.count_ops(x) for x in e) if isinstance(e, sp.MatrixBase) else sp.count_ops(e)
+
+
+def tree_size(e) -> int:
+    """Nodes of ``e`` written out as a tree, counted over its shared subexpressions
+    (so a chain-rule result with 12⁵ paths is sized without being expanded)."""
+    if isinstance(e, sp.MatrixBase):
+        return sum(tree_size(x) for x in e)
+    sizes: dict = {}
+    stack = [(e, False)]
+    while stack:
+        node, done = stack.pop()
+        if node in sizes:
+            continue
+        if done or not node.args:
+            sizes[node] = 1 + sum(sizes[a] for a in node.args)
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in sizes)
+    return sizes[e]
 
 
 def _plain(v):

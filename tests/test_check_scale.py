@@ -346,3 +346,42 @@ def test_check_verdicts_on_a_784_30_10_network():
     # free draws keep the 784-input sigmoids out of saturation (weights ~ 2/√784), so
     # the values compared are not lost below the comparison's absolute tolerance
     assert min(abs(cx["lhs"]), abs(cx["rhs"])) > 1e-6
+
+
+def test_incomplete_chain_counted_on_a_network_with_too_many_paths_to_list():
+    """5-100-100-10: ∂E/∂x_1 has 100 · 100 · 10 = 100000 paths (by hand); a product
+    of factors along one of them is an incomplete chain, diagnosed by counting."""
+    model = prepare(spec_text([5, 100, 100, 10], ["sigmoid", "sigmoid", "sigmoid"], "half_sse"))
+    claim = (r"dE/dx_1 = dE/da^3_1 * da^3_1/dz^3_1 * dz^3_1/da^2_1 * da^2_1/dz^2_1 * "
+             r"dz^2_1/da^1_1 * da^1_1/dz^1_1 * dz^1_1/dx_1")
+    [v] = check_claims(model, claim, timeout=60.0).verdicts
+    assert v.verdict == "incorrect"
+    assert "incomplete chain: the product follows 1 of the 100000 paths" in v.diagnosis
+    # the neurons left out: the 99 + 99 + 9 others of each layer, plus their z's
+    assert "(402 more)" in v.diagnosis and "a^1_2, " in v.diagnosis
+
+
+def test_counted_and_listed_paths_agree_on_a_small_network():
+    from symbackprop.diagnose import telescope
+    from symbackprop.formula import parse_claim
+    from symbackprop.pipeline import example_path
+    checker = Checker(prepare(example_path("worked_2331")))
+    claim = parse_claim(r"dE/dw^1_{11} = dE/da^3_1 * da^3_1/dz^3_1 * dz^3_1/da^2_2 * "
+                        r"da^2_2/dz^2_2 * dz^2_2/da^1_1 * da^1_1/dz^1_1 * dz^1_1/dw^1_{11}",
+                        checker.scope)
+    lhs, rhs = (s.expr for s in claim.sides)
+    listed = checker.chain_diagnosis(lhs, rhs)
+    chain = telescope(*lhs.args, list(rhs.args))
+    assert listed == checker.counted_chain(*lhs.args, chain)
+    assert "follows 1 of the 3 paths" in listed     # a^1_1 feeds the 3 neurons of layer 2
+
+
+def test_a_huge_expected_formula_is_described_not_printed():
+    """4-12-12-12-12-2: ∂a^5_1/∂x_1 written out has 12⁴ · … terms; the verdict says
+    so instead of printing hundreds of thousands of characters."""
+    model = prepare(spec_text([4, 12, 12, 12, 12, 2], ["tanh"] * 4 + ["sigmoid"], "half_sse"))
+    [v] = check_claims(model, r"\frac{\partial a^5_1}{\partial x_1} = a^5_1 (1 - a^5_1) w^5_{11}",
+                       timeout=60.0).verdicts
+    assert v.verdict == "incorrect"
+    assert v.expected.startswith("(a formula of ") and "too long to show" in v.expected
+    assert len(v.expected_tex) < 200
