@@ -320,6 +320,14 @@ class Evaluator:
                                "σ'(z), relu'(z), tanh'(z)")
         return Func(f.name, f.primes + 1, f.power)
 
+    def k_newmark(self, node):
+        """``w*``: the new value of the parameter w (an update line)."""
+        from .formula_resolve import updated
+        if self.scope.free:
+            raise FormulaError("a new value (w*) needs a network (a spec)", node.start,
+                               "a claim about a network's parameter")
+        return updated(self, self.expr(node.args[0]), node.start)
+
     def k_transpose(self, node):
         v = self.expr(node.args[0])
         return v.T if _is_matrix(v) else v

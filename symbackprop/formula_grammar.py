@@ -51,6 +51,7 @@ sumindex: NAME | "{" NAME "}" | "{" NAME EQ expr "}"
         | postfix "_" subarg      -> sub
         | postfix SUP suparg      -> sup
         | postfix PRIME           -> prime
+        | postfix NEWMARK         -> newmark
         | postfix SUPDIGITS       -> supdigits
         | postfix TRANSPOSE       -> transpose
         | postfix "(" args ")"    -> call
@@ -88,6 +89,7 @@ MULOP.2: "*" | "/" | "@" | "\u00b7" | "\u00d7" | "\u2299" | "\u2217" | "\u2218"
        | /\\(cdot|times|odot|ast|circ|div)(?![A-Za-z])/
        | /\.(?![0-9A-Za-z])/
 SUP.3: "^" | "**"
+NEWMARK.4: "\ue002"
 PRIME.3: "'" | "\u2032" | "\u2019" | /\\prime(?![A-Za-z])/
 TRANSPOSE.3: /\.T(?![A-Za-z0-9_])/
 SUM.3: "\u2211" | /\\sum(?![A-Za-z])/
@@ -194,9 +196,12 @@ def _flat(kind: str, children: list) -> Node:
 
 def normalise(text: str) -> str:
     """Same-length rewrites before parsing: ``\\|…\\|`` norms get open/close
-    markers, ``out*{n_9}`` (Markdown turned ``_`` into ``*``) is ``out_{n_9}``
+    markers, ``out*{n_9}`` (Markdown turned ``_`` into ``*``) is ``out_{n_9}``,
+    a star closing a left side (``w* = …``) is the new-value mark
     and ``np.`` / ``numpy.`` / ``math.`` before a function name are blanked."""
     text = re.sub(r"(?<=[A-Za-z0-9}])\*\{", "_{", mark_norms(text))
+    # w* = …, W_{ij}^{(k)}* := …: a star right before the relation marks the new value
+    text = re.sub(r"(?<=[A-Za-z0-9})])\*(?=\s*(?:=|:=|\\leftarrow|\u2190))", "\ue002", text)
     text = _blank_ampersands(text)
     # np.exp(z), numpy.tanh(z), math.log(x): the module prefix is blanked out
     return re.sub(r"\b(?:np|numpy|math)\.(?=[a-z])", lambda m: " " * len(m[0]), text)

@@ -201,3 +201,16 @@ def test_generic_indices_cover_the_bias_row_of_extra_weight_notation():
     [v] = check(spec, r"W_{ij}^{(k)} := W_{ij}^{(k)} - \alpha \frac{\partial E}{\partial "
                       r"W_{ij}^{(k)}}", isolate=False)
     assert v.verdict == "correct" and "all 9 index values" in v.notes[0]
+
+
+def test_a_star_marks_the_new_value_as_in_seed_000():
+    """Seed 000 writes the update W_{ij}^{(k)}* = W_{ij}^{(k)} − α ∂E/∂W_{ij}^{(k)}."""
+    spec = EXAMPLES / "claims" / "one_hidden_ij.toml"
+    [v] = check(spec, r"W_{ij}^{(k)}* = W_{ij}^{(k)} - \alpha \frac{\partial E}{\partial "
+                      r"W_{ij}^{(k)}}", isolate=False)
+    assert v.verdict == "correct"
+    [v] = check(spec, r"W_{ij}^{(k)}* = W_{ij}^{(k)} + \alpha \frac{\partial E}{\partial "
+                      r"W_{ij}^{(k)}}", isolate=False)
+    assert v.verdict == "incorrect" and "gradient-ascent" in v.diagnosis
+    # a star between factors is still a product: w^{(1)}_{11} = 0.2 in the spec
+    assert [v.verdict for v in check(spec, "w^(1)_11 * 2 = 0.4", isolate=False)] == ["correct"]

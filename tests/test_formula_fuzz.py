@@ -59,7 +59,7 @@ TOKENS = ["x", "z", "a", "y", "e", "w17", "out_n9", "net_{n_9}", "W2", "delta2",
           r"\cdot", r"\odot", r"\left(", r"\right)", r"\|", r"\sigma", r"\exp", r"\ln", r"\log",
           r"\log_{10}", r"\tanh", "relu", "softmax", "max", r"\text{total}", r"\hat{y}", "^T",
           r"^\top", r"\nabla_{x}", "leaky_relu", "softplus", " ", "∂", "σ", "δ", "−", "·", "⊙",
-          r"\alpha", r"\eta", ":=", r"\leftarrow", "←", "^{new}", "_{old}", "_new", r"\foo", "__import__", "os", "system", "'ls'", "lambda", ":", ";", "#",
+          r"\alpha", r"\eta", ":=", "*=", "* =", r"\leftarrow", "←", "^{new}", "_{old}", "_new", r"\foo", "__import__", "os", "system", "'ls'", "lambda", ":", ";", "#",
           "\\", "\x00", "𝑥", "\ue000|", r"\begin{cases}", r"\end{cases}", r"\\", "&", ">",
           "<", r"\geq", r"\text{if }", r"\text{otherwise}", "(z > 0)", "[x < 1]"]
 
