@@ -47,8 +47,7 @@ def extract(text: str, kind: str = "text") -> list[ClaimText]:
     out = []
     for n, raw in enumerate(text.splitlines(), start=1):
         claim = raw.split("#", 1)[0].strip()
-        if claim:
-            out.append(ClaimText(n, claim))
+        out += [ClaimText(n, c) for c in split_equations(claim) if c]
     return out
 
 
@@ -68,9 +67,9 @@ def _markup(text: str) -> list[ClaimText]:
         group = next(g for g in ("display", "bracket", "inline") if m.group(g))
         body = m.group(group)
         line = text.count("\n", 0, m.start(group) + len(body) - len(body.lstrip())) + 1
-        claim = _clean(body)
-        if EQUATION.search(claim):
-            out.append(ClaimText(line, claim))
+        for claim in split_equations(_clean(body)):
+            if EQUATION.search(claim):
+                out.append(ClaimText(line, claim))
     return out
 
 
@@ -80,10 +79,33 @@ def _rows(body: str, line: int, offset: int, text: str) -> list[ClaimText]:
     for row in re.split(r"\\\\", body):
         start = line + body.count("\n", 0, pos) + (len(row) - len(row.lstrip("\n")))
         pos += len(row) + 2
-        claim = _clean(row.replace("&", ""))
-        if EQUATION.search(claim):
-            out.append(ClaimText(start, claim))
+        for claim in split_equations(_clean(row.replace("&", ""))):
+            if EQUATION.search(claim):
+                out.append(ClaimText(start, claim))
     return out
+
+
+# Several equations in one display: x = 1 \quad\text{or}\quad y = 2, a = b \Rightarrow c = d.
+SEPARATOR = re.compile(r"\\q?quad(?![A-Za-z])|\\(?:Rightarrow|Longrightarrow|implies|iff)(?![A-Za-z])")
+JOINER = re.compile(r"^(?:\\(?:text|textrm|mathrm)\s*\{\s*(?:and|or|so|thus|hence|where|i\.e\.)"
+                    r"\s*\}|[;,]|\s)*|(?:\\(?:text|textrm|mathrm)\s*\{\s*(?:and|or)\s*\}|[;,]|\s)*$")
+
+
+def split_equations(math: str) -> list[str]:
+    r"""The equations of one display, cut at \quad and \Rightarrow (and the words or
+    punctuation around them); a piece without a relation is dropped.  Environments
+    (\begin{…}) are left whole.
+
+    >>> split_equations(r"\sigma(a)=\frac{1}{e^{-a}}\quad\textrm{or}\quad\sigma(a)=2")
+    ['\\sigma(a)=\\frac{1}{e^{-a}}', '\\sigma(a)=2']
+    >>> split_equations(r"x = 1 \quad ; \quad y = 2 \quad \text{for all } y")
+    ['x = 1', 'y = 2']
+    """
+    if "\\begin" in math or not SEPARATOR.search(math):
+        return [math]
+    pieces = [JOINER.sub("", p).strip() for p in SEPARATOR.split(math)]
+    kept = [p for p in pieces if EQUATION.search(p)]
+    return kept or [math]
 
 
 def _clean(math: str) -> str:

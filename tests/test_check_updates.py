@@ -214,3 +214,14 @@ def test_a_star_marks_the_new_value_as_in_seed_000():
     assert v.verdict == "incorrect" and "gradient-ascent" in v.diagnosis
     # a star between factors is still a product: w^{(1)}_{11} = 0.2 in the spec
     assert [v.verdict for v in check(spec, "w^(1)_11 * 2 = 0.4", isolate=False)] == ["correct"]
+
+
+def test_several_equations_in_one_display_are_separate_claims():
+    """Seed 003 writes σ(a) = … \\quad\\textrm{or}\\quad σ(a) = …; each is a claim."""
+    from symbackprop.check import check_claims
+    md = (r"$$\sigma'(z) = \sigma(z)(1-\sigma(z)) \quad\text{and}\quad "
+          r"\tanh'(z) = 1 + \tanh(z)^2 \quad \text{for all } z$$")
+    report = check_claims(None, md, "markup", isolate=False)
+    assert [(v.line, v.text, v.verdict) for v in report.verdicts] == [
+        (1, r"\sigma'(z) = \sigma(z)(1-\sigma(z))", "correct"),
+        (1, r"\tanh'(z) = 1 + \tanh(z)^2", "incorrect")]
