@@ -6,14 +6,16 @@ Walks a ``formula_grammar.Node`` tree.  Names resolve through the ``Scope``
 index letters replaced by their bound values.  A product is read left to
 right as a chain of operands, which is where ``dE/dw17`` becomes a
 ``Partial``, ``d/dz`` an operator on what follows, and ``\\sigma z`` an
-application.  Every step draws on a budget, so no input can run long.
+application.  A matrix literal (``\\begin{bmatrix} … \\end{bmatrix}``) is an
+ImmutableMatrix of its entries.  Every step (every matrix cell, every
+multiply-add of a matrix product) draws on a budget, so no input can run long.
 """
 from __future__ import annotations
 
 import sympy as sp
 
 from .formula_ast import LEAVES, _unwrap, index_values, unfold
-from .formula_grammar import Node
+from .formula_grammar import ELLIPSIS, ENVIRONMENT, MAX_CELLS, Node, matrix_cells
 from .formula_names import LOSS, Scope, canon
 from .formula_ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, Func, _is_matrix, add,
                           apply_function, multiply, negate, norm, number, power, shrink)
@@ -281,6 +283,41 @@ class Evaluator:
                 raise FormulaError("a case's value must be a scalar", value.start, "a scalar")
             pieces.append((v, True if cond.kind == "otherwise" else self.relation(cond)))
         return sp.Piecewise(*pieces)
+
+    def k_matrix(self, node):
+        """\\begin{bmatrix} a & b \\\\ c & d \\end{bmatrix} (pmatrix, Bmatrix, matrix,
+        smallmatrix, array): an ImmutableMatrix of the entries; 1×1 is a scalar."""
+        begin, rows, end = node.args
+        kind, closing = (ENVIRONMENT.search(t.text)[2] for t in (begin, end))
+        if kind != closing:
+            raise FormulaError(f"\\begin{{{kind}}} is closed by \\end{{{closing}}}", end.start,
+                               f"\\end{{{kind}}}")
+        if kind.rstrip("*")[:1] in "vV":
+            raise FormulaError(f"a determinant or norm ({kind}) cannot be checked; write its "
+                               "value out", begin.start, "the value written out")
+        elided = ELLIPSIS.search(self.text, node.start, node.end)
+        if elided:
+            raise FormulaError(f"an elided matrix ({elided[0]}) cannot be checked: write every "
+                               "entry out", elided.start(), "the entries written out")
+        grid = matrix_cells(rows)
+        if len(grid) * len(grid[0]) > MAX_CELLS:
+            raise FormulaError(f"a matrix with more than {MAX_CELLS} entries", node.start,
+                               f"at most {MAX_CELLS} entries")
+        self.tick(len(grid) * len(grid[0]), node)
+        entries = [self.entry(cell) for row in grid for cell in row]
+        return shrink(sp.ImmutableMatrix(len(grid), len(grid[0]), entries))
+
+    def entry(self, cell: Node):
+        """One matrix entry: a scalar (a 1×1 matrix counts; blocks are not read)."""
+        v = shrink(self.expr(cell))
+        if _is_matrix(v):
+            raise FormulaError(f"a matrix entry is a {v.rows}×{v.cols} matrix; entries must be "
+                               "scalars (block matrices are not read)", cell.start, "a scalar")
+        return v
+
+    def k_ELLIPSIS(self, node):
+        raise FormulaError(f"an elision ({node.text}) cannot be checked: write every term out",
+                           node.start, "the terms written out")
 
     def relation(self, node):
         lhs, op, rhs = [a for a in node.args if a.kind != "CONDWORD"]

@@ -12,13 +12,22 @@ juxtaposition (left to right, so ``1/2 (y - a)^2`` is ½(y − a)²); unary
 signs and ``\\sum_k body`` (the body runs to the next ``+``/``-``); then
 postfix ``^ _ ' .T (args)``.  ``name(…)`` is always read as a call here;
 whether it is a function or a product is decided by the evaluator.
+
+Matrix environments (bmatrix, pmatrix, Bmatrix, matrix, smallmatrix, their
+v/V and starred forms, and array with its column spec) are atoms: rows split
+by ``\\\\``, cells by ``&``, each cell a full expression; a row is one flat node
+whatever its length (at most ``MAX_CELLS`` cells).  Empty cells parse, so
+that ``matrix_cells`` (and the evaluator, for ``\\vdots``) can say what is
+wrong with a position.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Token, Transformer, Tree
+
+from .formula_ops import FormulaError
 
 MAX_DEPTH = 100
 
@@ -76,9 +85,13 @@ args: expr
      | "[" expr CMP expr "]"      -> iverson
      | CASES caserows ENDCASES    -> cases
      | CASES caserows ROWSEP ENDCASES -> cases
+     | MATBEGIN matrows MATEND    -> matrix
+     | ELLIPSIS
 caserows: caserow
         | caserows ROWSEP caserow
 caserow: expr AMP condition
+matrows: matrow (ROWSEP matrow)*
+matrow: expr? (AMP expr?)*
 ?condition: CONDWORD? expr CMP expr -> compare
           | CONDWORD               -> otherwise
 ?fracarg: "{" expr "}"            -> group
@@ -109,11 +122,18 @@ NUMBER: /([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+(?![A-Za-z]))?/
 CMP.3: ">" | "<" | "\u2265" | "\u2264" | /\\(geq?|leq?|gt|lt|geqslant|leqslant)(?![A-Za-z])/
 CASES.4: /\\begin\s*\{cases\}/
 ENDCASES.4: /\\end\s*\{cases\}/
-ROWSEP.4: /\\\\/
+ROWSEP.4: /\\\\(\s*\[\s*[0-9.]+\s*(pt|ex|em|mm|cm|in|bp|pc|mu)\s*\])?/
+MATBEGIN.4: /\\begin\s*\{[pbBvV]?(small)?matrix\}/
+          | /\\begin\s*\{[pbBvV]?(small)?matrix\*\}(\s*\[[lcr]\])?/
+          | /\\begin\s*\{array\}\s*(\[[tcb]\]\s*)?\{([^{}]|\{[^{}]*\})*\}/
+MATEND.4: /\\end\s*\{([pbBvV]?(small)?matrix\*?|array)\}/
+ELLIPSIS.3: "\u2026" | "\u22ee" | "\u22ef" | "\u22f1"
+          | /\\(dots[cbmio]?|[lcvd]dots|hdots|hdotsfor\s*\{[0-9]+\})(?![A-Za-z])/
 AMP: "&"
 CONDWORD.5: /\\(text|textrm|mathrm)\s*\{\s*(if|for|when|otherwise|else)\b[^{}]*\}/
 
-SPACING: /\\[,;:! ]/ | /\\q?quad(?![A-Za-z])/ | /\\displaystyle(?![A-Za-z])/
+SPACING.3: /\\[,;:! ]/ | /\\q?quad(?![A-Za-z])/ | /\\displaystyle(?![A-Za-z])/
+         | /\\hline(?![A-Za-z])/
 SIZING.3: /\\(left|right|[bB]igg?[lr]?)(?![A-Za-z])\s*\.?/
 WS: /\s+/
 %ignore WS
@@ -139,6 +159,7 @@ class Node:
 
 
 MAX_ITEMS = 100          # sides of one claim, arguments of one call
+MAX_CELLS = 10_000       # entries of one matrix literal
 
 CHAINS = ("binop", "juxt", "call")
 
@@ -174,8 +195,16 @@ class ToAst(Transformer):
     """lark parse → Node tree, built bottom-up as the parser reduces."""
 
     def __default__(self, data, children, meta):
+        if data.startswith("__"):        # lark's helper rule of a repetition (a & b & c)
+            return Tree(data, children)
         if data in ("equation", "args", "caserows"):
             return _flat(str(data), children)
+        if data == "matrix":
+            return _matrix(*children)
+        if data in ("matrow", "matrows") and len(children) > 2 * MAX_CELLS:
+            where = next((c.start if isinstance(c, Node) else c.start_pos for c in children), 0)
+            raise FormulaError(f"a matrix with more than {MAX_CELLS} entries", where,
+                               f"at most {MAX_CELLS} entries")
         start = getattr(meta, "start_pos", None)
         end = getattr(meta, "end_pos", None)
         return _node(str(data), children, start, end)
@@ -194,6 +223,53 @@ def _flat(kind: str, children: list) -> Node:
     return _node(kind, children)
 
 
+def _matrix(begin: Token, rows: Node, end: Token) -> Node:
+    """\\begin{bmatrix} a & b \\\\ c & d \\end{bmatrix}: rows of cells and separators,
+    an empty row (after a trailing \\\\) placed where it stands."""
+    first, last = _leaf(begin), _leaf(end)
+    fixed, at = [], first.end
+    for row in rows.args:
+        if row.kind == "matrow" and not row.args:
+            row = Node("matrow", (), at, at)
+        fixed.append(row)
+        at = row.end
+    return _node("matrix", [first, _node("matrows", fixed, first.end, last.start), last],
+                 first.start, last.end)
+
+
+def matrix_cells(rows: Node) -> list[list[Node]]:
+    """The cells of a matrix's ``matrows``, row by row; a trailing \\\\ is dropped.
+    FormulaError for an empty matrix, an empty cell or rows of different lengths."""
+    grid, seps = [], [part for part in rows.args if part.kind == "ROWSEP"]
+    for row in (part for part in rows.args if part.kind == "matrow"):
+        items = row.args
+        for k, item in enumerate(items):
+            if item.kind == "AMP" and (k == 0 or items[k - 1].kind == "AMP"):
+                raise _empty_cell(item.start)
+        if items and items[-1].kind == "AMP":
+            raise _empty_cell(items[-1].end)
+        grid.append([c for c in items if c.kind != "AMP"])
+    if len(grid) > 1 and not grid[-1]:
+        grid.pop()                          # a \\ before \end{…} ends the last row
+    if not grid[0]:
+        raise FormulaError("an empty matrix", rows.start, "entries separated by & and \\\\")
+    for n, (row, sep) in enumerate(zip(grid[1:], seps), start=2):
+        if len(row) != len(grid[0]):
+            raise FormulaError(f"a ragged matrix: row {n} has {_entries(len(row))}, row 1 "
+                               f"has {len(grid[0])}", row[0].start if row else sep.end,
+                               f"{len(grid[0])} entries in every row")
+    return grid
+
+
+def _entries(n: int) -> str:
+    return "1 entry" if n == 1 else f"{n} entries"
+
+
+def _empty_cell(where: int) -> FormulaError:
+    return FormulaError("an empty matrix entry; write every entry (0 where it is zero)", where,
+                        "an entry between the & signs")
+
+
 def normalise(text: str) -> str:
     """Same-length rewrites before parsing: ``\\|…\\|`` norms get open/close
     markers, ``out*{n_9}`` (Markdown turned ``_`` into ``*``) is ``out_{n_9}``,
@@ -207,15 +283,28 @@ def normalise(text: str) -> str:
     return re.sub(r"\b(?:np|numpy|math)\.(?=[a-z])", lambda m: " " * len(m[0]), text)
 
 
+# An elision (⋮ ⋯ ⋱ … \\dots \\vdots): entries or terms left out, which cannot be checked.
+ELLIPSIS = re.compile(r"[\u2026\u22ee\u22ef\u22f1]|\\(?:dots[cbmio]?|[lcvd]dots|hdots|hdotsfor)"
+                      r"(?![A-Za-z])")
+# Environments whose & and \\ are part of the formula (cells, cases), not layout.
+ENVIRONMENT = re.compile(r"\\(begin|end)\s*\{(cases|array|[pbBvV]?(?:small)?matrix\*?)\}")
+
+
 def _blank_ampersands(text: str) -> str:
-    """& separates a value from its condition inside \\begin{cases}; elsewhere
-    (align environments) it is layout and becomes a space."""
+    """& separates a value from its condition inside \\begin{cases} and the
+    cells of a matrix (bmatrix, array, …); elsewhere (align environments) it is
+    layout and becomes a space."""
     if "&" not in text:
         return text
-    keep = bytearray(len(text))
-    for m in re.finditer(r"\\begin\s*\{cases\}.*?\\end\s*\{cases\}", text, re.S):
-        keep[m.start():m.end()] = b"\1" * (m.end() - m.start())
-    return "".join(" " if c == "&" and not keep[i] else c for i, c in enumerate(text))
+    out, depth, last = [], 0, 0
+    for m in ENVIRONMENT.finditer(text):
+        chunk = text[last:m.start()]
+        out += [chunk if depth else chunk.replace("&", " "), m[0]]
+        depth = depth + 1 if m[1] == "begin" else max(depth - 1, 0)
+        last = m.end()
+    tail = text[last:]
+    out.append(tail if depth else tail.replace("&", " "))
+    return "".join(out)
 
 
 def mark_norms(text: str) -> str:

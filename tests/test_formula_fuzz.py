@@ -50,6 +50,9 @@ SEEDS = [
     "a^L = softmax(z^L)",
     r"\frac{\partial out_{n_6}}{\partial net_{n_6}} = \begin{cases} 1 & \text{if } net_{n_6} > 0 "
     r"\\ 0 & \text{otherwise} \end{cases}",
+    r"\frac{\partial a^{L}}{\partial z^{L}}=\left[\begin{array}{cc} "
+    r"a^L_{1}\left(1-a^L_{1}\right) & -a^L_{1}a^L_{2}\\ "
+    r"-a^L_{2}a^L_{1} & a^L_{2}\left(1-a^L_{2}\right) \end{array}\right]",
 ]
 
 TOKENS = ["x", "z", "a", "y", "e", "w17", "out_n9", "net_{n_9}", "W2", "delta2", "z^1", "a^L",
@@ -61,7 +64,8 @@ TOKENS = ["x", "z", "a", "y", "e", "w17", "out_n9", "net_{n_9}", "W2", "delta2",
           r"^\top", r"\nabla_{x}", "leaky_relu", "softplus", " ", "∂", "σ", "δ", "−", "·", "⊙",
           r"\alpha", r"\eta", ":=", "*=", "* =", r"\leftarrow", "←", "^{new}", "_{old}", "_new", r"\foo", "__import__", "os", "system", "'ls'", "lambda", ":", ";", "#",
           "\\", "\x00", "𝑥", "\ue000|", r"\begin{cases}", r"\end{cases}", r"\\", "&", ">",
-          "<", r"\geq", r"\text{if }", r"\text{otherwise}", "(z > 0)", "[x < 1]"]
+          "<", r"\geq", r"\text{if }", r"\text{otherwise}", "(z > 0)", "[x < 1]",
+          r"\begin{bmatrix}", r"\end{bmatrix}", r"\begin{array}{cc}", r"\end{array}", r"\vdots"]
 
 HOSTILE = [
     "__import__('os').system('touch {marker}') = 1",
@@ -87,6 +91,10 @@ HOSTILE = [
     "x = " + r"\sum_k " * 50 + "w^{2}_{k1}",
     "x = " + "W2 " * 2000,
     "x = " + "=" * 3000,
+    "x = " + r"\begin{bmatrix}" + "1&" * 4900 + r"1\end{bmatrix}",
+    "x = " + r"\begin{bmatrix}" + r"x\\" * 3200 + r"x\end{bmatrix}",
+    "x = " + r"\begin{bmatrix}" * 200 + "x" + r"\end{bmatrix}" * 200,
+    "x = " + (r"\begin{bmatrix}" + r"\\".join(["&".join(["x"] * 35)] * 35) + r"\end{bmatrix}") * 2,
 ]
 
 
@@ -171,7 +179,7 @@ def test_arbitrary_unicode(text, scope):
 
 
 SEED_SCOPES = ["numbered", "numbered", "numbered", "numbered", "layered", "layered", "layered", "layered", "layered",
-               "free", "free", "free", "numbered", "layered", "free", "softmax", "numbered"]
+               "free", "free", "free", "numbered", "layered", "free", "softmax", "numbered", "softmax"]
 
 
 def test_seed_formulas_parse():
