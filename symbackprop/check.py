@@ -126,7 +126,8 @@ class Checker(Diagnoser, Presenter):
         try:
             claims = parse_instances(text, self.scope)
         except FormulaError as err:
-            calculus = self.calculus(text, line)
+            calculus = self.calculus(text, line) if err.message.startswith("unknown name") \
+                else None
             if calculus is not None:
                 return calculus
             return [Verdict(line, text, "unparseable", message=str(err), position=err.position,

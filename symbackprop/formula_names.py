@@ -177,6 +177,18 @@ def _layer_heads(nt) -> dict[str, str]:
     return heads
 
 
+def weight_matrix(layer, nt) -> sp.ImmutableMatrix:
+    """A layer's W as the notation writes it: row j, column k for w^l_{jk}; in the ij
+    style (w_{ij} from i to j) row i, column j, the transpose, with the bias as its
+    last row when it is an extra weight (seed 000's 3×2 W^{(1)})."""
+    if nt.style != "ij":
+        return layer.W
+    rows = layer.W.T
+    if nt.bias == "extra_weight":
+        rows = rows.col_join(layer.b.T)
+    return sp.ImmutableMatrix(rows)
+
+
 def build_scope(model=None) -> Scope:
     """The names of ``model`` (a pipeline.Model), or the free-standing scope.
 
@@ -198,8 +210,9 @@ def build_scope(model=None) -> Scope:
     layers = {("a", 0): net.x}
     for layer in net.layers:
         for kind in ("W", "b", "z", "a", "delta"):
-            layers[(kind, layer.index)] = getattr(layer, kind)
-            names.setdefault(f"{kind}{layer.index}", getattr(layer, kind))
+            value = weight_matrix(layer, nt) if kind == "W" else getattr(layer, kind)
+            layers[(kind, layer.index)] = value
+            names.setdefault(f"{kind}{layer.index}", value)
     for name, value in (("x", net.x), ("y", net.y), ("E", LOSS)):
         names.setdefault(name, value)
     alphas = {layer.alpha for layer in net.layers if layer.alpha is not None}

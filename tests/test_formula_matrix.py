@@ -260,10 +260,13 @@ def test_seed_000_weights_as_a_pmatrix_parse():
     (rf"\hat{{y}} = \sigma\left({ROW} {HIDDEN}\right)", "correct"),
     (rf"h^{{(2)}} = {ROW} {SWAPPED}", "incorrect"),
     (rf"\hat{{y}} = {ROW} {HIDDEN}", "incorrect"),                        # σ left out
-    (r"\frac{\partial E}{\partial W^{(2)}} = (\hat{y} - y)\hat{y}(1-\hat{y}) "
-     r"\begin{pmatrix} \sigma(h^{(1)}_1) & \sigma(h^{(1)}_2) \end{pmatrix}", "correct"),
-    (r"\frac{\partial E}{\partial W^{(2)}} = (\hat{y} - y) "
-     r"\begin{pmatrix} \sigma(h^{(1)}_1) & \sigma(h^{(1)}_2) \end{pmatrix}", "incorrect"),
+    # in the ij style W^{(2)} is 3×1 (rows: from hidden 1, hidden 2, the constant 1), so
+    # its gradient is δ times the column of what feeds it
+    (rf"W^{{(2)}} = {COLUMN}", "correct"),
+    (rf"W^{{(2)}} = {ROW}", "incorrect"),
+    (rf"\frac{{\partial E}}{{\partial W^{{(2)}}}} = (\hat{{y}} - y)\hat{{y}}(1-\hat{{y}}) {HIDDEN}",
+     "correct"),
+    (rf"\frac{{\partial E}}{{\partial W^{{(2)}}}} = (\hat{{y}} - y) {HIDDEN}", "incorrect"),
 ])
 def test_one_hidden_ij_pmatrix_claims(text, verdict):
     [v] = verdicts(ONE_HIDDEN_IJ, text)
