@@ -29,7 +29,7 @@ import sympy as sp
 from .diagnose import DIAGNOSIS_POINTS, Diagnoser, first_mismatch
 from .formula_names import LR
 from .present import Presenter
-from .numbers import LITERAL, rounded, rounding_error, rounds_to
+from .numbers import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
 from .points import PointSet, free_points, network_points, values
 from .truth import Truth, Unsupported, partial_class
 from .updates import update_as_equation
@@ -282,10 +282,15 @@ class Checker(Diagnoser, Presenter):
         ts = self.truth.resolve(S.expr)
         if LR in _symbols(ts) and LR not in pts.base:
             raise NeedsValues("the learning rate ([values].learning_rate)")
-        if isinstance(ts, sp.MatrixBase):
-            return Verdict(verdict="incorrect", expected=self.text(values(ts, pts.base) or ts),
-                           diagnosis=f"a single number written for a {ts.rows}×{ts.cols} matrix",
-                           method="shapes differ", region=pts.region, **base)
+        if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
+            return self.numeric_matrix(ts, C, pts, base)
+        if isinstance(ts, sp.MatrixBase) or isinstance(C.expr, sp.MatrixBase):
+            shape = (ts if isinstance(ts, sp.MatrixBase) else C.expr).shape
+            what = ("a single number written for a {}×{} matrix" if isinstance(ts, sp.MatrixBase)
+                    else "a {}×{} matrix of numbers written for a single number").format(*shape)
+            true = values(ts, pts.base)
+            return Verdict(verdict="incorrect", expected=self.text(ts if true is None else true),
+                           diagnosis=what, method="shapes differ", region=pts.region, **base)
         true, claimed = values(ts, pts.base), values(C.expr, {})
         if true is None or claimed is None:
             return Verdict(verdict="incorrect", message="undefined at the spec's [values]", **base)
@@ -298,6 +303,38 @@ class Checker(Diagnoser, Presenter):
         return Verdict(verdict=verdict, expected=rounded(true, places), diagnosis=diag,
                        counterexample=cx, method="value at the spec's [values]",
                        region=pts.region, **base)
+
+    def numeric_matrix(self, ts, C, pts, base: dict) -> Verdict:
+        """A matrix of numbers (``\\begin{bmatrix} 1.05 \\\\ -0.25 \\end{bmatrix}``): each
+        entry must be what the true entry rounds to, to the places written (a whole
+        number among decimals, such as 0, to the most places of the matrix)."""
+        common = dict(method="value at the spec's [values]", region=pts.region, **base)
+        if ts.shape != C.expr.shape:
+            return Verdict(verdict="incorrect", diagnosis=f"shapes differ: {C.expr.rows}×"
+                           f"{C.expr.cols} written for {ts.rows}×{ts.cols}",
+                           expected=self.text(values(ts, pts.base) or ts), **common)
+        true, claimed = values(ts, pts.base), values(C.expr, {})
+        if true is None or claimed is None:
+            return Verdict(verdict="incorrect", message="undefined at the spec's [values]",
+                           **base)
+        places = [decimal_places(sp.nsimplify(c, rational=True)) for c in C.expr]
+        most = max(places)
+        places = [p if p > 0 else most for p in places]
+        wrong = [k for k, (t, c, p) in enumerate(zip(true, claimed, places))
+                 if not rounds_to(t, c, p)]
+        shown = sp.ImmutableMatrix(ts.rows, ts.cols,
+                                   [sp.Float(rounded(t, p)) for t, p in zip(true, places)])
+        if not wrong:
+            return Verdict(verdict="correct", **common)
+        k = wrong[0]
+        i, j = divmod(k, ts.cols)
+        diag = (f"entry ({i + 1}, {j + 1}): "
+                + digits_diagnosis(true[k], claimed[k], places[k])
+                + (f" ({len(wrong)} of {len(places)} entries are off)" if len(wrong) > 1 else ""))
+        as_list = lambda m: [[float(x) for x in m.row(r)] for r in range(m.rows)]   # noqa: E731
+        return Verdict(verdict="incorrect", expected=self.text(shown), diagnosis=diag,
+                       counterexample={"at": "the spec's [values]", "true": as_list(true),
+                                       "claimed": as_list(claimed)}, **common)
 
     def agrees(self, true, claimed, C) -> bool:
         if C.decimals is not None:

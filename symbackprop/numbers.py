@@ -39,6 +39,18 @@ def rounded(true, places: int) -> str:
         return str(to_decimal(true).quantize(q, ROUND_HALF_EVEN))
 
 
+def decimal_places(q: sp.Rational, most: int = 30) -> int:
+    """The fewest decimal places that write ``q`` exactly (``most`` if none do).
+
+    >>> decimal_places(sp.Rational("1.05")), decimal_places(sp.Integer(0)), decimal_places(sp.Rational(1, 3))
+    (2, 0, 30)
+    """
+    for places in range(most):
+        if (q * 10 ** places).is_integer:
+            return places
+    return most
+
+
 def literal_values(text: str) -> list[tuple[sp.Rational, int]]:
     """The decimal literals written in ``text`` with their decimal places."""
     return [(sp.Rational(m), len(m.partition(".")[2])) for m in LITERAL.findall(text)]

@@ -273,9 +273,6 @@ def test_one_hidden_ij_pmatrix_claims(text, verdict):
     assert v.verdict == verdict, v
 
 
-@pytest.mark.xfail(reason="check.numeric treats a side without symbols as one number, so a "
-                          "numeric matrix is 'a single number written for a 4×1 matrix'",
-                   strict=False)
 def test_numeric_vector_at_the_specs_values():
     # z^1 = W^1 x + b^1 at x = (1, −0.5, 2), by hand:
     # 0.2 + 0.05 + 0.8 + 0 = 1.05; −0.3 − 0.25 + 0.2 + 0.1 = −0.25;
@@ -283,3 +280,13 @@ def test_numeric_vector_at_the_specs_values():
     [v] = verdicts("softmax_classifier",
                    r"z^1 = \begin{bmatrix} 1.05 \\ -0.25 \\ 0 \\ 0.7 \end{bmatrix}")
     assert v.verdict == "correct", v
+    # one entry off (0.75 for 0.7): incorrect, and the entry is named
+    [v] = verdicts("softmax_classifier",
+                   r"z^1 = \begin{bmatrix} 1.05 \\ -0.25 \\ 0 \\ 0.75 \end{bmatrix}")
+    assert v.verdict == "incorrect" and v.diagnosis.startswith("entry (4, 1)")
+    assert v.counterexample["claimed"][3] == [0.75]
+    # a row for the column, and a single number for the vector
+    [v] = verdicts("softmax_classifier", r"z^1 = \begin{bmatrix} 1.05 & -0.25 & 0 & 0.7 \end{bmatrix}")
+    assert v.verdict == "incorrect" and "shapes differ: 1×4 written for 4×1" in v.diagnosis
+    [v] = verdicts("softmax_classifier", r"z^1 = 1.05")
+    assert v.verdict == "incorrect" and "single number written for a 4×1 matrix" in v.diagnosis
