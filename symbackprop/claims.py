@@ -74,15 +74,45 @@ def _markup(text: str) -> list[ClaimText]:
 
 
 def _rows(body: str, line: int, offset: int, text: str) -> list[ClaimText]:
-    """Each ``\\\\``-separated row of an environment, on the line it starts."""
-    out, pos = [], 0
-    for row in re.split(r"\\\\", body):
+    r"""Each ``\\``-separated row of an environment, on the line it starts; rows and
+    alignment ``&`` are cut at the top level only (a matrix or cases inside a row keeps
+    its own)."""
+    out = []
+    for pos, row in _top_level_rows(body):
         start = line + body.count("\n", 0, pos) + (len(row) - len(row.lstrip("\n")))
-        pos += len(row) + 2
-        for claim in split_equations(_clean(row.replace("&", ""))):
+        for claim in split_equations(_clean(row)):
             if EQUATION.search(claim):
                 out.append(ClaimText(start, claim))
     return out
+
+
+NESTING = re.compile(r"\\begin\s*\{[^}]*\}|\\end\s*\{[^}]*\}|\\\\|&")
+
+
+def _top_level_rows(body: str) -> list[tuple[int, str]]:
+    r"""(offset, row) of the rows of ``body``: split at ``\\\\`` and with ``&`` dropped
+    outside any inner ``\\begin…\\end``.
+
+    >>> _top_level_rows(r"W &= \begin{pmatrix} a \\ b \end{pmatrix} \\ y &= 1")
+    [(0, 'W = \\begin{pmatrix} a \\\\ b \\end{pmatrix} '), (44, ' y = 1')]
+    """
+    rows, depth, start, kept = [], 0, 0, []
+    last = 0
+    for m in NESTING.finditer(body):
+        token = m.group(0)
+        if token.startswith("\\begin"):
+            depth += 1
+        elif token.startswith("\\end"):
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            kept.append(body[last:m.start()])
+            last = m.end()
+            if token == "\\\\":
+                rows.append((start, "".join(kept)))
+                kept, start = [], m.end()
+    kept.append(body[last:])
+    rows.append((start, "".join(kept)))
+    return rows
 
 
 # Several equations in one display: x = 1 \quad\text{or}\quad y = 2, a = b \Rightarrow c = d.

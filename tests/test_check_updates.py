@@ -225,3 +225,16 @@ def test_several_equations_in_one_display_are_separate_claims():
     assert [(v.line, v.text, v.verdict) for v in report.verdicts] == [
         (1, r"\sigma'(z) = \sigma(z)(1-\sigma(z))", "correct"),
         (1, r"\tanh'(z) = 1 + \tanh(z)^2", "incorrect")]
+
+
+def test_a_matrix_inside_an_align_row_stays_whole():
+    from symbackprop.claims import extract
+    md = ("\\begin{align}\n"
+          "z^1 &= \\begin{bmatrix} 1.05 \\\\ -0.25 \\\\ 0 \\\\ 0.7 \\end{bmatrix} \\\\\n"
+          "E &= 0.5\n"
+          "\\end{align}\n")
+    claims = extract(md, "markup")
+    assert [(c.line, c.text) for c in claims] == [
+        (2, r"z^1 = \begin{bmatrix} 1.05 \\ -0.25 \\ 0 \\ 0.7 \end{bmatrix}"), (3, "E = 0.5")]
+    # z^1 by hand at softmax_classifier's values (tests/test_formula_matrix.py)
+    assert check("softmax_classifier", claims[0].text, isolate=False)[0].verdict == "correct"
