@@ -126,8 +126,10 @@ class Checker(Diagnoser, Presenter):
         try:
             claims = parse_instances(text, self.scope)
         except FormulaError as err:
-            calculus = self.calculus(text, line) if err.message.startswith("unknown name") \
-                else None
+            # only when no network reading exists: a name it lacks (z), or d/dx of the
+            # input vector x; a shape error in a network formula stays that error
+            calculus = self.calculus(text, line) if err.message.startswith(
+                ("unknown name", "a derivative of a matrix by a matrix")) else None
             if calculus is not None:
                 return calculus
             return [Verdict(line, text, "unparseable", message=str(err), position=err.position,

@@ -238,3 +238,15 @@ def test_a_matrix_inside_an_align_row_stays_whole():
         (2, r"z^1 = \begin{bmatrix} 1.05 \\ -0.25 \\ 0 \\ 0.7 \end{bmatrix}"), (3, "E = 0.5")]
     # z^1 by hand at softmax_classifier's values (tests/test_formula_matrix.py)
     assert check("softmax_classifier", claims[0].text, isolate=False)[0].verdict == "correct"
+
+
+def test_the_calculus_example_file_against_a_spec():
+    """calculus.txt (free-standing) checked against a spec gives the same verdicts as
+    with --no-spec: d/dx of the network's input vector x is read as calculus."""
+    from symbackprop.check import check_claims
+    text = (EXAMPLES / "claims" / "calculus.txt").read_text()
+    free = [(v.line, v.link, v.verdict) for v in check_claims(None, text, isolate=False).verdicts]
+    model = prepare(example_path("worked_2331"))
+    specd = [(v.line, v.link, v.verdict)
+             for v in check_claims(model, text, isolate=False).verdicts]
+    assert specd == free and ("unparseable" not in {v for _, _, v in free})
