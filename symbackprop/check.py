@@ -32,7 +32,7 @@ from .present import Presenter
 from .numbers import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
 from .points import PointSet, free_points, network_points, values
 from .truth import Truth, Unsupported, partial_class
-from .updates import update_as_equation
+from .updates import ASCENT, update_as_equation
 from .verdict import Verdict
 
 SYMBOLIC_SECONDS = 1.0
@@ -245,9 +245,14 @@ class Checker(Diagnoser, Presenter):
                            region=pts.region, **base)
         point, u, v = bad
         text, tex = expected()
+        diagnosis = update_as_equation(self, A.expr, tb, pts.points[:DIAGNOSIS_POINTS]) \
+            or self.diagnose(A, B, ta, tb, pts.points)
+        if diagnosis == ASCENT and any(self.truth.nodes.get(s, None) is not None and
+                                       self.truth.nodes[s].kind == "delta" for s in _symbols(B.expr)):
+            diagnosis += ("; here δ = ∂E/∂z (posts that define δ = −∂E/∂z, as seed 003 does, "
+                          "rightly write +)")
         return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
-                       diagnosis=update_as_equation(self, A.expr, tb, pts.points[:DIAGNOSIS_POINTS])
-                       or self.diagnose(A, B, ta, tb, pts.points),
+                       diagnosis=diagnosis,
                        counterexample=self.counterexample(point, u, v, A.expr, B.expr, ta),
                        method="numeric: differ at a test point", region=pts.region, **base)
 
