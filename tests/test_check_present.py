@@ -184,8 +184,8 @@ def test_counterexample_names_are_plain_and_name_the_values_shown(layered):
 BIG = "[notation]\nstyle = \"{style}\"\nindex_base = {base}\nbias = \"{bias}\"\n"
 
 
-@pytest.mark.parametrize("style, base, bias", itertools.product(
-    ["layered", "ij", "numbered"], [0, 1], ["separate", "extra_weight"]))
+@pytest.mark.parametrize("style, base, bias", list(itertools.product(
+    ["layered", "ij", "numbered"], [0, 1], ["separate", "extra_weight"])))
 def test_every_plain_name_is_read_back_as_itself(style, base, bias):
     # 12 inputs and 11 hidden neurons: two-digit indices on both sides of the weights
     model = prepare(spec_text([12, 11, 2], ["relu", "sigmoid"], "half_sse",
