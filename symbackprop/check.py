@@ -32,7 +32,7 @@ from .present import Presenter
 from .numbers import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
 from .points import PointSet, free_points, network_points, values
 from .truth import Truth, Unsupported, partial_class
-from .updates import ASCENT, update_as_equation
+from .updates import ASCENT, implied_gradient, update_as_equation
 from .verdict import Verdict
 
 SYMBOLIC_SECONDS = 1.0
@@ -305,6 +305,8 @@ class Checker(Diagnoser, Presenter):
         places = C.decimals if C.decimals is not None else 6
         verdict = "correct" if ok else "incorrect"
         diag = None if ok else self.number_diagnosis(S.expr, ts, claimed, C, pts.base, true)
+        if not ok and diag is None:
+            diag = implied_gradient(self, S.expr, claimed, pts.base)
         cx = None if ok else {"at": "the spec's [values]", "true": float(true),
                               "claimed": float(claimed)}
         return Verdict(verdict=verdict, expected=rounded(true, places), diagnosis=diag,

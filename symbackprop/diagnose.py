@@ -21,7 +21,9 @@ from .mistakes import Forms, Mistake, NotApplicable, derivative_mutations, free_
 from .numbers import digits_diagnosis
 from .points import values
 from .truth import Unsupported, loss_symbol, partial_class
-from .updates import is_update, update_mutations
+from .updates import ASCENT, NO_RATE, NO_THETA, is_update, update_mutations
+
+UPDATE_SLIPS = (ASCENT, NO_RATE, NO_THETA)
 
 
 def first_mismatch(ta, tb, points):
@@ -50,15 +52,24 @@ class Diagnoser:
     """The diagnosis methods of the checker."""
 
     def number_diagnosis(self, written, ts, claimed, C, point, true) -> str | None:
-        """Digits first, then the mistakes (log base 10, ½, sign …) evaluated at ``point``."""
+        """Digits first, then the mistakes (log base 10, ½, sign …) evaluated at ``point``.
+        A new value θ^{new} differs from θ by a small step, so its leading digits say
+        little: a truncation first, then the update's own slips (ascent, no η, no θ);
+        the gradient mutations are too fine for its rounding (None: the caller names
+        the gradient the step implies)."""
+        update = is_update(written)
         if C.decimals is not None:
             digits = digits_diagnosis(true, claimed, C.decimals)
-            if "fewer digits" in digits:
+            if "fewer digits" in digits and (not update or "truncated" in digits):
                 return digits
         for label, form in self.mutations(written, ts):
+            if update and not label.startswith(UPDATE_SLIPS):
+                continue
             v = values(form, point)
             if v is not None and not isinstance(v, sp.MatrixBase) and self.agrees(v, claimed, C):
                 return label
+        if update:
+            return None         # the caller names the gradient the step implies
         return digits_diagnosis(true, claimed, C.decimals) if C.decimals is not None else None
 
     def diagnose(self, A, B, ta, tb, points) -> str | None:

@@ -65,3 +65,18 @@ def update_as_equation(diagnoser, written, tb, points) -> str | None:
         return None
     new = written.applyfunc(Updated) if isinstance(written, sp.MatrixBase) else Updated(written)
     return UPDATE_AS_EQUATION if matches(diagnoser.truth.resolve(new), tb, points) else None
+
+
+def implied_gradient(checker, written, claimed, point) -> str | None:
+    """For a wrong new value θ^{new} = c: the gradient the step used, (θ − c)/η, next to
+    the true ∂E/∂θ (the post's w17 update uses 0.0850 where ∂E/∂w17 = 0.1408)."""
+    from .points import values
+    if not isinstance(written, Updated) or LR not in point:
+        return None
+    theta = written.args[0]
+    true = values(checker.truth.resolve(partial_class()(loss_symbol(), theta)), point)
+    if true is None:
+        return None
+    used = (point[theta] - claimed) / point[LR]
+    return (f"the step uses ∂E/∂θ = {float(used):.6g} (θ − θ^new over η); the true "
+            f"∂E/∂{checker.truth.name(theta)} is {float(true):.6g}")

@@ -251,3 +251,21 @@ def test_the_calculus_example_file_against_a_spec():
     specd = [(v.line, v.link, v.verdict)
              for v in check_claims(model, text, isolate=False).verdicts]
     assert specd == free and ("unparseable" not in {v for _, _, v in free})
+
+
+def test_wrong_update_numbers_are_diagnosed_on_the_step(numbered):
+    """θ^new differs from θ by η·∂E/∂θ ≈ 0.0014 for w17: its mistakes are read off the
+    step.  By hand: ∂E/∂w17 = 0.1408, η = 0.01, so w17_new = 0.798592."""
+    h = worked_by_hand()
+    ascent, no_rate = 0.8 + ETA * h["dw17"], 0.8 - h["dw17"]
+    [v] = verdicts(numbered, f"w17_new = {ascent:.4f}")
+    assert "gradient-ascent" in v.diagnosis
+    [v] = verdicts(numbered, f"w17_new = {no_rate:.4f}")
+    assert "learning rate η is missing" in v.diagnosis
+    # the post: 0.8 − 0.01 · 0.0850 — the step used 0.085 for ∂E/∂w17 = 0.1408
+    [v] = verdicts(numbered, r"w_{17}^{\text{new}} = 0.8 - 0.01 \cdot 0.0850")
+    assert v.diagnosis.startswith("the step uses ∂E/∂θ = 0.085 ")
+    assert f"{h['dw17']:.6g}" in v.diagnosis
+    # the post's w7 result 0.699 is 0.6996992 truncated
+    [v] = verdicts(numbered, r"w_{7}^{\text{new}} = 0.699")
+    assert "truncated" in v.diagnosis
