@@ -111,6 +111,7 @@ class Diagnoser:
             return
         if self.d is not None:
             written = self.operator_target(written) or written
+            yield from self.path_mutations(written)
             for m in mistakes(self.d):
                 form = self.mutated(written, m)
                 if form is not None:
@@ -127,6 +128,31 @@ class Diagnoser:
                        true.replace(sp.log, lambda u: sp.log(u) / sp.log(10)))
             yield from (("sign flipped", -true), ("factor of 2: off by a factor 2", 2 * true),
                         ("factor of 2: off by a factor ½", true / 2))
+
+    def path_mutations(self, written):
+        """∂of/∂wrt along one path of several: the incomplete chain written out as a
+        formula or a number (the post's ∂E/∂w1 = (out − y) out(1 − out) w16 w7 x1)."""
+        Partial = partial_class()
+        if not isinstance(written, Partial) or len(self.truth.tied(written.args[1])) != 1:
+            return
+        of, wrt = written.args
+        if wrt not in self.truth.nodes:
+            return
+        try:
+            paths = self.truth.paths(of, wrt)
+        except Unsupported:
+            return
+        if not 2 <= len(paths) <= MAX_PATH_MUTATIONS:
+            return
+        n = self.truth.name
+        for path in paths:
+            term = sp.Mul(*[self.truth._partial(a, b) for a, b in zip(path, path[1:])])
+            others = {x for p in paths if p != path for x in p} - set(path)
+            names = ", ".join(sorted((n(x) for x in others), key=_natural))
+            through = ", ".join(n(x) for x in path[1:-1])
+            yield (f"incomplete chain: the formula follows 1 of the {len(paths)} paths from "
+                   f"{n(of)} to {n(wrt)} (through {through}); it leaves out the paths through "
+                   f"{names}", term)
 
     def mutated(self, written, m: Mistake):
         """The mutated truth of a Partial, a named quantity, or a matrix of them."""
@@ -230,6 +256,7 @@ class Diagnoser:
 
 
 MAX_NAMED = 12
+MAX_PATH_MUTATIONS = 24
 
 
 def _natural(name: str):

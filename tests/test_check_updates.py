@@ -269,3 +269,18 @@ def test_wrong_update_numbers_are_diagnosed_on_the_step(numbered):
     # the post's w7 result 0.699 is 0.6996992 truncated
     [v] = verdicts(numbered, r"w_{7}^{\text{new}} = 0.699")
     assert "truncated" in v.diagnosis
+
+
+# ---- an incomplete chain written out as a formula or a number ------------------------
+def test_one_path_written_out_is_an_incomplete_chain(numbered):
+    """Seed 004's ∂E/∂w1 follows the path through n6 only: as a formula, and as its
+    number 0.0141 (by hand: one path 0.01412, all three 0.05590)."""
+    h = worked_by_hand()
+    assert abs(h["dw1_post"] - 0.0141) < 5e-5 and abs(h["dw1"] - 0.0559) < 5e-5
+    for claim in ("dE/dw1 = (out_n9 - y)*out_n9*(1-out_n9)*w16*w7*x1", "dE/dw1 = 0.0141"):
+        [v] = verdicts(numbered, claim)
+        assert v.verdict == "incorrect"
+        assert v.diagnosis.startswith("incomplete chain: the formula follows 1 of the 3 paths")
+        assert "(through out_n9, net_n9, out_n6, net_n6, out_n3, net_n3)" in v.diagnosis
+    [v] = verdicts(numbered, "dE/dw1 = (out_n9 - y)*out_n9*(1-out_n9)*w17*w8*x1")
+    assert "through out_n9, net_n9, out_n7" in v.diagnosis
