@@ -247,10 +247,9 @@ class Checker(Diagnoser, Presenter):
         text, tex = expected()
         diagnosis = update_as_equation(self, A.expr, tb, pts.points[:DIAGNOSIS_POINTS]) \
             or self.diagnose(A, B, ta, tb, pts.points)
-        if diagnosis == ASCENT and any(self.truth.nodes.get(s, None) is not None and
-                                       self.truth.nodes[s].kind == "delta" for s in _symbols(B.expr)):
-            diagnosis += ("; here δ = ∂E/∂z (posts that define δ = −∂E/∂z, as seed 003 does, "
-                          "rightly write +)")
+        if diagnosis == ASCENT and any(getattr(self.truth.nodes.get(s), "kind", None) == "delta"
+                                       for s in _symbols(B.expr)):
+            diagnosis += "; here δ = ∂E/∂z (with δ defined as −∂E/∂z, + would be right)"
         return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
                        diagnosis=diagnosis,
                        counterexample=self.counterexample(point, u, v, A.expr, B.expr, ta),

@@ -89,7 +89,7 @@ def test_layer_level_updates_and_the_seed_003_sign(layered):
     assert [v.verdict for v in verdicts(layered, ok)] == ["correct"]
     [v] = verdicts(layered, bad)
     assert v.verdict == "incorrect" and "gradient-ascent" in v.diagnosis
-    assert "define δ = −∂E/∂z" in v.diagnosis          # the sign convention is named
+    assert "with δ defined as −∂E/∂z, + would be right" in v.diagnosis    # the convention
     seed001 = r"W^l_{new} = W^l_{old} - learningRate* \delta C_0/ \delta w^l"
     assert {v.verdict for v in verdicts(layered, seed001)} == {"correct"}
 
