@@ -28,7 +28,7 @@ import sympy as sp
 
 from .diagnose import DIAGNOSIS_POINTS, Diagnoser, first_mismatch
 from .formula_names import LR
-from .present import Presenter
+from .present import Presenter, plain, symbols_of
 from .numbers import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
 from .points import PointSet, free_points, network_points, values
 from .truth import Truth, Unsupported, partial_class
@@ -248,7 +248,7 @@ class Checker(Diagnoser, Presenter):
         diagnosis = update_as_equation(self, A.expr, tb, pts.points[:DIAGNOSIS_POINTS]) \
             or self.diagnose(A, B, ta, tb, pts.points)
         if diagnosis == ASCENT and any(getattr(self.truth.nodes.get(s), "kind", None) == "delta"
-                                       for s in _symbols(B.expr)):
+                                       for s in symbols_of(B.expr)):
             diagnosis += "; here δ = ∂E/∂z (with δ defined as −∂E/∂z, + would be right)"
         return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
                        diagnosis=diagnosis,
@@ -286,7 +286,7 @@ class Checker(Diagnoser, Presenter):
         if pts.base is None:
             raise NeedsValues("a [values] table (x, y and every parameter)")
         ts = self.truth.resolve(S.expr)
-        if LR in _symbols(ts) and LR not in pts.base:
+        if LR in symbols_of(ts) and LR not in pts.base:
             raise NeedsValues("the learning rate ([values].learning_rate)")
         if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
             return self.numeric_matrix(ts, C, pts, base)
@@ -325,7 +325,7 @@ class Checker(Diagnoser, Presenter):
         if true is None or claimed is None:
             return Verdict(verdict="incorrect", message="undefined at the spec's [values]",
                            **base)
-        places = [decimal_places(sp.nsimplify(c, rational=True)) for c in C.expr]
+        places = [decimal_places(c) for c in C.expr]         # the parser's exact rationals
         most = max(places)
         places = [p if p > 0 else most for p in places]
         wrong = [k for k, (t, c, p) in enumerate(zip(true, claimed, places))
@@ -339,10 +339,9 @@ class Checker(Diagnoser, Presenter):
         diag = (f"entry ({i + 1}, {j + 1}): "
                 + digits_diagnosis(true[k], claimed[k], places[k])
                 + (f" ({len(wrong)} of {len(places)} entries are off)" if len(wrong) > 1 else ""))
-        as_list = lambda m: [[float(x) for x in m.row(r)] for r in range(m.rows)]   # noqa: E731
         return Verdict(verdict="incorrect", expected=self.text(shown), diagnosis=diag,
-                       counterexample={"at": "the spec's [values]", "true": as_list(true),
-                                       "claimed": as_list(claimed)}, **common)
+                       counterexample={"at": "the spec's [values]", "true": plain(true),
+                                       "claimed": plain(claimed)}, **common)
 
     def agrees(self, true, claimed, C) -> bool:
         if C.decimals is not None:
@@ -405,11 +404,6 @@ def bad_indices(claims, found):
 def _has(e, cls) -> bool:
     entries = list(e) if isinstance(e, sp.MatrixBase) else [e]
     return any(x.has(cls) for x in entries)
-
-
-def _symbols(e):
-    return set().union(*[x.free_symbols for x in e]) if isinstance(e, sp.MatrixBase) \
-        else e.free_symbols
 
 
 def _shape(e):

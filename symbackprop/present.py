@@ -66,7 +66,7 @@ class Presenter:
         # ReLU' reads as the Iverson bracket [z > 0] rather than a Piecewise
         expr = expr.replace(_is_step, lambda e: sp.Symbol("[" + self.text(e.args[0].cond.lhs) + " > 0]"))
         if self.nt is not None:
-            names = {s: sp.Symbol(self.nt.text.get(s, str(s))) for s in _symbols(expr)}
+            names = {s: sp.Symbol(self.nt.text.get(s, str(s))) for s in symbols_of(expr)}
             names[loss_symbol()] = sp.Symbol("E")
             names[LR] = sp.Symbol("η")
             expr = expr.xreplace(names)
@@ -81,13 +81,13 @@ class Presenter:
         return sp.latex(expr, **opts)
 
     def counterexample(self, point, u, v, *exprs) -> dict:
-        syms = sorted(set().union(*[_symbols(e) for e in exprs]) - {loss_symbol()}, key=str)
+        syms = sorted(set().union(*[symbols_of(e) for e in exprs]) - {loss_symbol()}, key=str)
         if self.d is not None:
             syms = list(dict.fromkeys(list(self.d.network.x) + list(self.d.network.y) + syms))
         named = self.truth.name if self.d is not None else str
         name = lambda s: "η" if s == LR else named(s)          # noqa: E731
         at = {name(s): float(point[s]) for s in syms[:24] if s in point}
-        return {"at": at, "lhs": _plain(u), "rhs": _plain(v)}
+        return {"at": at, "lhs": plain(u), "rhs": plain(v)}
 
 
 
@@ -124,7 +124,8 @@ def tree_size(e) -> int:
     return sizes[e]
 
 
-def _plain(v):
+def plain(v):
+    """A number or matrix as JSON-ready floats (lists of rows)."""
     if v is None:
         return None
     if isinstance(v, sp.MatrixBase):
@@ -132,6 +133,7 @@ def _plain(v):
     return float(v)
 
 
-def _symbols(e):
+def symbols_of(e):
+    """The free symbols of an expression or of every entry of a matrix."""
     return set().union(*[x.free_symbols for x in e]) if isinstance(e, sp.MatrixBase) \
         else e.free_symbols
