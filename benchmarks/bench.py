@@ -33,12 +33,12 @@ import sympy as sp  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from symbackprop.derive import derive  # noqa: E402
-from symbackprop.network import build_network  # noqa: E402
-from symbackprop.numeric import evaluate, loss  # noqa: E402
-from symbackprop.parameters import initial_parameters  # noqa: E402
-from symbackprop.pipeline import prepare  # noqa: E402
-from symbackprop.spec import parse_spec  # noqa: E402
+from symbackprop.core.derive import derive  # noqa: E402
+from symbackprop.core.network import build_network  # noqa: E402
+from symbackprop.numeric.vectorised import evaluate, loss  # noqa: E402
+from symbackprop.core.parameters import initial_parameters  # noqa: E402
+from symbackprop.api import prepare  # noqa: E402
+from symbackprop.core.spec import parse_spec  # noqa: E402
 
 MNIST = (784, 30, 10)
 
@@ -107,7 +107,7 @@ def bench_derivation(quick: bool) -> list[dict]:
 
 def bench_mnist_document() -> None:
     """784-30-10: derive, compile, evaluate one example, render the summary document."""
-    from symbackprop.render import render_markdown
+    from symbackprop.render.environment import render_markdown
     rng = np.random.default_rng(0)
     x = ", ".join(f"{v:.3f}" for v in rng.random(MNIST[0]))
     y = ", ".join("1.0" if j == 3 else "0.0" for j in range(MNIST[-1]))
@@ -190,7 +190,7 @@ def bench_numeric(quick: bool) -> None:
 def generated_module(model):
     """Import the module `symbackprop codegen` writes for ``model``."""
     import importlib.util
-    from symbackprop.codegen import generate
+    from symbackprop.numeric.codegen import generate
     folder = Path(tempfile.mkdtemp(prefix="symbackprop-bench-"))
     path = folder / "bench_grads.py"
     path.write_text(generate(model.derivation))

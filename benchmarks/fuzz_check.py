@@ -12,10 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from symbackprop.check import Checker  # noqa: E402
-from symbackprop.claims import ClaimText  # noqa: E402
-from symbackprop.isolate import run  # noqa: E402
-from symbackprop.pipeline import example_path, prepare  # noqa: E402
+from symbackprop.checker.engine import Checker  # noqa: E402
+from symbackprop.formula.claims import ClaimText  # noqa: E402
+from symbackprop.checker.isolate import run  # noqa: E402
+from symbackprop.api import example_path, prepare  # noqa: E402
 from test_formula_fuzz import SEEDS, TOKENS  # noqa: E402
 
 

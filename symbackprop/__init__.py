@@ -1,10 +1,18 @@
 """symbackprop: exact backpropagation mathematics for small neural networks.
 
-``symbackprop.check(spec, "dE/dw17 = …")`` checks hand-derived formulas
-(see ``pipeline.check``).  The engine module ``symbackprop.check`` is loaded
-first so that the package attribute ``check`` stays the function.
-"""
-from . import check as _check_engine  # noqa: F401
-from .pipeline import check
+The public API:
 
-__all__ = ["check"]
+- ``prepare(source)`` turns a spec (file, built-in example name, TOML text or
+  ``Spec``) into a ``Model``: network, derivation, notation, numbers;
+- ``example_path(name)`` is the path of a built-in example spec;
+- ``check(source, claims)`` checks hand-derived formulas;
+- ``Spec`` and ``LayerSpec`` are the validated spec records.
+
+>>> import symbackprop
+>>> model = symbackprop.prepare("worked_2331")
+>>> round(model.evaluate().loss, 6)
+0.314807
+"""
+from .api import LayerSpec, Model, Spec, check, example_path, prepare
+
+__all__ = ["LayerSpec", "Model", "Spec", "check", "example_path", "prepare"]

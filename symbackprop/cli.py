@@ -10,9 +10,10 @@ import re
 import sys
 from pathlib import Path
 
-from .pipeline import DEFAULT_EXAMPLE, Model, example_names, example_path, prepare, write_atomic
-from .documents import DocumentError
-from .spec import SpecError
+from .api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model, SpecError,
+                  check_files, example_names, example_path, generate, load_samples_csv,
+                  make_documents, plot_loss, prepare, report_json, report_text, split_paths,
+                  train, training_json, write_atomic)
 
 EPILOG = """examples:
   symbackprop                              derive the built-in 2-3-3-1 example into ./output
@@ -127,7 +128,6 @@ def _model(spec: str | None) -> Model:
 
 
 def cmd_derive(args) -> int:
-    from .documents import make_documents
     model = _model(getattr(args, "spec", None))
     init = getattr(args, "init", None)
     digits = getattr(args, "digits", None) or (20 if getattr(args, "exact", False) else 6)
@@ -175,7 +175,6 @@ def _col(m):
 
 
 def cmd_codegen(args) -> int:
-    from .codegen import generate
     model = _model(args.spec)
     out = Path(args.output) if args.output else Path("output") / f"{model.spec.name}_grads.py"
     if out.suffix != ".py" or not out.stem.isidentifier():
@@ -191,7 +190,6 @@ def _data(args, model: Model):
     """(X, Y) from ``--data file.csv``, or None for the spec's own samples."""
     if not getattr(args, "data", None):
         return None
-    from .data import load_samples_csv
     return load_samples_csv(args.data, model.spec.inputs, model.spec.sizes[-1], model.spec.loss)
 
 
@@ -233,7 +231,6 @@ def _indices(g):
 
 def cmd_train(args) -> int:
     import numpy as np
-    from .train import MAX_STEPS, PLOT_FORMATS, plot_loss, train, training_json
     if not 1 <= args.steps <= MAX_STEPS:
         raise UsageError(f"--steps {args.steps}: expected a number of steps from 1 to {MAX_STEPS}.")
     if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
@@ -266,7 +263,6 @@ def cmd_train(args) -> int:
 
 def cmd_check(args) -> int:
     """Check claims files against a spec; exit 0 when every claim is correct, else 1."""
-    from .check_report import check_files, report_json, report_text, split_paths
     if not 0 < args.timeout <= 600:
         raise UsageError(f"--timeout {args.timeout:g}: expected seconds between 0 and 600.")
     try:

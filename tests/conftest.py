@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from symbackprop.pipeline import prepare  # noqa: E402
+from symbackprop.api import prepare  # noqa: E402
 
 
 def spec_text(sizes, acts, loss, extra=""):

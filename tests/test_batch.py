@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from oracles import np_backprop
-from symbackprop import data as data_module
+from symbackprop.numeric import data as data_module
 from symbackprop.cli import main
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.check import Checker, check_claims
-from symbackprop.claims import ClaimText, extract
+from symbackprop.checker.engine import Checker, check_claims
+from symbackprop.formula.claims import ClaimText, extract
 from symbackprop.cli import main
-from symbackprop.pipeline import EXAMPLES, example_path, prepare
+from symbackprop.api import EXAMPLES, example_path, prepare
 
 from conftest import spec_text
 
@@ -220,9 +220,9 @@ def test_expected_formula_against_sympy_diff():
         [model.network.x[0], model.network.y[0], model.network.layers[0].W[0, 0],
          model.network.layers[0].b[0], model.network.layers[1].W[0, 0],
          model.network.layers[1].b[0]], [x, y, w1, b1, w2, b2])}
-    from symbackprop.points import forward_point, value
-    from symbackprop.truth import Truth
-    from symbackprop.formula import LOSS, Partial
+    from symbackprop.checker.points import forward_point, value
+    from symbackprop.checker.truth import Truth
+    from symbackprop.formula.reader import LOSS, Partial
     truth = Truth(model.derivation, model.notation)
     got = value(truth.resolve(Partial(LOSS, model.network.layers[0].W[0, 0])),
                 forward_point(model.derivation, point))
@@ -249,7 +249,7 @@ class SlowChecker:
         pass
 
     def check_text(self, text, line):
-        from symbackprop.verdict import Verdict
+        from symbackprop.checker.verdict import Verdict
         if text == "slow":
             time.sleep(60)
         if text == "huge":
@@ -258,7 +258,7 @@ class SlowChecker:
 
 
 def test_time_and_memory_limits_keep_the_rest_of_the_file():
-    from symbackprop.isolate import run
+    from symbackprop.checker.isolate import run
     claims = [ClaimText(1, "a"), ClaimText(2, "slow"), ClaimText(3, "b"), ClaimText(4, "huge"),
               ClaimText(5, "c")]
     start = time.monotonic()
@@ -306,7 +306,7 @@ def test_python_api():
 
 # ---- the shipped example claims: the seeds' real mistakes are caught -----------
 def verdicts_of(spec, name):
-    from symbackprop.claims import kind_of
+    from symbackprop.formula.claims import kind_of
     path = CLAIMS / name
     model = prepare(spec) if spec else None
     report = check_claims(model, path.read_text(), kind_of(path), isolate=False)

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symbackprop.check import Checker
-from symbackprop.claims import ClaimText
-from symbackprop.isolate import run
-from symbackprop.pipeline import example_path, prepare
-from symbackprop.verdict import VERDICTS
+from symbackprop.checker.engine import Checker
+from symbackprop.formula.claims import ClaimText
+from symbackprop.checker.isolate import run
+from symbackprop.api import example_path, prepare
+from symbackprop.checker.verdict import VERDICTS
 
 from test_formula_fuzz import HOSTILE, SEEDS, TOKENS, mutated
 

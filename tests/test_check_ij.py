@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from symbackprop import check
-from symbackprop.formula import build_scope, parse_claim
-from symbackprop.pipeline import prepare
+from symbackprop.formula.reader import build_scope, parse_claim
+from symbackprop.api import prepare
 
 from conftest import spec_text
 

@@ -10,11 +10,11 @@ import math
 import pytest
 import sympy as sp
 
-from symbackprop.check import Checker, check_claims
-from symbackprop.check_report import report_text
-from symbackprop.formula import parse_claim
-from symbackprop.formula_names import build_scope
-from symbackprop.pipeline import example_path, prepare
+from symbackprop.checker.engine import Checker, check_claims
+from symbackprop.checker.report import report_text
+from symbackprop.formula.reader import parse_claim
+from symbackprop.formula.names import build_scope
+from symbackprop.api import example_path, prepare
 
 from conftest import spec_text
 
@@ -259,7 +259,7 @@ def test_operator_form_on_a_neuron_output(numbered):
 
 
 def test_network_picture_labels_split_the_comma_subscript():
-    from symbackprop.drawing import layout
+    from symbackprop.render.drawing import layout
     model = prepare(spec_text([12, 11, 2], ["relu", "sigmoid"], "half_sse"))
     pic = layout(model.network, model.notation)
     subs = {(e.label.base, e.label.sup, e.label.sub) for e in pic.edges if e.label}

@@ -16,11 +16,11 @@ import sympy as sp
 
 from conftest import spec_text
 from oracles import np_act, sym_activation, sym_loss
-from symbackprop.check import Checker, check_claims
-from symbackprop.formula import LOSS
-from symbackprop.pipeline import prepare
-from symbackprop.points import DIGITS, forward_point, value, weighted_sum
-from symbackprop.truth import Truth, Unsupported
+from symbackprop.checker.engine import Checker, check_claims
+from symbackprop.formula.reader import LOSS
+from symbackprop.api import prepare
+from symbackprop.checker.points import DIGITS, forward_point, value, weighted_sum
+from symbackprop.checker.truth import Truth, Unsupported
 
 
 # ---- oracle 1: the expanded forward pass, differentiated by sympy ------------------
@@ -362,9 +362,9 @@ def test_incomplete_chain_counted_on_a_network_with_too_many_paths_to_list():
 
 
 def test_counted_and_listed_paths_agree_on_a_small_network():
-    from symbackprop.diagnose import telescope
-    from symbackprop.formula import parse_claim
-    from symbackprop.pipeline import example_path
+    from symbackprop.checker.diagnose import telescope
+    from symbackprop.formula.reader import parse_claim
+    from symbackprop.api import example_path
     checker = Checker(prepare(example_path("worked_2331")))
     claim = parse_claim(r"dE/dw^1_{11} = dE/da^3_1 * da^3_1/dz^3_1 * dz^3_1/da^2_2 * "
                         r"da^2_2/dz^2_2 * dz^2_2/da^1_1 * da^1_1/dz^1_1 * dz^1_1/dw^1_{11}",

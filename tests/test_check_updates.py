@@ -11,12 +11,12 @@ import json
 import pytest
 
 from symbackprop import check
-from symbackprop.check import Checker
+from symbackprop.checker.engine import Checker
 from symbackprop.cli import main
-from symbackprop.errors import SpecError
-from symbackprop.formula import FormulaError, build_scope, parse_claim
-from symbackprop.formula_ops import Updated
-from symbackprop.pipeline import EXAMPLES, example_path, prepare
+from symbackprop.core.errors import SpecError
+from symbackprop.formula.reader import FormulaError, build_scope, parse_claim
+from symbackprop.formula.ops import Updated
+from symbackprop.api import EXAMPLES, example_path, prepare
 
 from conftest import spec_text
 from test_check import worked_by_hand
@@ -219,7 +219,7 @@ def test_a_star_marks_the_new_value_as_in_seed_000():
 
 def test_several_equations_in_one_display_are_separate_claims():
     """Seed 003 writes σ(a) = … \\quad\\textrm{or}\\quad σ(a) = …; each is a claim."""
-    from symbackprop.check import check_claims
+    from symbackprop.checker.engine import check_claims
     md = (r"$$\sigma'(z) = \sigma(z)(1-\sigma(z)) \quad\text{and}\quad "
           r"\tanh'(z) = 1 + \tanh(z)^2 \quad \text{for all } z$$")
     report = check_claims(None, md, "markup", isolate=False)
@@ -229,7 +229,7 @@ def test_several_equations_in_one_display_are_separate_claims():
 
 
 def test_a_matrix_inside_an_align_row_stays_whole():
-    from symbackprop.claims import extract
+    from symbackprop.formula.claims import extract
     md = ("\\begin{align}\n"
           "z^1 &= \\begin{bmatrix} 1.05 \\\\ -0.25 \\\\ 0 \\\\ 0.7 \\end{bmatrix} \\\\\n"
           "E &= 0.5\n"
@@ -244,7 +244,7 @@ def test_a_matrix_inside_an_align_row_stays_whole():
 def test_the_calculus_example_file_against_a_spec():
     """calculus.txt (free-standing) checked against a spec gives the same verdicts as
     with --no-spec: d/dx of the network's input vector x is read as calculus."""
-    from symbackprop.check import check_claims
+    from symbackprop.checker.engine import check_claims
     text = (EXAMPLES / "claims" / "calculus.txt").read_text()
     free = [(v.line, v.link, v.verdict) for v in check_claims(None, text, isolate=False).verdicts]
     model = prepare(example_path("worked_2331"))

@@ -8,7 +8,7 @@ import numpy as np
 
 from oracles import np_backprop
 from symbackprop.cli import main
-from symbackprop.pipeline import example_names, example_path
+from symbackprop.api import example_names, example_path
 
 ROOT = Path(__file__).resolve().parents[1]
 

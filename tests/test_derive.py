@@ -8,8 +8,8 @@ import sympy as sp
 
 from conftest import spec_text
 from oracles import sym_activation, sym_loss
-from symbackprop.functions import ACTIVATIONS, LOSSES, expand_custom
-from symbackprop.pipeline import prepare
+from symbackprop.core.functions import ACTIVATIONS, LOSSES, expand_custom
+from symbackprop.api import prepare
 
 HIDDEN = [a for a in ACTIVATIONS if a != "softmax"]
 PAIRS = [(out, loss) for out in ACTIVATIONS for loss, spec in LOSSES.items()

@@ -7,12 +7,12 @@ import jinja2
 import pytest
 
 from conftest import spec_text
-from symbackprop import documents
+from symbackprop.render import documents
 from symbackprop.cli import main
-from symbackprop.documents import (DocumentError, TEX_SYNTAX, compile_pdf, make_documents,
+from symbackprop.render.documents import (DocumentError, TEX_SYNTAX, compile_pdf, make_documents,
                                    render_tex, tex_escape)
-from symbackprop.pipeline import example_names, example_path, prepare
-from symbackprop.render import environment
+from symbackprop.api import example_names, example_path, prepare
+from symbackprop.render.environment import environment
 
 needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None and shutil.which("latexmk") is None,
                                reason="no TeX engine: apt-get install texlive-latex-base "
@@ -180,7 +180,7 @@ def test_readme_notebook_session_runs():
     from pathlib import Path
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     block = readme.split("**In a notebook**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    code = block.replace("# from symbackprop.spec", "from symbackprop.spec").replace(
+    code = block.replace("# from symbackprop import Spec", "from symbackprop import Spec").replace(
         "# model = prepare(Spec", "model_py = prepare(Spec")
     scope = {}
     exec(compile(code, "README.md", "exec"), scope)

@@ -5,9 +5,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import spec_text
-from symbackprop.documents import render_svg, render_tex
-from symbackprop.drawing import LABEL_H, LABEL_W, MAX_SHOWN, layout
-from symbackprop.pipeline import example_path, prepare
+from symbackprop.render.documents import render_svg, render_tex
+from symbackprop.render.drawing import LABEL_H, LABEL_W, MAX_SHOWN, layout
+from symbackprop.api import example_path, prepare
 
 SVG = "{http://www.w3.org/2000/svg}"
 

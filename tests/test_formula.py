@@ -2,17 +2,17 @@
 
 Expected values are written here by hand from network.py's naming scheme
 (W3_1_2 is w^3_{12}: to neuron 1 of layer 3 from neuron 2 of layer 2; z, a,
-delta, x, y likewise) and from symbackprop.functions' definitions — never
+delta, x, y likewise) and from symbackprop.core.functions' definitions — never
 from the parser's own output.  Formulas marked "seed 004/003/001/000" are
 copied from ../shared/seeds.
 """
 import pytest
 import sympy as sp
 
-from symbackprop.formula import (LOSS, MAX_CHARS, FormulaError, Partial, build_scope,
+from symbackprop.formula.reader import (LOSS, MAX_CHARS, FormulaError, Partial, build_scope,
                                  parse_claim, parse_instances, uses_log_base)
-from symbackprop.functions import sigmoid
-from symbackprop.pipeline import example_path, prepare
+from symbackprop.core.functions import sigmoid
+from symbackprop.api import example_path, prepare
 
 
 def S(name):

@@ -15,8 +15,8 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symbackprop.formula import FormulaError, build_scope, parse_claim, parse_instances
-from symbackprop.pipeline import example_path, prepare
+from symbackprop.formula.reader import FormulaError, build_scope, parse_claim, parse_instances
+from symbackprop.api import example_path, prepare
 
 HANG_SECONDS = 60   # far above a normal parse (≈2 s), with room for a loaded machine
 
@@ -207,7 +207,7 @@ LEAVES_ = st.sampled_from([("x", "x", X), ("z", "z", Z), ("a", "a", A)]
 
 def _combine(children):
     """(plain text, LaTeX, SymPy) of an operation on smaller formulas."""
-    from symbackprop.functions import sigmoid
+    from symbackprop.core.functions import sigmoid
     binary = st.tuples(children, children)
     return st.one_of(
         binary.map(lambda p: (f"({p[0][0]} + {p[1][0]})", rf"\left({p[0][1]} + {p[1][1]}\right)",

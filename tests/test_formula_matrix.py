@@ -15,10 +15,10 @@ import pytest
 import sympy as sp
 
 import symbackprop
-from symbackprop.formula import FormulaError, build_scope, parse_claim
-from symbackprop.formula_grammar import MAX_CELLS, normalise, parser
-from symbackprop.functions import sigmoid
-from symbackprop.pipeline import example_path, prepare
+from symbackprop.formula.reader import FormulaError, build_scope, parse_claim
+from symbackprop.formula.grammar import MAX_CELLS, normalise, parser
+from symbackprop.core.functions import sigmoid
+from symbackprop.api import example_path, prepare
 
 from conftest import spec_text
 
@@ -183,7 +183,7 @@ def test_large_matrices_are_quick(free):
 def test_step_budget_counts_cells_and_products(free, monkeypatch):
     """Each cell and each multiply-add of a matrix product draws on the step
     budget (lowered here so that a claim under the character cap runs out)."""
-    import symbackprop.formula_eval as formula_eval
+    import symbackprop.formula.evaluate as formula_eval
     def square(n):
         return r"\begin{bmatrix}" + r"\\".join(["&".join(["x"] * n)] * n) + r"\end{bmatrix}"
     monkeypatch.setattr(formula_eval, "MAX_STEPS", 2000)
@@ -207,7 +207,7 @@ def elementwise_entry(i, j):        # the slip: a_j(1 − a_j) as for σ, zeros 
 
 
 def verdicts(spec, text):
-    return symbackprop.check(spec, text, isolate=False)
+    return symbackprop.checker.engine(spec, text, isolate=False)
 
 
 @pytest.mark.parametrize("lhs", [r"\frac{\partial a^{2}}{\partial z^{2}}",

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from symbackprop.documents import markdown_to_html, render_html
-from symbackprop.pipeline import example_path, prepare
+from symbackprop.render.documents import markdown_to_html, render_html
+from symbackprop.api import example_path, prepare
 
 CHROMIUM = next((c for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)),
                 None)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import spec_text
-from symbackprop.documents import make_documents
-from symbackprop.pipeline import example_names, example_path, prepare
+from symbackprop.render.documents import make_documents
+from symbackprop.api import example_names, example_path, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKER = ROOT / "tools" / "katex_check.js"

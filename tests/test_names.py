@@ -6,8 +6,8 @@ import pytest
 
 from oracles import np_loss
 from symbackprop.cli import main
-from symbackprop.pipeline import prepare
-from symbackprop.spec import SpecError
+from symbackprop.api import prepare
+from symbackprop.core.spec import SpecError
 
 # The 2-2-2 lecture network with names i1, h1, o1, w1…w8 and one bias per layer.
 LECTURE = """

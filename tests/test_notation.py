@@ -9,8 +9,8 @@ import pytest
 
 from conftest import spec_text
 from symbackprop.cli import main
-from symbackprop.pipeline import example_path, prepare
-from symbackprop.spec import SpecError, parse_spec
+from symbackprop.api import example_path, prepare
+from symbackprop.core.spec import SpecError, parse_spec
 
 NUMBERED = example_path("worked_2331_numbered")
 

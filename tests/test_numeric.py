@@ -5,10 +5,10 @@ import pytest
 
 from conftest import spec_text
 from oracles import central_differences, np_backprop
-from symbackprop.functions import ACTIVATIONS, LOSSES
-from symbackprop.numeric import evaluate, update
-from symbackprop.parameters import initial_parameters
-from symbackprop.pipeline import example_path, prepare
+from symbackprop.core.functions import ACTIVATIONS, LOSSES
+from symbackprop.numeric.vectorised import evaluate, update
+from symbackprop.core.parameters import initial_parameters
+from symbackprop.api import example_path, prepare
 
 HIDDEN = [a for a in ACTIVATIONS if a != "softmax"]
 PAIRS = [(out, loss) for out in ACTIVATIONS for loss, spec in LOSSES.items()

@@ -11,15 +11,15 @@ import pytest
 import sympy as sp
 
 from oracles import np_backprop
-from symbackprop.codegen import generate
-from symbackprop.derive import derive
-from symbackprop.functions import ACTIVATIONS, LOSSES
-from symbackprop.network import build_network
-from symbackprop.numeric import evaluate
-from symbackprop.parameters import initial_parameters
-from symbackprop.pipeline import prepare
-from symbackprop.render import render_markdown
-from symbackprop.spec import parse_spec
+from symbackprop.numeric.codegen import generate
+from symbackprop.core.derive import derive
+from symbackprop.core.functions import ACTIVATIONS, LOSSES
+from symbackprop.core.network import build_network
+from symbackprop.numeric.vectorised import evaluate
+from symbackprop.core.parameters import initial_parameters
+from symbackprop.api import prepare
+from symbackprop.render.environment import render_markdown
+from symbackprop.core.spec import parse_spec
 
 HIDDEN = [a for a in ACTIVATIONS if a != "softmax"]
 PAIRS = [(out, loss) for out in ACTIVATIONS for loss, spec in LOSSES.items()

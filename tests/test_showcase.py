@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop.pipeline import example_names
+from symbackprop.api import example_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWCASE = ROOT / "output" / "examples"

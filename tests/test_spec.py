@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import spec_text
-from symbackprop.spec import SpecError, load_spec, parse_spec
+from symbackprop.core.spec import SpecError, load_spec, parse_spec
 
 GOOD = spec_text([2, 3, 1], ["relu", "sigmoid"], "half_sse")
 
@@ -63,14 +63,14 @@ def test_cross_entropy_targets_in_range():
 
 
 def test_scalar_without_names_is_explained():
-    from symbackprop.pipeline import prepare
+    from symbackprop.api import prepare
     model = prepare(GOOD + "[values]\nw1 = 0.5\nx = [1, 2]\ny = [0.5]\n")
     with pytest.raises(SpecError, match="no parameter is named 'w1'"):
         model.parameters()
 
 
 def test_missing_parameters_need_init():
-    from symbackprop.pipeline import prepare
+    from symbackprop.api import prepare
     model = prepare(GOOD + "[values]\nx = [1, 2]\ny = [0.5]\n")
     with pytest.raises(SpecError, match="--init SEED"):
         model.parameters()

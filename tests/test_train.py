@@ -10,8 +10,8 @@ import pytest
 
 from oracles import np_backprop
 from symbackprop.cli import main
-from symbackprop.pipeline import example_path, prepare
-from symbackprop.train import train
+from symbackprop.api import example_path, prepare
+from symbackprop.numeric.train import train
 from test_names import LECTURE
 
 ROOT = Path(__file__).resolve().parents[1]

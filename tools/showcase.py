@@ -14,7 +14,7 @@ OUT = ROOT / "output" / "examples"
 sys.path.insert(0, str(ROOT))
 
 from symbackprop.cli import main as cli  # noqa: E402
-from symbackprop.pipeline import example_names, example_path  # noqa: E402
+from symbackprop.api import example_names, example_path  # noqa: E402
 
 
 def generate(out: Path, formats=("md", "tex", "pdf", "html")) -> None:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .network import Network
-from .notation import Notation
+from ..core.network import Network
+from ..core.notation import Notation
 
 MAX_SHOWN = 5            # a layer with more neurons shows MAX_SHOWN - 1, ⋮, the last
 MAX_LABELLED = 16        # a weight matrix with more entries labels one source's edges only

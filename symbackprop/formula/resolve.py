@@ -11,10 +11,10 @@ import re
 
 import sympy as sp
 
-from .formula_ast import LEAVES, _unwrap
-from .formula_grammar import Node
-from .formula_names import GREEK, LOSS, LOSS_KEYS, LR, LR_KEYS, canon, split_head
-from .formula_ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, Updated,
+from .tree import LEAVES, _unwrap
+from .grammar import Node
+from .names import GREEK, LOSS, LOSS_KEYS, LR, LR_KEYS, canon, split_head
+from .ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, Updated,
                           _is_matrix, add, apply_function, function_name, shrink, sub_string,
                           total)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from lark import Lark, Token, Transformer, Tree
 
-from .formula_ops import FormulaError
+from .ops import FormulaError
 
 MAX_DEPTH = 100
 

@@ -18,9 +18,9 @@ import numpy as np
 import sympy as sp
 from sympy.core.sympify import _sympify   # strict: numbers and SymPy objects only, never text
 
-from .derive import Derivation
-from .notation import Notation
-from .numeric import Evaluation
+from ..core.derive import Derivation
+from ..core.notation import Notation
+from .vectorised import Evaluation
 
 PRECISION = 50
 
@@ -104,7 +104,7 @@ def exact_worked(d: Derivation, nt: Notation, params, x, y, lr, frozen: tuple[st
     """The first example in exact arithmetic from Decimal ``params``, ``x``, ``y``, ``lr``.
 
     >>> from decimal import Decimal as D
-    >>> from .pipeline import prepare
+    >>> from symbackprop import prepare
     >>> m = prepare('inputs = 1\\nloss = "half_sse"\\n[[layer]]\\nsize = 1\\nactivation = "identity"')
     >>> w = exact_worked(m.derivation, m.notation, {"W1": [[D("0.1")]], "b1": [D("0.2")]},
     ...                  [D("3")], [D("1")], D("0.1"))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derive import Z, Derivation
-from .functions import ACTIVATIONS, sigmoid
+from ..core.derive import Z, Derivation
+from ..core.functions import ACTIVATIONS, sigmoid
 from .truth import Truth, loss_symbol
 
 OTHER_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .formula_names import LR
-from .formula_ops import Updated
+from ..formula.names import LR
+from ..formula.ops import Updated
 from .mistakes import mistakes
 from .truth import loss_symbol, partial_class
 

@@ -4,9 +4,9 @@ sub- and superscripts (``kj``, ``l+1``, ``1,13``).
 """
 from __future__ import annotations
 
-from .formula_grammar import Node
-from .formula_names import INDEX_LETTERS
-from .formula_ops import FreeIndex, function_name
+from .grammar import Node
+from .names import INDEX_LETTERS
+from .ops import FreeIndex, function_name
 
 LEAVES = ("NAME", "COMMAND", "WRAPPED")
 

@@ -1,5 +1,5 @@
 """The pieces formulas are built from: errors, ``Partial``, the allow-listed
-functions (from symbackprop.functions; primes by ``sympy.diff``), numbers as
+functions (from symbackprop.core.functions; primes by ``sympy.diff``), numbers as
 exact rationals under size caps, and matrix-aware arithmetic.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from functools import lru_cache
 import sympy as sp
 from sympy.matrices import MatrixBase
 
-from . import functions as F
-from .formula_names import canon
+from ..core import functions as F
+from .names import canon
 
 MAX_DIGITS = 50          # digits of one number literal
 MAX_LITERAL_EXP = 100    # |e| in 1.5e-3

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .formula_names import LR
+from ..formula.names import LR
 from .mistakes import Mistake
 from .truth import loss_symbol
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .formula import EQUATION
+from .reader import EQUATION
 
 MATH = re.compile(
     r"\$\$(?P<display>.+?)\$\$"

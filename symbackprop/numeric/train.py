@@ -14,9 +14,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .numeric import evaluate
-from .parameters import samples_from_spec
-from .pipeline import Model, write_atomic
+from .vectorised import evaluate
+from ..core.parameters import samples_from_spec
+from ..core.files import write_atomic
 
 MAX_STEPS = 10_000_000
 PLOT_FORMATS = ("png", "svg")
@@ -36,11 +36,11 @@ class Training:
         return self.loss_history[-1]
 
 
-def train(model: Model, steps: int, lr: float | None = None, init: int | None = None,
+def train(model: "Model", steps: int, lr: float | None = None, init: int | None = None,
           data=None, progress: Callable[[Iterable], Iterable] = iter) -> Training:
     """Run ``steps`` full-batch gradient-descent steps from the spec's parameters.
 
-    >>> from .pipeline import prepare, example_path
+    >>> from symbackprop import prepare, example_path
     >>> t = train(prepare(example_path("worked_2331")), steps=50, lr=0.5)
     >>> t.final_loss < t.loss_history[0]
     True

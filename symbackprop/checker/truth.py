@@ -28,7 +28,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from .derive import Derivation
+from ..core.derive import Derivation
 
 MAX_GRAPH_PATHS = 5_000
 
@@ -38,12 +38,12 @@ class Unsupported(ValueError):
 
 
 def partial_class():
-    from .formula import Partial
+    from ..formula.reader import Partial
     return Partial
 
 
 def loss_symbol() -> sp.Symbol:
-    from .formula import LOSS
+    from ..formula.reader import LOSS
     return LOSS
 
 
@@ -114,7 +114,7 @@ class Truth:
         Partial = partial_class()
         if isinstance(expr, sp.MatrixBase):
             return sp.ImmutableMatrix(expr.rows, expr.cols, [self.resolve(e) for e in expr])
-        from .formula_ops import Updated
+        from ..formula.ops import Updated
         expr = expr.replace(lambda e: isinstance(e, Updated), lambda e: self.updated(e.args[0]))
         expr = expr.replace(lambda e: isinstance(e, Partial),
                             lambda e: self.partial(e.args[0], e.args[1]))
@@ -128,7 +128,7 @@ class Truth:
 
     def updated(self, param) -> sp.Expr:
         """θ after one gradient-descent step: θ − η ∂E/∂θ."""
-        from .formula_names import LR
+        from ..formula.names import LR
         return param - LR * self.partial(loss_symbol(), param)
 
     def operator(self, body, variables) -> sp.Expr:

@@ -19,7 +19,7 @@ from mpmath.libmp import (dps_to_prec, from_float, from_str, mpf_abs, mpf_le, mp
 import numpy as np
 import sympy as sp
 
-from .derive import Derivation
+from ..core.derive import Derivation
 
 DIGITS = 30
 PREC = dps_to_prec(DIGITS)                      # bits of a DIGITS-digit Float
@@ -105,7 +105,7 @@ def spec_inputs(model) -> dict | None:
     spec = model.spec
     if spec.values is None or not spec.values.samples:
         return None
-    from .parameters import parameters_from_spec
+    from ..core.parameters import parameters_from_spec
     try:
         params = parameters_from_spec(spec, None, names=model.notation.slots, exact=True)
     except ValueError:

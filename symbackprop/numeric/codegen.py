@@ -15,7 +15,8 @@ import jinja2
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from .derive import A, Derivation
+from ..core.derive import A, Derivation
+from ..core.files import template_dirs
 
 S = sp.Symbol("s", real=True)                 # Σ_i y_i (softmax + cross-entropy)
 LOGA, LOG1MA = sp.symbols("loga log1ma", real=True)
@@ -95,8 +96,7 @@ def loss_pieces(d: Derivation) -> dict:
 
 def _environment() -> jinja2.Environment:
     """Templates of an installed wheel (symbackprop/templates) or of a checkout (../templates)."""
-    here = Path(__file__).resolve().parent
-    dirs = [str(d) for d in (here / "templates", here.parent / "templates") if d.is_dir()]
+    dirs = [str(d) for d in template_dirs()]
     return jinja2.Environment(loader=jinja2.FileSystemLoader(dirs), undefined=jinja2.StrictUndefined,
                               autoescape=False, keep_trailing_newline=True, trim_blocks=True,
                               lstrip_blocks=True)

@@ -19,11 +19,12 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
+from ..core.files import PACKAGE
 from .drawing import layout
-from .render import environment, render_document, render_markdown
+from .environment import environment, render_document, render_markdown
 
 FORMATS = ("md", "tex", "pdf", "html")
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = PACKAGE / "static"
 INSTALL_TEX = ("no TeX engine found (pdflatex or latexmk) to make the PDF; install a minimal "
                "TeX Live, e.g. `apt-get install texlive-latex-base texlive-pictures`, "
                "or ask for -f tex and compile it yourself.")
@@ -244,7 +245,7 @@ def summary_latex(model) -> str:
 def notebook_markdown(model) -> str:
     """The Markdown document with the network inline, and the worked example when the
     spec gives every value (Jupyter's ``_repr_markdown_``)."""
-    from .errors import SpecError
+    from ..core.errors import SpecError
     try:
         worked = model.worked() if model.spec.values and model.spec.values.samples else None
     except SpecError:

@@ -13,18 +13,13 @@ import jinja2
 import jinja2.sandbox
 import sympy as sp
 
-from .derive import Derivation
-from .notation import Notation
-from .worked import Worked, worked_example  # noqa: F401  (re-exported)
+from ..core.derive import Derivation
+from ..core.files import template_dirs
+from ..core.notation import Notation
+from ..numeric.worked import Worked, worked_example  # noqa: F401  (re-exported)
 
 MAX_FULL_PARAMS = 100     # above this, one representative parameter per layer
 MAX_PATHS_SHOWN = 16      # chains with more paths are shown in δ form only
-
-
-def template_dirs() -> list[Path]:
-    """Installed wheel: symbackprop/templates; source checkout or editable: ../templates."""
-    here = Path(__file__).resolve().parent
-    return [d for d in (here / "templates", here.parent / "templates") if d.is_dir()]
 
 
 def environment(extra_dir: str | Path | None = None, **options) -> jinja2.Environment:

@@ -27,9 +27,9 @@ import numpy as np
 import sympy as sp
 
 from .diagnose import DIAGNOSIS_POINTS, Diagnoser, first_mismatch
-from .formula_names import LR
+from ..formula.names import LR
 from .present import Presenter, plain, symbols_of
-from .numbers import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
+from .literals import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
 from .points import PointSet, free_points, network_points, values
 from .truth import Truth, Unsupported, partial_class
 from .updates import ASCENT, implied_gradient, update_as_equation
@@ -84,7 +84,7 @@ class Checker(Diagnoser, Presenter):
     """Checks claims against one model (None: free-standing calculus)."""
 
     def __init__(self, model=None, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECONDS):
-        from .formula import build_scope
+        from ..formula.reader import build_scope
         self.model, self.seed, self.symbolic_seconds = model, seed, symbolic_seconds
         self.d = model.derivation if model is not None else None
         self.nt = model.notation if model is not None else None
@@ -122,7 +122,7 @@ class Checker(Diagnoser, Presenter):
     # ---- claims ------------------------------------------------------------
     def check_text(self, text: str, line: int = 1) -> list[Verdict]:
         """Every link of the claim ``text`` (all instances of generic indices)."""
-        from .formula import FormulaError, parse_instances
+        from ..formula.reader import FormulaError, parse_instances
         try:
             claims = parse_instances(text, self.scope)
         except FormulaError as err:
@@ -154,7 +154,7 @@ class Checker(Diagnoser, Presenter):
         z not a name of the network): its verdicts as free-standing calculus, or None
         when it is not one (it names no function or takes ∂ of a plain name, such as
         ``dE/dw`` with a w the network does not have)."""
-        from .formula import FormulaError, parse_instances
+        from ..formula.reader import FormulaError, parse_instances
         if self.model is None:
             return None
         free = self.free_checker
@@ -363,7 +363,7 @@ class Checker(Diagnoser, Presenter):
 
     def number_of(self, text: str):
         """The value of the constant ``text`` (None if it does not parse to a real number)."""
-        from .formula import FormulaError, parse_claim
+        from ..formula.reader import FormulaError, parse_claim
         try:
             v = values(parse_claim(f"{text} = 0", self.scope).sides[0].expr, {})
         except FormulaError:
@@ -437,8 +437,8 @@ def check_claims(model, text: str, kind: str = "text", source: str = "<claims>",
     claim runs in a child process with ``timeout`` seconds (``isolate=False``:
     in this process, with only the symbolic step time-limited).
     """
-    from .claims import extract
-    from .errors import SpecError
+    from ..formula.claims import extract
+    from ..core.errors import SpecError
     from .isolate import run
     checker = checker or Checker(model, seed=seed)
     claims = extract(text, kind)

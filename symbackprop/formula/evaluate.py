@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .formula_ast import LEAVES, _unwrap, index_values, unfold
-from .formula_grammar import ELLIPSIS, ENVIRONMENT, MAX_CELLS, Node, matrix_cells
-from .formula_names import LOSS, Scope, canon
-from .formula_ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, Func, _is_matrix, add,
+from .tree import LEAVES, _unwrap, index_values, unfold
+from .grammar import ELLIPSIS, ENVIRONMENT, MAX_CELLS, Node, matrix_cells
+from .names import LOSS, Scope, canon
+from .ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, Func, _is_matrix, add,
                           apply_function, multiply, negate, norm, number, power, shrink)
-from .formula_resolve import apply_operator, derivative_pair, index_sum, is_d, resolve
+from .resolve import apply_operator, derivative_pair, index_sum, is_d, resolve
 
 TRANSPOSE = {"T", "top", "intercal", "mathsfT"}
 
@@ -359,7 +359,7 @@ class Evaluator:
 
     def k_newmark(self, node):
         """``w*``: the new value of the parameter w (an update line)."""
-        from .formula_resolve import updated
+        from .resolve import updated
         if self.scope.free:
             raise FormulaError("a new value (w*) needs a network (a spec)", node.start,
                                "a claim about a network's parameter")

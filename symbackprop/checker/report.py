@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .check import Checker, Report, check_claims
-from .claims import kind_of
-from .pipeline import example_names, example_path
+from .engine import Checker, Report, check_claims
+from ..formula.claims import kind_of
+from ..core.examples import example_names, example_path
 from .verdict import VERDICTS, summary
 
 MAX_FILE_BYTES = 5_000_000
@@ -54,10 +54,9 @@ def report_json(reports: list[Report]) -> dict:
             "summary": summary([v for r in reports for v in r.verdicts])}
 
 
-def report_text(reports: list[Report], model) -> str:
-    """The human report (templates/check_report.txt.j2)."""
-    from .render import environment
-    env = environment()
+def report_text(reports: list[Report], model, env) -> str:
+    """The human report (templates/check_report.txt.j2), rendered by the Jinja
+    environment ``env`` the caller passes (the checker never imports render)."""
     region = next((v.region for r in reports for v in r.verdicts if v.region), None)
     return env.get_template("check_report.txt.j2").render(
         reports=reports, spec=model.spec if model is not None else None, region=region,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .spec import SpecError
+from ..core.spec import SpecError
 
 MAX_DATA_BYTES = 100_000_000
 MAX_VALUES = 20_000_000        # numbers in the whole file (x and y together)

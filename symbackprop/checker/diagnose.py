@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .mistakes import Forms, Mistake, NotApplicable, derivative_mutations, free_mutations, mistakes
-from .numbers import digits_diagnosis
+from .literals import digits_diagnosis
 from .points import values
 from .truth import Unsupported, loss_symbol, partial_class
 from .updates import ASCENT, NO_RATE, NO_THETA, is_update, update_mutations

@@ -75,11 +75,11 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from .formula_grammar import MAX_DEPTH, MAX_ITEMS, Node, TooDeep, normalise, parser
-from .formula_names import LOSS, Scope, build_scope
-from .formula_eval import Evaluator
-from .formula_ops import FormulaError, FreeIndex, OutOfRange, Partial, undefined, uses_log_base
-from .formula_resolve import updated
+from .grammar import MAX_DEPTH, MAX_ITEMS, Node, TooDeep, normalise, parser
+from .names import LOSS, Scope, build_scope
+from .evaluate import Evaluator
+from .ops import FormulaError, FreeIndex, OutOfRange, Partial, undefined, uses_log_base
+from .resolve import updated
 
 __all__ = ["FormulaError", "LOSS", "Partial", "Side", "Claim", "Scope", "build_scope",
            "parse_claim", "parse_instances", "uses_log_base", "MAX_CHARS", "MAX_DEPTH"]
@@ -239,7 +239,7 @@ def parse_claim(text: str, scope: Scope, indices: dict[str, int] | None = None) 
     scope : from ``build_scope(model)`` or ``build_scope()``.
     indices : values of generic indices (``{"l": 2, "j": 1}``) if the claim has any.
 
-    >>> from symbackprop.pipeline import prepare, example_path
+    >>> from symbackprop.api import prepare, example_path
     >>> scope = build_scope(prepare(example_path("worked_2331_numbered")))
     >>> parse_claim(r"\\frac{\\partial out_{n_9}}{\\partial net_{n_9}} = out_n9 (1 - out_n9)",
     ...             scope).sides[0].expr
@@ -261,7 +261,7 @@ def parse_instances(text: str, scope: Scope) -> list[Claim]:
     else one Claim per value of its free indices (i, j, k, l, m) that names
     existing layers and neurons, in index order.
 
-    >>> from symbackprop.pipeline import prepare, example_path
+    >>> from symbackprop.api import prepare, example_path
     >>> scope = build_scope(prepare(example_path("worked_2331")))
     >>> claims = parse_instances(r"\\delta^l_j = (\\sum_k w^{l+1}_{kj} \\delta^{l+1}_k) "
     ...                          r"\\sigma'(z^l_j)", scope)

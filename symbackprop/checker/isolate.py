@@ -15,7 +15,7 @@ import os
 import resource
 import traceback
 
-from .claims import ClaimText
+from ..formula.claims import ClaimText
 from .verdict import Verdict
 
 TIMEOUT = 5.0
@@ -39,7 +39,7 @@ def _limit_memory(extra_mb: int) -> None:
 def check_one(checker, claim: ClaimText) -> list[Verdict]:
     """All verdicts of one claim; an unexpected failure becomes ``undecided``
     (a number the spec has no values for: the ``check.NeedsValues`` itself)."""
-    from .check import NeedsValues
+    from .engine import NeedsValues
     try:
         return checker.check_text(claim.text, claim.line)
     except NeedsValues as err:       # a spec error, reported by the caller for the file

@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-from .derive import A, Y, Z, Derivation
-from .functions import NUMPY_FUNCTIONS
+from ..core.derive import A, Y, Z, Derivation
+from ..core.functions import NUMPY_FUNCTIONS
 
 S = sp.Symbol("S", real=True)          # Σ_i y_i, in the softmax + CE δ^L
 LOGA, LOG1MA = sp.symbols("loga log1ma", real=True)

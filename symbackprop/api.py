@@ -1,0 +1,178 @@
+"""The whole pipeline in a few calls, for the CLI and for notebooks.
+
+>>> from symbackprop.api import prepare, example_path
+>>> model = prepare(example_path("worked_2331"))
+>>> round(model.evaluate().loss, 6)
+0.314807
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .checker.engine import check_claims
+from .checker.report import check_files, report_json, split_paths
+from .checker.report import report_text as _report_text
+from .core.defaults import CLAIM_TIMEOUT, LEARNING_RATE
+from .core.derive import Derivation, derive
+from .core.examples import DEFAULT_EXAMPLE, EXAMPLES, example_names, example_path
+from .core.files import write_atomic
+from .core.network import Network, build_network
+from .core.notation import Notation, make_notation
+from .core.parameters import (by_name, check_named, frozen_mask, parameters_from_spec,
+                              samples_from_spec, tie_gradients)
+from .core.spec import LayerSpec, Spec, SpecError, load_spec, parse_spec
+from .numeric.vectorised import Compiled, Evaluation, compile_derivation, evaluate, update
+from .numeric.codegen import generate
+from .numeric.data import load_samples_csv
+from .numeric.train import MAX_STEPS, PLOT_FORMATS, plot_loss, train, training_json
+from .numeric.worked import exact_worked, worked_example
+from .render.documents import DocumentError, make_documents, notebook_markdown, summary_latex
+from .render.environment import environment
+
+__all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "LayerSpec", "Model", "Spec", "SpecError", "check", "example_names",
+           "example_path", "prepare", "write_atomic"]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A spec with its network, derivation, notation and compiled numerics."""
+
+    spec: Spec
+    network: Network
+    derivation: Derivation
+    notation: Notation
+
+    @cached_property
+    def compiled(self) -> Compiled:
+        return compile_derivation(self.derivation)
+
+    def parameters(self, init: int | None = None) -> dict[str, np.ndarray]:
+        params = parameters_from_spec(self.spec, init, names=getattr(self.notation, "slots", None))
+        check_named(self.spec, self.notation.slots, params)
+        return params
+
+    @property
+    def frozen(self) -> tuple[str, ...]:
+        return self.spec.values.frozen if self.spec.values else ()
+
+    def learning_rate(self, lr: float | None = None) -> float:
+        if lr is not None:
+            return float(lr)
+        if self.spec.values is not None and self.spec.values.learning_rate is not None:
+            return float(self.spec.values.learning_rate)
+        return float(LEARNING_RATE)
+
+    def evaluate(self, init: int | None = None, params=None, data=None) -> Evaluation:
+        """Loss, intermediates and batch gradients; ``data`` = (X, Y), examples in columns
+        (e.g. from ``--data file.csv``), replaces the spec's samples."""
+        params = self.parameters(init) if params is None else params
+        X, Y = samples_from_spec(self.spec) if data is None else data
+        return evaluate(self.compiled, params, X, Y, self.spec.batch)
+
+    def step(self, init: int | None = None, lr: float | None = None, data=None):
+        """(params, evaluation, updated params, learning rate) of one gradient step."""
+        params = self.parameters(init)
+        ev = self.evaluate(params=params, data=data)
+        rate = self.learning_rate(lr)
+        return params, ev, self.descend(params, ev, rate), rate
+
+    def descend(self, params, ev: Evaluation, rate: float) -> dict[str, np.ndarray]:
+        """θ ← θ − η ∂E/∂θ with tied gradients summed and frozen names kept."""
+        grads = tie_gradients(ev.gradients, self.notation.slots)
+        return update(params, grads, rate, frozen_mask(self.spec, self.notation.slots))
+
+    def by_name(self, params, ev: Evaluation, updated) -> dict[str, dict]:
+        return by_name(self.spec, self.notation.slots, params, ev.gradients, updated)
+
+    def worked(self, init: int | None = None, lr: float | None = None, exact: bool = False):
+        """The worked example (first example of the spec), float64 or exact."""
+        params = self.parameters(init)
+        if exact:
+            exact_params = parameters_from_spec(self.spec, init, names=self.notation.slots, exact=True)
+            first = self.spec.values.samples[0]
+            rate = Decimal(str(lr)) if lr is not None else self.spec.values.learning_rate
+            rate = LEARNING_RATE if rate is None else rate
+            return exact_worked(self.derivation, self.notation, exact_params, first.x, first.y,
+                                rate, self.frozen)
+        X, Y = samples_from_spec(self.spec)
+        ev = evaluate(self.compiled, params, X[:, :1], Y[:, :1], self.spec.batch)
+        return worked_example(self.derivation, params, ev, Y[:, :1], lr=self.learning_rate(lr),
+                              nt=self.notation, frozen=self.frozen)
+
+    def find_parameter(self, name: str) -> list | None:
+        """The symbols of the parameter called ``name``: a [names] or numbered name
+        (all its places when tied), a displayed name like ``w^1_11``, or ``W1_1_1``."""
+        if name in self.notation.slots:
+            return [s for s, n in self.notation.names.items() if n == name]
+        found = [p for p in self.network.parameters if name in (p.name, self.notation.text.get(p))]
+        return found[:1] or None
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the derivation document, the network drawn inline."""
+        return notebook_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        """LaTeX front ends (nbconvert): the loss, the δ's and the gradients."""
+        return summary_latex(self)
+
+
+def prepare(source: str | Path | Spec) -> Model:
+    """Spec file, built-in example name, spec text or Spec → Model (derivation included).
+
+    Parameters
+    ----------
+    source : str, Path or Spec
+        A ``.toml`` path, the name of a built-in example (``symbackprop examples``),
+        TOML text, or a validated ``Spec``.
+
+    Returns
+    -------
+    Model
+        The spec with its network, derivation, notation and compiled numerics.
+
+    Examples
+    --------
+    >>> model = prepare("worked_2331")
+    >>> [layer.size for layer in model.spec.layers]
+    [3, 3, 1]
+    """
+    if isinstance(source, Spec):
+        spec = source
+    elif isinstance(source, str) and source in example_names():
+        spec = load_spec(example_path(source))
+    elif isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
+                                      and source.endswith(".toml")):
+        spec = load_spec(source)
+    else:
+        spec = parse_spec(source)
+    network = build_network(spec)
+    return Model(spec, network, derive(network), make_notation(network))
+
+
+def check(source, claims: str, kind: str = "text", timeout: float = CLAIM_TIMEOUT, isolate: bool = True):
+    """Check hand-derived formulas: ``symbackprop.checker.engine(spec, "dE/dw17 = …")``.
+
+    ``source``: a spec file, a built-in example name, spec text, a Spec or a
+    Model; None for free-standing calculus.  ``claims``: one claim a line
+    (``kind="markup"``: every equation of Markdown/LaTeX text).  Returns one
+    ``Verdict`` per link of each claim; each claim is checked in a child
+    process within ``timeout`` seconds (``isolate=False``: in this process).
+
+    >>> [v.verdict for v in check("worked_2331_numbered",
+    ...                           "dE_total/db7 = (out_n9 - y)*out_n9*(1 - out_n9)")]
+    ['correct']
+    """
+    if isinstance(source, str) and source in example_names():
+        source = example_path(source)
+    model = source if source is None or isinstance(source, Model) else prepare(source)
+    return list(check_claims(model, claims, kind, timeout=timeout, isolate=isolate).verdicts)
+
+
+def report_text(reports, model) -> str:
+    """The human ``check`` report, rendered with the documents' Jinja environment."""
+    return _report_text(reports, model, environment())

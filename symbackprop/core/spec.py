@@ -1,0 +1,275 @@
+"""Read a network spec (TOML) into typed, validated records.
+
+This is the one place that looks at user input.  Everything after it
+trusts the types.  Numbers are read as ``Decimal`` so the worked example
+can be redone exactly from the digits as written.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError, suggest, where as _where
+from .functions import ACTIVATIONS, LOSSES
+from .naming import validate_names, validate_notation
+
+MAX_SPEC_BYTES = 5_000_000
+MAX_NEURONS = 100_000
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    size: int
+    activation: str
+    alpha: Decimal | None = None   # leaky_relu slope
+
+
+@dataclass(frozen=True)
+class Sample:
+    x: tuple[Decimal, ...]
+    y: tuple[Decimal, ...]
+
+
+@dataclass(frozen=True)
+class Values:
+    """The numbers of a spec's ``[values]`` table.
+
+    ``arrays`` maps layer-array names (``W1``, ``b1``, …) to nested tuples
+    in [target][source] layout; ``scalars`` maps parameter names to a value.
+    """
+
+    samples: tuple[Sample, ...] = ()
+    learning_rate: Decimal | None = None
+    arrays: dict[str, Any] = field(default_factory=dict)
+    scalars: dict[str, Decimal] = field(default_factory=dict)
+    frozen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    inputs: int
+    layers: tuple[LayerSpec, ...]
+    loss: str
+    values: Values | None = None
+    notation: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, Any] = field(default_factory=dict)
+    batch: str = "mean"
+    source: str = "<spec>"
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.inputs,) + tuple(layer.size for layer in self.layers)
+
+
+TOP_KEYS = {"inputs", "loss", "layer", "values", "notation", "names", "network", "name"}
+LAYER_KEYS = {"size", "activation", "alpha"}
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate the spec file at ``path``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file; expected a network spec in TOML "
+                        "(see `symbackprop examples`).") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the file ({exc.strerror}).") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: the file is {len(data)} bytes; a spec may be "
+                        f"at most {MAX_SPEC_BYTES} bytes.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); "
+                        "save the spec as UTF-8.") from None
+    return parse_spec(text, source=str(path), name=path.stem)
+
+
+def parse_spec(text: str, source: str = "<spec>", name: str = "network") -> Spec:
+    """Validate TOML ``text`` as a network spec.
+
+    >>> spec = parse_spec('inputs = 1\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"')
+    >>> spec.sizes
+    (1, 1)
+    """
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}: the spec is too long (at most {MAX_SPEC_BYTES} characters).")
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: not valid TOML: {exc}.") from None
+    return _spec_from_dict(data, source, name)
+
+
+def _spec_from_dict(data: dict, source: str, name: str) -> Spec:
+    for key in data:
+        if key not in TOP_KEYS:
+            raise SpecError(f"{_where(source, key)}: unknown key.{suggest(key, TOP_KEYS)} "
+                            f"Expected one of: {', '.join(sorted(TOP_KEYS))}.")
+    inputs = _positive_int(data, "inputs", source)
+    layers = _layers(data.get("layer"), source)
+    loss = data.get("loss")
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise SpecError(f"{_where(source, 'loss')}: expected one of "
+                        f"{', '.join(LOSSES)}, got {loss!r}.{suggest(loss, LOSSES)}")
+    out_act = layers[-1].activation
+    if loss == "binary_cross_entropy" and out_act == "softmax":
+        raise SpecError(f"{_where(source, 'loss')}: binary_cross_entropy treats each output "
+                        "as its own probability, but the output layer is softmax; use "
+                        "loss = \"cross_entropy\" with softmax, or a sigmoid output layer.")
+    allowed = LOSSES[loss].outputs
+    if allowed is not None and out_act not in allowed:
+        raise SpecError(f"{_where(source, 'loss')}: {loss} takes the logarithm of the outputs, "
+                        f"which a {out_act} output layer can make zero or negative; use an "
+                        f"output activation among {', '.join(allowed)}.")
+    network = data.get("network", {})
+    if not isinstance(network, dict):
+        raise SpecError(f"{_where(source, 'network')}: expected a table.")
+    batch = network.get("batch", "mean")
+    if batch not in ("mean", "sum"):
+        raise SpecError(f"{_where(source, 'network.batch')}: expected \"mean\" or \"sum\", got {batch!r}.")
+    for section in ("notation", "names"):
+        if not isinstance(data.get(section, {}), dict):
+            raise SpecError(f"{_where(source, section)}: expected a table.")
+    sizes = (inputs,) + tuple(layer.size for layer in layers)
+    notation = validate_notation(data.get("notation", {}), source)
+    names = validate_names(data.get("names", {}), sizes, source)
+    if sum(sizes) > MAX_NEURONS:
+        raise SpecError(f"{source}: the network has {sum(sizes)} neurons; at most {MAX_NEURONS}.")
+    values = _values(data.get("values"), sizes, loss, source) if "values" in data else None
+    spec_name = data.get("name", name)
+    if not isinstance(spec_name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", spec_name):
+        raise SpecError(f"{_where(source, 'name')}: expected a short file-name-like string.")
+    return Spec(name=spec_name, inputs=inputs, layers=layers, loss=loss, values=values,
+                notation=notation, names=names,
+                batch=batch, source=source)
+
+
+def _positive_int(table: dict, key: str, source: str, where: str | None = None) -> int:
+    where = where or key
+    if key not in table:
+        raise SpecError(f"{_where(source, where)}: missing; expected a positive integer.")
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"{_where(source, where)}: expected a positive integer, got {value!r}.")
+    return value
+
+
+def _layers(raw, source: str) -> tuple[LayerSpec, ...]:
+    if raw is None or raw == []:
+        raise SpecError(f"{source}: the network has no layers; add at least one "
+                        "[[layer]] table with `size` and `activation`.")
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise SpecError(f"{_where(source, 'layer')}: expected [[layer]] tables.")
+    layers = []
+    for number, table in enumerate(raw, start=1):
+        where = f"layer[{number}]"
+        for key in table:
+            if key not in LAYER_KEYS:
+                raise SpecError(f"{_where(source, where + '.' + key)}: unknown key."
+                                f"{suggest(key, LAYER_KEYS)} Expected size, activation, alpha.")
+        size = _positive_int(table, "size", source, where + ".size")
+        act = table.get("activation")
+        if act not in ACTIVATIONS:
+            raise SpecError(f"{_where(source, where + '.activation')}: unknown activation {act!r}."
+                            f"{suggest(act, ACTIVATIONS)} Expected one of: {', '.join(ACTIVATIONS)}.")
+        alpha = table.get("alpha")
+        if alpha is not None:
+            if act != "leaky_relu":
+                raise SpecError(f"{_where(source, where + '.alpha')}: only leaky_relu takes alpha.")
+            alpha = _number(alpha, source, where + ".alpha")
+        elif act == "leaky_relu":
+            alpha = Decimal("0.01")
+        if act == "softmax" and number != len(raw):
+            raise SpecError(f"{_where(source, where + '.activation')}: softmax is supported "
+                            "only on the output layer.")
+        layers.append(LayerSpec(size, act, alpha))
+    return tuple(layers)
+
+
+def _number(value, source: str, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise SpecError(f"{_where(source, where)}: expected a number, got {value!r}.")
+    value = Decimal(value)
+    if not value.is_finite():
+        raise SpecError(f"{_where(source, where)}: expected a finite number, got {value}.")
+    return value
+
+
+def _vector(value, n: int, source: str, where: str) -> tuple[Decimal, ...]:
+    if not isinstance(value, list):
+        raise SpecError(f"{_where(source, where)}: expected a list of {n} numbers, got {value!r}.")
+    if len(value) != n:
+        raise SpecError(f"{_where(source, where)}: expected {n} numbers, got {len(value)}.")
+    return tuple(_number(v, source, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _matrix(value, rows: int, cols: int, source: str, where: str):
+    shape = f"{rows}×{cols} ({rows} rows of {cols}: [target][source])"
+    if not isinstance(value, list) or not all(isinstance(r, list) for r in value):
+        raise SpecError(f"{_where(source, where)}: expected a {shape} list of lists.")
+    given = f"{len(value)}×{'/'.join(str(len(r)) for r in value) or 0}"
+    if len(value) != rows or any(len(r) != cols for r in value):
+        raise SpecError(f"{_where(source, where)}: expected shape {shape}, got {given}.")
+    return tuple(_vector(r, cols, source, f"{where}[{i}]") for i, r in enumerate(value))
+
+
+ARRAY = re.compile(r"([Wb])([0-9]+)")
+
+
+def _values(raw, sizes, loss: str, source: str) -> Values:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{_where(source, 'values')}: expected a table.")
+    n_in, n_out = sizes[0], sizes[-1]
+    samples = []
+    if "x" in raw or "y" in raw:
+        if "x" not in raw or "y" not in raw:
+            raise SpecError(f"{_where(source, 'values')}: give both x ({n_in} numbers) "
+                            f"and y ({n_out} numbers), or neither.")
+        y = raw["y"] if isinstance(raw["y"], list) else [raw["y"]]
+        samples.append(Sample(_vector(raw["x"], n_in, source, "values.x"),
+                              _vector(y, n_out, source, "values.y")))
+    for i, table in enumerate(raw.get("samples", [])):
+        where = f"values.samples[{i}]"
+        if not isinstance(table, dict) or set(table) != {"x", "y"}:
+            raise SpecError(f"{_where(source, where)}: expected a table with x and y.")
+        y = table["y"] if isinstance(table["y"], list) else [table["y"]]
+        samples.append(Sample(_vector(table["x"], n_in, source, where + ".x"),
+                              _vector(y, n_out, source, where + ".y")))
+    for s in samples:
+        _check_targets(s.y, loss, source)
+    lr = raw.get("learning_rate")
+    lr = None if lr is None else _number(lr, source, "values.learning_rate")
+    frozen = raw.get("frozen", [])
+    if not isinstance(frozen, list) or not all(isinstance(f, str) for f in frozen):
+        raise SpecError(f"{_where(source, 'values.frozen')}: expected a list of parameter names.")
+    arrays, scalars = {}, {}
+    for key, value in raw.items():
+        if key in ("x", "y", "samples", "learning_rate", "frozen"):
+            continue
+        match = ARRAY.fullmatch(key)
+        if isinstance(value, list):
+            if not match or not 1 <= int(match[2]) < len(sizes):
+                raise SpecError(f"{_where(source, 'values.' + key)}: a list must be a layer array "
+                                f"W1…W{len(sizes) - 1} or b1…b{len(sizes) - 1}.")
+            l = int(match[2])
+            if match[1] == "W":
+                arrays[key] = _matrix(value, sizes[l], sizes[l - 1], source, "values." + key)
+            else:
+                arrays[key] = _vector(value, sizes[l], source, "values." + key)
+        else:
+            scalars[key] = _number(value, source, "values." + key)
+    return Values(tuple(samples), lr, arrays, scalars, tuple(frozen))
+
+
+def _check_targets(y, loss: str, source: str) -> None:
+    if loss in ("cross_entropy", "binary_cross_entropy"):
+        if any(v < 0 or v > 1 for v in y):
+            raise SpecError(f"{_where(source, 'values.y')}: {loss} needs targets in [0, 1], got "
+                            f"{[str(v) for v in y]}.")
