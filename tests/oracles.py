@@ -7,7 +7,8 @@ import sympy as sp
 
 # ---- symbolic definitions (for sympy.diff of the fully expanded loss) ----
 
-def sym_activation(name, z_list, alpha=sp.Rational(1, 100)):
+def sym_activation(name, z_list, alpha=None):
+    """alpha: leaky_relu's slope (default 1/100) or elu's α (default 1)."""
     if name == "identity":
         return list(z_list)
     if name == "sigmoid":
@@ -17,7 +18,11 @@ def sym_activation(name, z_list, alpha=sp.Rational(1, 100)):
     if name == "relu":
         return [sp.Piecewise((0, z <= 0), (z, True)) for z in z_list]
     if name == "leaky_relu":
+        alpha = sp.Rational(1, 100) if alpha is None else alpha
         return [sp.Piecewise((alpha * z, z <= 0), (z, True)) for z in z_list]
+    if name == "elu":
+        alpha = 1 if alpha is None else alpha
+        return [sp.Piecewise((alpha * (sp.exp(z) - 1), z <= 0), (z, True)) for z in z_list]
     if name == "softplus":
         return [sp.log(1 + sp.exp(z)) for z in z_list]
     if name == "softmax":
@@ -42,7 +47,8 @@ def sym_loss(name, a, y):
 
 # ---- hand-written NumPy backprop (one example per column) ----------------
 
-def np_act(name, z, alpha=0.01):
+def np_act(name, z, alpha=None):
+    """(f(z), f'(z)); alpha: leaky_relu's slope (default 0.01) or elu's α (default 1)."""
     if name == "identity":
         return z, np.ones_like(z)
     if name == "sigmoid":
@@ -54,7 +60,12 @@ def np_act(name, z, alpha=0.01):
     if name == "relu":
         return np.maximum(z, 0), (z > 0).astype(float)
     if name == "leaky_relu":
+        alpha = 0.01 if alpha is None else alpha
         return np.where(z > 0, z, alpha * z), np.where(z > 0, 1.0, alpha)
+    if name == "elu":     # f'(0) = α: the z <= 0 side, as PyTorch's autograd
+        alpha = 1.0 if alpha is None else alpha
+        neg = np.minimum(z, 0.0)
+        return np.where(z > 0, z, alpha * np.expm1(neg)), np.where(z > 0, 1.0, alpha * np.exp(neg))
     if name == "softplus":
         return np.log1p(np.exp(z)), 1 / (1 + np.exp(-z))
     raise KeyError(name)

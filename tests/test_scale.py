@@ -48,6 +48,8 @@ def ag_activation(name, z, alpha):
         return anp.where(z > 0, z, 0.0)
     if name == "leaky_relu":
         return anp.where(z > 0, z, alpha * z)
+    if name == "elu":     # the spec's default α = 1 (spec_text writes alpha for leaky_relu only)
+        return anp.where(z > 0, z, anp.exp(anp.minimum(z, 0.0)) - 1.0)
     if name == "softplus":
         return anp.logaddexp(0.0, z)
     if name == "softmax":

@@ -24,7 +24,7 @@ from ..core.derive import Derivation
 DIGITS = 30
 PREC = dps_to_prec(DIGITS)                      # bits of a DIGITS-digit Float
 _NOISE = from_str(f"1e{1 - DIGITS}", 64, round_nearest)  # a sum this small relative to its terms is 0
-GATED = ("relu", "leaky_relu")
+GATED = ("relu", "leaky_relu", "elu")   # piecewise at z = 0: the spec's side is kept
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,12 @@ def leaky_relu(z, alpha):
     return sp.Piecewise((alpha * z, z <= 0), (z, True))
 
 
+def elu(z, alpha=1):
+    # ELU'(0) is defined as α, the z <= 0 branch's value α·e^0, as PyTorch's
+    # autograd does (with the default α = 1 both sides agree: no kink).
+    return sp.Piecewise((alpha * (sp.exp(z) - 1), z <= 0), (z, True))
+
+
 @dataclass(frozen=True)
 class Activation:
     """One activation function.
@@ -110,6 +116,8 @@ ACTIVATIONS: dict[str, Activation] = {
     "leaky_relu": Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha),
                              takes_alpha=True,
                              latex_name=r"\operatorname{LeakyReLU}"),
+    # the α of elu and leaky_relu, and its default, are read in spec.ALPHA_DEFAULTS
+    "elu": Activation("elu", lambda z, alpha=None: elu(z, 1 if alpha is None else alpha)),
     "softplus": Activation("softplus", lambda z, alpha=None: softplus(z),
                            latex_name=r"\operatorname{softplus}"),
     # softmax is built for a whole layer in softmax_layer(); the scalar

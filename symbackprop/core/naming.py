@@ -31,7 +31,7 @@ IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 # Names that would read as an input, a target, a function or a loss symbol.
 RESERVED = frozenset({"x", "y", "exp", "log", "ln", "sigma", "sqrt", "max", "min", "sum", "e",
                       "pi", "delta", "eta", "net", "out", "E", "C", "L", "J", "E_total", "sigmoid",
-                      "tanh", "relu", "leaky_relu", "softplus", "softmax", "identity"}
+                      "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "identity"}
                      | set(keyword.kwlist))
 RESERVED_PATTERN = re.compile(r"[xy][0-9]+|[xy]_[0-9]+")
 

@@ -19,13 +19,15 @@ from .naming import validate_names, validate_notation
 
 MAX_SPEC_BYTES = 5_000_000
 MAX_NEURONS = 100_000
+# Activations with a parameter α (a [[layer]] `alpha` key) and its default.
+ALPHA_DEFAULTS = {"leaky_relu": Decimal("0.01"), "elu": Decimal("1.0")}
 
 
 @dataclass(frozen=True)
 class LayerSpec:
     size: int
     activation: str
-    alpha: Decimal | None = None   # leaky_relu slope
+    alpha: Decimal | None = None   # leaky_relu's slope, elu's α (ALPHA_DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -181,11 +183,12 @@ def _layers(raw, source: str) -> tuple[LayerSpec, ...]:
                             f"{suggest(act, ACTIVATIONS)} Expected one of: {', '.join(ACTIVATIONS)}.")
         alpha = table.get("alpha")
         if alpha is not None:
-            if act != "leaky_relu":
-                raise SpecError(f"{_where(source, where + '.alpha')}: only leaky_relu takes alpha.")
+            if act not in ALPHA_DEFAULTS:
+                raise SpecError(f"{_where(source, where + '.alpha')}: only "
+                                f"{' and '.join(ALPHA_DEFAULTS)} take alpha.")
             alpha = _number(alpha, source, where + ".alpha")
-        elif act == "leaky_relu":
-            alpha = Decimal("0.01")
+        elif act in ALPHA_DEFAULTS:
+            alpha = ALPHA_DEFAULTS[act]
         if act == "softmax" and number != len(raw):
             raise SpecError(f"{_where(source, where + '.activation')}: softmax is supported "
                             "only on the output layer.")

@@ -98,12 +98,16 @@ FUNCTIONS = {   # canonical name → (builder, arguments)
     "ln": (sp.log, 1), "log": (sp.log, 1), "loge": (sp.log, 1),
     "log10": (lambda x: sp.log(x, 10), 1), "log2": (lambda x: sp.log(x, 2), 1),
     "tanh": (sp.tanh, 1), "relu": (F.relu, 1), "leakyrelu": (_alpha_leaky, 2),
+    "elu": (F.elu, 2),
     "softplus": (F.softplus, 1), "softmax": (None, 1), "max": (sp.Max, 2), "sqrt": (sp.sqrt, 1),
     # NumPy spellings (np./numpy. prefixes are dropped before parsing)
     "maximum": (sp.Max, 2), "dot": (None, 2), "matmul": (None, 2), "multiply": (None, 2),
     "sum": (None, 1), "transpose": (None, 1),
 }
 ARRAY_FUNCTIONS = ("dot", "matmul", "multiply", "sum", "transpose")
+# Functions with a parameter α (the network's, when written with one argument), as written.
+SLOPED = {"leakyrelu": "leaky_relu needs its slope: write leaky_relu(z, 0.01)",
+          "elu": "elu needs its α: write elu(z, 1)"}
 
 
 def function_name(head: str, sub: str = "") -> str | None:
@@ -140,7 +144,7 @@ def shrink(v):
 def _derivative_of(name: str, primes: int, alpha):
     t = sp.Dummy("t", real=True)
     builder = FUNCTIONS[name][0]
-    f = builder(t, alpha) if name == "leakyrelu" else builder(t)
+    f = builder(t, alpha) if name in SLOPED else builder(t)
     return t, (sp.diff(f, t, primes) if primes else f)
 
 
@@ -156,10 +160,9 @@ def apply_function(f: Func, args: list, alpha, where: int):
     if any(undefined(a) for a in args):
         raise FormulaError(f"the argument of {f.name} is undefined (a division by zero or "
                            "log 0)", where, "a defined argument")
-    if f.name == "leakyrelu" and len(args) == 1:
+    if f.name in SLOPED and len(args) == 1:
         if alpha is None:
-            raise FormulaError("leaky_relu needs its slope: write leaky_relu(z, 0.01)", where,
-                               "two arguments")
+            raise FormulaError(SLOPED[f.name], where, "two arguments")
         args = [args[0], alpha]
     if f.name in ARRAY_FUNCTIONS:
         return _array_function(f, args, where)

@@ -22,7 +22,7 @@ np.maximum, np.transpose); LaTeX ``\frac \cdot \times \odot \ast ^T ^\top
 \left( \right) \|v\| \sum_k \nabla_a \partial \text{…} \hat{y}``; unicode
 ``∂ σ δ · × ⊙ − ² ŷ``.  Juxtaposition multiplies; ``name(…)`` is a product
 unless ``name`` is an allow-listed function (σ/sigma/sigmoid, exp, ln, log,
-log10/\log_{10}, tanh, relu, leaky_relu, softplus, softmax, max, sqrt) or
+log10/\log_{10}, tanh, relu, leaky_relu, elu, softplus, softmax, max, sqrt) or
 its prime (``\sigma'``, ``relu''``, ``\sigma^{\prime}``); ``\sigma z`` applies
 σ to z; ``e^{x}`` is exp.  Derivatives: ``dE/dw17``, ``∂E/∂w_{17}``,
 ``\frac{\partial E}{\partial w}``, ``d E / d w``, ``\delta C/\delta w`` and

@@ -90,10 +90,10 @@ def updated(ev, value, where: int, new: bool = True):
 
 
 def learning_rate_key(scope, key) -> bool:
-    """η, eta, lr, learningRate (α too when no layer is leaky ReLU, whose slope it is)."""
+    """η, eta, lr, learningRate (α too when no layer has an α: leaky ReLU's slope, ELU's α)."""
     if key not in LR_KEYS:
         return False
-    return key[0] != "alpha" or not any(layer.activation.name == "leaky_relu"
+    return key[0] != "alpha" or not any(layer.alpha is not None
                                         for layer in scope.model.network.layers)
 
 
@@ -122,7 +122,7 @@ def _unknown(ev, leaf, sub, sup) -> FormulaError:
     if ev.scope.free:
         return FormulaError(f"unknown name {written!r}: free-standing claims use one-letter "
                             "variables (x, z, a_1, \\alpha, …) and the functions σ, exp, ln, "
-                            "log, tanh, relu, leaky_relu, softplus, softmax", leaf.start,
+                            "log, tanh, relu, leaky_relu, elu, softplus, softmax", leaf.start,
                             "a one-letter variable or a function")
     return FormulaError(f"unknown name {written!r}; this network's names are "
                         f"{ev.scope.known()}", leaf.start, "a name of the network")

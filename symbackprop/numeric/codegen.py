@@ -17,6 +17,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ..core.derive import A, Derivation
 from ..core.files import template_dirs
+from .vectorised import branch_safe
 
 S = sp.Symbol("s", real=True)                 # Σ_i y_i (softmax + cross-entropy)
 LOGA, LOG1MA = sp.symbols("loga log1ma", real=True)
@@ -45,6 +46,19 @@ class ModulePrinter(NumPyPrinter):
     def _print_softplus(self, expr):
         return f"np.logaddexp(0, {self._print(expr.args[0])})"
 
+    def _print_Min(self, expr):
+        # branch_safe's clamp min(z, c): np.minimum, not functools.reduce over a list
+        return self._pairwise("np.minimum", expr.args)
+
+    def _print_Max(self, expr):
+        return self._pairwise("np.maximum", expr.args)
+
+    def _pairwise(self, fn, args):
+        code = self._print(args[0])
+        for arg in args[1:]:
+            code = f"{fn}({code}, {self._print(arg)})"
+        return code
+
 
 @dataclass(frozen=True)
 class Piece:
@@ -56,7 +70,9 @@ class Piece:
 
 
 def piece(expr: sp.Expr) -> Piece:
-    return Piece(ModulePrinter().doprint(expr), sp.sstr(expr), not expr.free_symbols)
+    """The code computes ``branch_safe(expr)`` (no overflow in a branch not taken); the
+    comment shows ``expr`` as derived."""
+    return Piece(ModulePrinter().doprint(branch_safe(expr)), sp.sstr(expr), not expr.free_symbols)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.rewriting import expm1_opt, optimize
 
 from ..core.derive import A, Y, Z, Derivation
 from ..core.functions import NUMPY_FUNCTIONS
@@ -24,6 +25,34 @@ MODULES = [NUMPY_FUNCTIONS, "numpy"]
 
 def _lambdify(args, expr) -> Callable:
     return sp.lambdify(args, expr, modules=MODULES)
+
+
+def _clamped(branch: sp.Expr, cond) -> sp.Expr:
+    """``branch`` with its variable clamped to where ``cond`` (z <= c, z < c, z >= c, z > c) holds."""
+    if isinstance(cond, sp.core.relational.Relational) and cond.lhs.is_Symbol and cond.rhs.is_Number:
+        if isinstance(cond, (sp.LessThan, sp.StrictLessThan)):
+            return branch.xreplace({cond.lhs: sp.Min(cond.lhs, cond.rhs)})
+        if isinstance(cond, (sp.GreaterThan, sp.StrictGreaterThan)):
+            return branch.xreplace({cond.lhs: sp.Max(cond.lhs, cond.rhs)})
+    return branch
+
+
+def branch_safe(expr: sp.Expr) -> sp.Expr:
+    """``expr`` written for NumPy, which computes every branch of a Piecewise on every entry.
+
+    In a branch with ``exp`` guarded by ``z <= c`` the variable is clamped to min(z, c): the
+    same value wherever the branch is taken, and no overflow where it is not (ELU's
+    α(e^z − 1) at z = 1000); then e^u − 1 is written expm1(u), exact near u = 0.
+
+    >>> z = sp.Symbol("z", real=True)
+    >>> branch_safe(sp.Piecewise((sp.exp(z) - 1, z <= 0), (z, True)))
+    Piecewise((expm1(Min(0, z)), z <= 0), (z, True))
+    """
+    if not expr.has(sp.Piecewise):
+        return expr
+    expr = expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: sp.Piecewise(
+        *[(_clamped(b, c) if b.has(sp.exp) else b, c) for b, c in e.args]))
+    return optimize(expr, [expm1_opt])
 
 
 @dataclass(frozen=True)
@@ -62,12 +91,13 @@ def compile_derivation(d: Derivation) -> Compiled:
             layers.append(LayerCode(layer.activation.name, None, None))
             continue
         fprime = ld.fprime_output if ld.fprime_output is not None else ld.fprime
-        layers.append(LayerCode(layer.activation.name, _lambdify([Z], ld.f),
-                                _lambdify([Z, A], fprime)))
+        layers.append(LayerCode(layer.activation.name, _lambdify([Z], branch_safe(ld.f)),
+                                _lambdify([Z, A], branch_safe(fprime))))
     out = d.network.output
     term = d.loss_term.subs(sp.log(1 - A), LOG1MA).subs(sp.log(A), LOGA)
     scale = sp.Rational(1, out.n_out) if d.network.loss.mean else sp.S.One
-    delta_out = None if d.delta_output is sp.nan else _lambdify([A, Y, Z, S], d.delta_output)
+    delta_out = (None if d.delta_output is sp.nan
+                 else _lambdify([A, Y, Z, S], branch_safe(d.delta_output)))
     return Compiled(tuple(layers), _lambdify([A, Y, LOGA, LOG1MA], term), d.network.loss.mean,
                     _lambdify([A, Y], sp.diff(d.loss_term, A) * scale), delta_out,
                     out.activation.name, bool(term.free_symbols & {LOGA, LOG1MA}))
