@@ -40,7 +40,41 @@ __all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "LayerSpec", "Model", "Spec", "SpecErr
 
 @dataclass(frozen=True)
 class Model:
-    """A spec with its network, derivation, notation and compiled numerics."""
+    """A spec with its network, derivation, notation and compiled numerics.
+
+    Made by ``prepare``; every command of the CLI works on one.  In Jupyter a model
+    displays its derivation document (``_repr_markdown_``, ``_repr_latex_``).
+
+    Parameters
+    ----------
+    spec : Spec
+        The validated network spec.
+    network : symbackprop.core.network.Network
+        The SymPy symbols of every quantity (``network.layers[l - 1].W``, ``.z``, ``.delta``).
+    derivation : symbackprop.core.derive.Derivation
+        The exact backpropagation maths: ``gradient(symbol)``, ``delta(layer, j)``,
+        ``chain(symbol)``.
+    notation : symbackprop.core.notation.Notation
+        How symbols are written (``notation.tex(expr)``, ``notation.name(symbol)``).
+
+    Returns
+    -------
+    Model
+        Constructing one directly returns it as given; use ``prepare`` to build the
+        network, derivation and notation from a spec.
+
+    Examples
+    --------
+    >>> model = prepare("worked_2331")
+    >>> model.spec.sizes
+    (2, 3, 3, 1)
+    >>> model.derivation.gradient(model.network.layers[2].W[0, 0])
+    a2_1*delta3_1
+    >>> model.notation.tex(model.network.layers[2].W[0, 0])
+    'w^{3}_{11}'
+    >>> round(model.evaluate().loss, 6)
+    0.314807
+    """
 
     spec: Spec
     network: Network
@@ -68,8 +102,30 @@ class Model:
         return float(LEARNING_RATE)
 
     def evaluate(self, init: int | None = None, params=None, data=None) -> Evaluation:
-        """Loss, intermediates and batch gradients; ``data`` = (X, Y), examples in columns
-        (e.g. from ``--data file.csv``), replaces the spec's samples."""
+        """Loss, intermediates and batch gradients in float64.
+
+        Parameters
+        ----------
+        init : int, optional
+            Seed for random parameters where ``[values]`` gives none.
+        params : dict of str to ndarray, optional
+            ``{"W1": …, "b1": …}`` in [target][source] layout; default: the spec's.
+        data : (ndarray, ndarray), optional
+            (X, Y) with the examples in columns (e.g. from ``--data file.csv``);
+            replaces the spec's samples.
+
+        Returns
+        -------
+        Evaluation
+            ``loss``, ``losses`` (per example), ``z``, ``a``, ``delta`` per layer and
+            ``gradients`` (the batch mean, or sum with ``[network] batch = "sum"``).
+
+        Examples
+        --------
+        >>> ev = prepare("worked_2331").evaluate()
+        >>> round(float(ev.gradients["W3"][0, 0]), 6)
+        0.002468
+        """
         params = self.parameters(init) if params is None else params
         X, Y = samples_from_spec(self.spec) if data is None else data
         return evaluate(self.compiled, params, X, Y, self.spec.batch)
@@ -133,13 +189,29 @@ def prepare(source: str | Path | Spec) -> Model:
     Returns
     -------
     Model
-        The spec with its network, derivation, notation and compiled numerics.
+        The spec with its network, derivation, notation and compiled numerics
+        (compiled on first use).
+
+    Raises
+    ------
+    SpecError
+        The spec is not valid: the message names the key and what was expected.
 
     Examples
     --------
     >>> model = prepare("worked_2331")
     >>> [layer.size for layer in model.spec.layers]
     [3, 3, 1]
+    >>> model = prepare('''inputs = 1
+    ... loss = "half_sse"
+    ... [[layer]]
+    ... size = 1
+    ... activation = "sigmoid"
+    ... ''')
+    >>> model.derivation.delta_output
+    a*(1 - a)*(a - y)
+    >>> prepare(Spec(name="net", inputs=2, loss="sse", layers=(LayerSpec(1, "tanh"),))).spec.sizes
+    (2, 1)
     """
     if isinstance(source, Spec):
         spec = source
@@ -155,17 +227,45 @@ def prepare(source: str | Path | Spec) -> Model:
 
 
 def check(source, claims: str, kind: str = "text", timeout: float = CLAIM_TIMEOUT, isolate: bool = True):
-    """Check hand-derived formulas: ``symbackprop.checker.engine(spec, "dE/dw17 = …")``.
+    """Check hand-derived formulas against the exact derivation (``symbackprop check``).
 
-    ``source``: a spec file, a built-in example name, spec text, a Spec or a
-    Model; None for free-standing calculus.  ``claims``: one claim a line
-    (``kind="markup"``: every equation of Markdown/LaTeX text).  Returns one
-    ``Verdict`` per link of each claim; each claim is checked in a child
-    process within ``timeout`` seconds (``isolate=False``: in this process).
+    Parameters
+    ----------
+    source : str, Path, Spec, Model or None
+        A spec file, a built-in example name, spec text, a ``Spec`` or a ``Model``;
+        None for free-standing calculus (``d/dz tanh(z) = 1 - tanh(z)^2``).
+    claims : str
+        The claims, one a line (``#`` comments), written in the spec's notation as
+        plain text or LaTeX.
+    kind : {"text", "markup"}
+        ``"markup"``: every equation of Markdown/LaTeX text (``$…$``, ``$$…$$``, …).
+    timeout : float
+        Seconds per claim (5 by default); a claim out of time is ``undecided``.
+    isolate : bool
+        Check each claim in a child process with a time and memory limit
+        (``False``: in this process, faster, for trusted input).
 
+    Returns
+    -------
+    list of Verdict
+        One per link of each claim (``A = B = C`` gives two): ``verdict`` is
+        ``"correct"``, ``"incorrect"``, ``"unparseable"`` or ``"undecided"``, with
+        ``expected``, ``diagnosis`` and ``counterexample`` when incorrect.
+
+    Raises
+    ------
+    SpecError
+        A bad spec, or a number claimed against a spec without ``[values]``.
+
+    Examples
+    --------
     >>> [v.verdict for v in check("worked_2331_numbered",
     ...                           "dE_total/db7 = (out_n9 - y)*out_n9*(1 - out_n9)")]
     ['correct']
+    >>> wrong = check("worked_2331_numbered", "dE_total/dw16 = (out_n9 - y)*out_n6",
+    ...               isolate=False)[0]
+    >>> wrong.verdict, wrong.diagnosis
+    ('incorrect', "missing activation derivative: the f'(z) factor is left out")
     """
     if isinstance(source, str) and source in example_names():
         source = example_path(source)

@@ -10,10 +10,39 @@ DEFAULT_EXAMPLE = "worked_2331"
 
 
 def example_names() -> list[str]:
+    """The names of the built-in example specs, sorted."""
     return sorted(p.stem for p in EXAMPLES.glob("*.toml"))
 
 
 def example_path(name: str) -> Path:
+    """The path of a built-in example spec (``symbackprop examples`` lists them).
+
+    Parameters
+    ----------
+    name : str
+        The example's name, without ``.toml``: ``"worked_2331"``, ``"tanh_net"``, …
+
+    Returns
+    -------
+    pathlib.Path
+        The ``.toml`` file shipped in ``symbackprop/examples``.
+
+    Raises
+    ------
+    SpecError
+        No example has that name; the message lists the examples.
+
+    Examples
+    --------
+    >>> example_path("worked_2331").name
+    'worked_2331.toml'
+    >>> "tanh_net" in example_names()
+    True
+    >>> example_path("nope")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symbackprop.core.errors.SpecError: no built-in example 'nope'; the examples are: ...
+    """
     path = EXAMPLES / f"{name}.toml"
     if not path.is_file():
         raise SpecError(f"no built-in example {name!r}; the examples are: {', '.join(example_names())}.")

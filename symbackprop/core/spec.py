@@ -25,6 +25,33 @@ ALPHA_DEFAULTS = {"leaky_relu": Decimal("0.01"), "elu": Decimal("1.0")}
 
 @dataclass(frozen=True)
 class LayerSpec:
+    """One ``[[layer]]`` table: its size, activation and the activation's α.
+
+    Parameters
+    ----------
+    size : int
+        The number of neurons (≥ 1).
+    activation : str
+        A key of ``core.functions.ACTIVATIONS``: identity, sigmoid, tanh, relu,
+        leaky_relu, elu, softplus or softmax (output layer only).
+    alpha : Decimal, optional
+        leaky_relu's slope or elu's α; ``parse_spec`` fills in the default
+        (``ALPHA_DEFAULTS``: 0.01 and 1.0), None for the other activations.
+
+    Returns
+    -------
+    LayerSpec
+        A frozen record.  Built in Python it is not validated: ``parse_spec`` and
+        ``load_spec`` are the validating constructors.
+
+    Examples
+    --------
+    >>> LayerSpec(3, "elu", Decimal("0.5"))
+    LayerSpec(size=3, activation='elu', alpha=Decimal('0.5'))
+    >>> parse_spec('inputs = 1\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "elu"').layers
+    (LayerSpec(size=1, activation='elu', alpha=Decimal('1.0')),)
+    """
+
     size: int
     activation: str
     alpha: Decimal | None = None   # leaky_relu's slope, elu's α (ALPHA_DEFAULTS)
@@ -53,6 +80,50 @@ class Values:
 
 @dataclass(frozen=True)
 class Spec:
+    """A whole network spec: the validated contents of one TOML file.
+
+    ARCHITECTURE.md has the table of every key and its default.
+
+    Parameters
+    ----------
+    name : str
+        Short file-name-like name (the ``name`` key, else the file's stem); the
+        documents are written to ``<name>.md`` and so on.
+    inputs : int
+        The number of inputs (``inputs``).
+    layers : tuple of LayerSpec
+        The ``[[layer]]`` tables, the output layer last.
+    loss : str
+        A key of ``core.functions.LOSSES``: half_sse, sse, mse, cross_entropy or
+        binary_cross_entropy.
+    values : Values, optional
+        ``[values]``: the worked example (x, y, parameters, learning rate, frozen names).
+    notation : dict, optional
+        ``[notation]`` as validated by ``naming.validate_notation``.
+    names : dict, optional
+        ``[names]`` as validated by ``naming.validate_names``.
+    batch : {"mean", "sum"}
+        ``[network] batch``: how a batch's losses and gradients are reduced.
+    source : str
+        Where the spec came from, for messages.
+
+    Returns
+    -------
+    Spec
+        A frozen record.  Built in Python it is not validated: ``parse_spec`` and
+        ``load_spec`` are the validating constructors.
+
+    Examples
+    --------
+    >>> spec = Spec(name="net", inputs=2, loss="half_sse",
+    ...             layers=(LayerSpec(3, "tanh"), LayerSpec(1, "sigmoid")))
+    >>> spec.sizes
+    (2, 3, 1)
+    >>> parse_spec('inputs = 2\\nloss = "mse"\\n[network]\\nbatch = "sum"\\n'
+    ...            '[[layer]]\\nsize = 1\\nactivation = "identity"').batch
+    'sum'
+    """
+
     name: str
     inputs: int
     layers: tuple[LayerSpec, ...]
