@@ -217,7 +217,7 @@ def _spec_from_dict(data: dict, source: str, name: str) -> Spec:
         raise SpecError(f"{source}: the network has {sum(sizes)} neurons; at most {MAX_NEURONS}.")
     values = _values(data.get("values"), sizes, loss, source) if "values" in data else None
     spec_name = data.get("name", name)
-    if not isinstance(spec_name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", spec_name):
+    if not isinstance(spec_name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", spec_name):
         raise SpecError(f"{_where(source, 'name')}: expected a short file-name-like string.")
     return Spec(name=spec_name, inputs=inputs, layers=layers, loss=loss, values=values,
                 notation=notation, names=names,

@@ -110,12 +110,37 @@ def loss_pieces(d: Derivation) -> dict:
             "delta": None if delta is None else piece(delta), "softmax_ce": softmax_ce}
 
 
+def docstring_text(value) -> str:
+    r"""``value`` written so that inside a triple-quoted string literal it reads back as
+    itself: backslashes and double quotes escaped, every unprintable character (line
+    breaks, control characters, lone surrogates of an undecodable file name) as a ``\x``,
+    ``\u`` or ``\U`` escape.  User input (the spec's path, its name) can then neither end
+    the docstring nor keep the module from compiling.
+
+    >>> print(docstring_text('x' + '"' * 3 + '+__import__("os").system("id")' + "\\n" + "\n"))
+    x\"\"\"+__import__(\"os\").system(\"id\")\\n\n
+    """
+    out = []
+    for ch in str(value):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ascii(ch)[1:-1])
+    return "".join(out)
+
+
 def _environment() -> jinja2.Environment:
-    """Templates of an installed wheel (symbackprop/templates) or of a checkout (../templates)."""
+    """Templates of an installed wheel (symbackprop/templates) or of a checkout (../templates).
+    ``doc`` escapes a value for a docstring; ``py`` writes a Python literal (repr)."""
     dirs = [str(d) for d in template_dirs()]
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(dirs), undefined=jinja2.StrictUndefined,
-                              autoescape=False, keep_trailing_newline=True, trim_blocks=True,
-                              lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(dirs), undefined=jinja2.StrictUndefined,
+                             autoescape=False, keep_trailing_newline=True, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["doc"] = docstring_text
+    env.filters["py"] = repr
+    return env
 
 
 def generate(d: Derivation, source: str = "", slots: dict | None = None,
@@ -126,9 +151,9 @@ def generate(d: Derivation, source: str = "", slots: dict | None = None,
     generated ``update`` sum the gradient of a tied name over its places and keep
     frozen names fixed, as ``symbackprop eval`` does.
 
-    >>> from .spec import parse_spec
-    >>> from .network import build_network
-    >>> from .derive import derive
+    >>> from symbackprop.core.spec import parse_spec
+    >>> from symbackprop.core.network import build_network
+    >>> from symbackprop.core.derive import derive
     >>> text = generate(derive(build_network(parse_spec('inputs = 1\\nloss = "half_sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"'))))
     >>> "def gradients(params, X, Y):" in text and "import numpy as np" in text
     True

@@ -78,9 +78,9 @@ class Compiled:
 def compile_derivation(d: Derivation) -> Compiled:
     """Lambdify the derivation's per-layer formulas.
 
-    >>> from .spec import parse_spec
-    >>> from .network import build_network
-    >>> from .derive import derive
+    >>> from symbackprop.core.spec import parse_spec
+    >>> from symbackprop.core.network import build_network
+    >>> from symbackprop.core.derive import derive
     >>> c = compile_derivation(derive(build_network(parse_spec('inputs = 1\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"'))))
     >>> float(c.layers[0].fprime(0.0, 0.5))
     0.75
