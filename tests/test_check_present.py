@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 from symbackprop.checker.engine import Checker, check_claims
-from symbackprop.checker.report import report_text
+from symbackprop.api import report_text
 from symbackprop.formula.reader import parse_claim
 from symbackprop.formula.names import build_scope
 from symbackprop.api import example_path, prepare

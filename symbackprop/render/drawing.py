@@ -12,9 +12,9 @@ Coordinates are in centimetres, y growing downwards (TikZ flips it with
 their last neuron; large weight matrices get labels on the edges leaving
 their first shown neuron only, so the picture stays readable.
 
->>> from .spec import parse_spec
->>> from .network import build_network
->>> from .notation import make_notation
+>>> from symbackprop.core.spec import parse_spec
+>>> from symbackprop.core.network import build_network
+>>> from symbackprop.core.notation import make_notation
 >>> spec = parse_spec('inputs = 2\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"')
 >>> net = build_network(spec)
 >>> pic = layout(net, make_notation(net))
