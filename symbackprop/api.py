@@ -23,8 +23,8 @@ from .core.examples import DEFAULT_EXAMPLE, EXAMPLES, example_names, example_pat
 from .core.files import write_atomic
 from .core.network import Network, build_network
 from .core.notation import Notation, make_notation
-from .core.parameters import (by_name, check_named, frozen_mask, parameters_from_spec,
-                              samples_from_spec, tie_gradients)
+from .core.parameters import (by_name, check_named, check_value_names, frozen_mask,
+                              parameters_from_spec, samples_from_spec, tie_gradients)
 from .core.spec import LayerSpec, Spec, SpecError, load_spec, parse_spec
 from .numeric.vectorised import Compiled, Evaluation, compile_derivation, evaluate, update
 from .numeric.codegen import generate
@@ -223,7 +223,9 @@ def prepare(source: str | Path | Spec) -> Model:
     else:
         spec = parse_spec(source)
     network = build_network(spec)
-    return Model(spec, network, derive(network), make_notation(network))
+    notation = make_notation(network)
+    check_value_names(spec, notation.slots)
+    return Model(spec, network, derive(network), notation)
 
 
 def check(source, claims: str, kind: str = "text", timeout: float = CLAIM_TIMEOUT, isolate: bool = True):

@@ -64,9 +64,8 @@ def test_cross_entropy_targets_in_range():
 
 def test_scalar_without_names_is_explained():
     from symbackprop.api import prepare
-    model = prepare(GOOD + "[values]\nw1 = 0.5\nx = [1, 2]\ny = [0.5]\n")
-    with pytest.raises(SpecError, match="no parameter is named 'w1'"):
-        model.parameters()
+    with pytest.raises(SpecError, match="no parameter is named 'w1'"):   # at once (#23)
+        prepare(GOOD + "[values]\nw1 = 0.5\nx = [1, 2]\ny = [0.5]\n")
 
 
 def test_missing_parameters_need_init():

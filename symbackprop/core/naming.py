@@ -95,8 +95,9 @@ def validate_names(raw: dict, sizes, source: str) -> dict[str, Any]:
                 names[key] = tuple(_name_list(r, sizes[l - 1], source, f"{where}[{j}]")
                                    for j, r in enumerate(value))
         else:
-            raise SpecError(f"{_where(source, where)}: unknown key; expected neurons, "
-                            f"W1…W{len(sizes) - 1} or b1…b{len(sizes) - 1}.")
+            keys = ["neurons"] + [f"{p}{l}" for l in range(1, len(sizes)) for p in "Wb"]
+            raise SpecError(f"{_where(source, where)}: unknown key.{suggest(key, keys)} Expected "
+                            f"neurons, W1…W{len(sizes) - 1} or b1…b{len(sizes) - 1}.")
     _check_name_clashes(names, source)
     return names
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from .spec import Spec, SpecError
+from .errors import suggest
+from .spec import VALUE_KEYS, Spec, SpecError
 
 
 def array_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
@@ -89,6 +90,26 @@ def samples_from_spec(spec: Spec, exact: bool = False):
 # ---- named, tied and frozen parameters --------------------------------
 # ``slots`` (from the notation) maps a name to its places [(array, index), …];
 # a name with several places is one shared (tied) parameter.
+
+def check_value_names(spec: Spec, slots) -> None:
+    """Every scalar of ``[values]`` (``w1 = 0.15``) and every frozen name is a parameter
+    name of the notation: a typo (``learning_rat = 0.1``) is an error with a did-you-mean,
+    at once, whatever the command."""
+    if spec.values is None:
+        return
+    known = ", ".join(sorted(slots or {})) or "none (add a [names] table or a numbered notation)"
+    for name in spec.values.scalars:
+        if name not in (slots or {}):
+            hint = suggest(name, list(slots or {}) + list(VALUE_KEYS))
+            raise SpecError(f"{spec.source}: key `values.{name}`: unknown key: no parameter is "
+                            f"named {name!r} (a scalar in [values] is the value of a named "
+                            f"parameter).{hint} Known names: {known}; other keys: "
+                            f"{', '.join(VALUE_KEYS)}, W1…, b1….")
+    for name in spec.values.frozen:
+        if name not in (slots or {}):
+            raise SpecError(f"{spec.source}: key `values.frozen`: no parameter is named "
+                            f"{name!r}.{suggest(name, slots or {})} Known names: {known}.")
+
 
 def check_named(spec: Spec, slots, params: dict[str, np.ndarray]) -> None:
     """Frozen names must exist; the places of a tied name must hold one value."""

@@ -6,6 +6,7 @@ can be redone exactly from the digits as written.
 """
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -141,6 +142,11 @@ class Spec:
 
 TOP_KEYS = {"inputs", "loss", "layer", "values", "notation", "names", "network", "name"}
 LAYER_KEYS = {"size", "activation", "alpha"}
+NETWORK_KEYS = {"batch"}
+SAMPLE_KEYS = {"x", "y"}
+# [values] keys other than layer arrays (W1, b1, …) and named parameters (w1 = 0.15)
+VALUE_KEYS = ("x", "y", "samples", "learning_rate", "frozen")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -157,14 +163,15 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"{path}: the file is {len(data)} bytes; a spec may be "
                         f"at most {MAX_SPEC_BYTES} bytes.")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")        # a byte-order mark (Windows editors) is dropped
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); "
                         "save the spec as UTF-8.") from None
-    return parse_spec(text, source=str(path), name=path.stem)
+    return parse_spec(text, source=str(path), name=path.stem, name_from_file=True)
 
 
-def parse_spec(text: str, source: str = "<spec>", name: str = "network") -> Spec:
+def parse_spec(text: str, source: str = "<spec>", name: str = "network",
+               name_from_file: bool = False) -> Spec:
     """Validate TOML ``text`` as a network spec.
 
     >>> spec = parse_spec('inputs = 1\\nloss = "sse"\\n[[layer]]\\nsize = 1\\nactivation = "tanh"')
@@ -173,14 +180,23 @@ def parse_spec(text: str, source: str = "<spec>", name: str = "network") -> Spec
     """
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(f"{source}: the spec is too long (at most {MAX_SPEC_BYTES} characters).")
+    text = text.removeprefix("\ufeff")            # a byte-order mark is not a TOML statement
     try:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML: {exc}.") from None
-    return _spec_from_dict(data, source, name)
+    return _spec_from_dict(data, source, name, name_from_file)
 
 
-def _spec_from_dict(data: dict, source: str, name: str) -> Spec:
+def _unknown_keys(table: dict, allowed, source: str, where: str) -> None:
+    """Every key of ``table`` is one of ``allowed``: a typo is an error with a did-you-mean."""
+    for key in table:
+        if key not in allowed:
+            raise SpecError(f"{_where(source, where + '.' + key)}: unknown key.{suggest(key, allowed)} "
+                            f"Expected one of: {', '.join(sorted(allowed))}.")
+
+
+def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = False) -> Spec:
     for key in data:
         if key not in TOP_KEYS:
             raise SpecError(f"{_where(source, key)}: unknown key.{suggest(key, TOP_KEYS)} "
@@ -204,6 +220,7 @@ def _spec_from_dict(data: dict, source: str, name: str) -> Spec:
     network = data.get("network", {})
     if not isinstance(network, dict):
         raise SpecError(f"{_where(source, 'network')}: expected a table.")
+    _unknown_keys(network, NETWORK_KEYS, source, "network")
     batch = network.get("batch", "mean")
     if batch not in ("mean", "sum"):
         raise SpecError(f"{_where(source, 'network.batch')}: expected \"mean\" or \"sum\", got {batch!r}.")
@@ -217,8 +234,15 @@ def _spec_from_dict(data: dict, source: str, name: str) -> Spec:
         raise SpecError(f"{source}: the network has {sum(sizes)} neurons; at most {MAX_NEURONS}.")
     values = _values(data.get("values"), sizes, loss, source) if "values" in data else None
     spec_name = data.get("name", name)
-    if not isinstance(spec_name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", spec_name):
-        raise SpecError(f"{_where(source, 'name')}: expected a short file-name-like string.")
+    if "name" not in data and name_from_file and not NAME_PATTERN.fullmatch(name):
+        fixed = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".-")[:64] or "network"
+        raise SpecError(f"{source}: the file name {name!r} cannot name the documents (a spec's "
+                        "name is at most 64 letters, digits, _ . -, starting with a letter, digit "
+                        f"or _); rename the file or add a top-level key `name = \"{fixed}\"`.")
+    if not isinstance(spec_name, str) or not NAME_PATTERN.fullmatch(spec_name):
+        raise SpecError(f"{_where(source, 'name')}: expected a short file-name-like string (at "
+                        "most 64 letters, digits, _ . -, starting with a letter, digit or _), got "
+                        f"{spec_name!r}.")
     return Spec(name=spec_name, inputs=inputs, layers=layers, loss=loss, values=values,
                 notation=notation, names=names,
                 batch=batch, source=source)
@@ -273,6 +297,9 @@ def _number(value, source: str, where: str) -> Decimal:
     value = Decimal(value)
     if not value.is_finite():
         raise SpecError(f"{_where(source, where)}: expected a finite number, got {value}.")
+    if math.isinf(float(value)):
+        raise SpecError(f"{_where(source, where)}: {value} is beyond the range of float64 "
+                        "numbers (about ±1.8e308), in which every value is computed.")
     return value
 
 
@@ -311,8 +338,12 @@ def _values(raw, sizes, loss: str, source: str) -> Values:
                               _vector(y, n_out, source, "values.y")))
     for i, table in enumerate(raw.get("samples", [])):
         where = f"values.samples[{i}]"
-        if not isinstance(table, dict) or set(table) != {"x", "y"}:
+        if not isinstance(table, dict):
             raise SpecError(f"{_where(source, where)}: expected a table with x and y.")
+        _unknown_keys(table, SAMPLE_KEYS, source, where)
+        if set(table) != SAMPLE_KEYS:
+            raise SpecError(f"{_where(source, where)}: expected a table with x and y; "
+                            f"{' and '.join(sorted(SAMPLE_KEYS - set(table)))} is missing.")
         y = table["y"] if isinstance(table["y"], list) else [table["y"]]
         samples.append(Sample(_vector(table["x"], n_in, source, where + ".x"),
                               _vector(y, n_out, source, where + ".y")))
@@ -320,12 +351,15 @@ def _values(raw, sizes, loss: str, source: str) -> Values:
         _check_targets(s.y, loss, source)
     lr = raw.get("learning_rate")
     lr = None if lr is None else _number(lr, source, "values.learning_rate")
+    if lr is not None and lr <= 0:
+        raise SpecError(f"{_where(source, 'values.learning_rate')}: expected a positive "
+                        f"learning rate, got {lr}.")
     frozen = raw.get("frozen", [])
     if not isinstance(frozen, list) or not all(isinstance(f, str) for f in frozen):
         raise SpecError(f"{_where(source, 'values.frozen')}: expected a list of parameter names.")
     arrays, scalars = {}, {}
     for key, value in raw.items():
-        if key in ("x", "y", "samples", "learning_rate", "frozen"):
+        if key in VALUE_KEYS:
             continue
         match = ARRAY.fullmatch(key)
         if isinstance(value, list):

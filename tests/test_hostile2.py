@@ -1,0 +1,65 @@
+"""Issue #23, "no silent acceptance": typos, odd bytes and odd arguments are errors
+that name the real cause, never reinterpretations."""
+import json
+
+import pytest
+
+from symbackprop.api import SpecError, prepare
+from symbackprop.cli import main
+from symbackprop.core.spec import load_spec, parse_spec
+
+NET = 'inputs = 1\nloss = "half_sse"\n[[layer]]\nsize = 1\nactivation = "sigmoid"\n'
+VALUES = "[values]\nx = [0.5]\ny = [0.25]\nW1 = [[0.5]]\nb1 = [-0.125]\n"
+
+
+@pytest.mark.parametrize("extra,key,hint", [
+    ('[network]\nbtach = "sum"\n', "network.btach", "'batch'"),
+    ("[values]\nlearning_rat = 0.1\n", "values.learning_rat", "'learning_rate'"),
+    ("[values]\n[[values.samples]]\nx = [1]\nyy = [0]\n", "values.samples[0].yy", "'y'"),
+    ('[names]\nneuron = [["a"], ["b"]]\n', "names.neuron", "'neurons'"),
+    ('[notation]\nstlye = "ij"\n', "notation.stlye", "'style'"),
+    ("[[layer]]\nsize = 1\nactivaton = 'tanh'\n", "layer[2].activaton", "'activation'"),
+    ('[notation]\nstyle = "numbered"\n[values]\nw1 = 0.5\nfrozen = ["w11"]\n',
+     "values.frozen", "'w1'"),
+    ('[notation]\nstyle = "numbered"\n[values]\nw01 = 0.5\n', "values.w01", "'w1'"),
+])
+def test_unknown_keys_in_every_table_are_errors_with_a_did_you_mean(extra, key, hint):
+    with pytest.raises(SpecError) as err:
+        prepare(NET + extra)
+    assert f"`{key}`" in str(err.value) and f"Did you mean {hint}?" in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["0", "-0.1", "0.0"])
+def test_a_spec_learning_rate_must_be_positive(value):
+    with pytest.raises(SpecError, match="values.learning_rate.*positive"):
+        parse_spec(NET + VALUES + f"learning_rate = {value}\n")
+
+
+@pytest.mark.parametrize("key,value", [("x", "[1e309]"), ("W1", "[[-1e400]]"),
+                                       ("learning_rate", "1e309"), ("b1", "[1" + "0" * 400 + "]")])
+def test_numbers_beyond_float64_are_refused_with_the_key(key, value):
+    text = NET + VALUES.replace(f"\n{key} = ", f"\nold_{key} = ") + f"{key} = {value}\n"
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("old_"))
+    with pytest.raises(SpecError, match=f"`values.{key}.*float64"):
+        parse_spec(text)
+
+
+def test_byte_order_mark_in_a_spec_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + NET.encode())
+    assert load_spec(path).sizes == (1, 1)
+    assert parse_spec("\ufeff" + NET).sizes == (1, 1)
+
+
+def test_a_file_name_that_is_no_spec_name_is_named_as_such(tmp_path):
+    path = tmp_path / "my net.toml"
+    path.write_text(NET)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    message = str(err.value)
+    assert "file name 'my net'" in message and 'name = "my_net"' in message
+    assert "key `name`" not in message
+    path.write_text('name = "my_net"\n' + NET)
+    assert load_spec(path).name == "my_net"
+    with pytest.raises(SpecError, match="key `name`.*got 'my net'"):
+        parse_spec('name = "my net"\n' + NET)
