@@ -143,8 +143,3 @@ def _clean(math: str) -> str:
     math = LABEL.sub("", math)
     return re.sub(r"\s+", " ", math).strip().rstrip(",.;").strip()
 
-
-def read_claims(path: str | Path) -> list[ClaimText]:
-    """The claims of the file at ``path`` (UTF-8)."""
-    path = Path(path)
-    return extract(path.read_text(encoding="utf-8"), kind_of(path))

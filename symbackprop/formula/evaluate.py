@@ -1,7 +1,7 @@
 """AST → SymPy: the evaluator behind ``formula.parse_claim``.
 
-Walks a ``formula_grammar.Node`` tree.  Names resolve through the ``Scope``
-(formula_names.py): first the notation's own names, then layer-level names
+Walks a ``grammar.Node`` tree.  Names resolve through the ``Scope``
+(names.py): first the notation's own names, then layer-level names
 (W2, z^1, \\delta^L), then layered-index names (\\delta^{2}_{1}), with generic
 index letters replaced by their bound values.  A product is read left to
 right as a chain of operands, which is where ``dE/dw17`` becomes a
@@ -12,14 +12,17 @@ multiply-add of a matrix product) draws on a budget, so no input can run long.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import sympy as sp
 
-from .tree import LEAVES, _unwrap, index_values, unfold
+from .tree import LEAVES, unwrap, index_values, unfold
 from .grammar import ELLIPSIS, ENVIRONMENT, MAX_CELLS, Node, matrix_cells
 from .names import LOSS, Scope, canon
-from .ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, Func, _is_matrix, add,
+from .ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, Func, is_matrix, add,
                           apply_function, multiply, negate, norm, number, power, shrink)
-from .resolve import apply_operator, derivative_pair, index_sum, is_d, resolve
+from .resolve import apply_operator, derivative_pair, index_sum, is_d, resolve, updated
 
 TRANSPOSE = {"T", "top", "intercal", "mathsfT"}
 
@@ -34,13 +37,32 @@ def settle(acc):
     return acc
 
 
+class Budget:
+    """The steps one claim may take (``MAX_STEPS``), shared by the evaluators of
+    its index sums."""
+
+    def __init__(self):
+        self.steps = 0
+
+
 class Evaluator:
     """Turns the AST of one claim into SymPy values in ``scope``, with the
-    generic indices in ``indices`` bound."""
+    generic indices in ``indices`` bound (never changed: ``bind`` gives an
+    evaluator with one more or one fewer)."""
 
-    def __init__(self, scope: Scope, text: str, indices: dict[str, int]):
-        self.scope, self.text, self.bound = scope, text, dict(indices)
-        self.steps = 0
+    def __init__(self, scope: Scope, text: str, indices: Mapping[str, int],
+                 budget: Budget | None = None):
+        self.scope, self.text = scope, text
+        self.bound: Mapping[str, int] = MappingProxyType(dict(indices))
+        self.budget = budget if budget is not None else Budget()
+
+    def bind(self, letter: str, value: int | None) -> Evaluator:
+        """This claim's evaluator with ``letter`` bound to ``value`` (None: unbound),
+        drawing on the same step budget."""
+        bound = {k: v for k, v in self.bound.items() if k != letter}
+        if value is not None:
+            bound[letter] = value
+        return Evaluator(self.scope, self.text, bound, self.budget)
 
     # ---- entry points ----------------------------------------------------
     def side(self, node: Node):
@@ -72,8 +94,8 @@ class Evaluator:
         return v
 
     def tick(self, n: int, node: Node) -> None:
-        self.steps += n
-        if self.steps > MAX_STEPS:
+        self.budget.steps += n
+        if self.budget.steps > MAX_STEPS:
             raise FormulaError("this formula is too large to build", node.start,
                                "a smaller formula")
 
@@ -102,7 +124,7 @@ class Evaluator:
         inner = node.args[0]
         if inner.kind == "args" and len(inner.args) != 1:
             raise FormulaError("a list with commas here", inner.start, "one expression")
-        return self.expr(_unwrap(inner))
+        return self.expr(unwrap(inner))
 
     k_args = k_group
 
@@ -128,7 +150,7 @@ class Evaluator:
             terms.append((-1 if node.args[1].text in "-\u2212" else 1, node.args[2]))
             node = node.args[0]
         values = [(1, self.expr(node), node)] + [(sign, self.expr(t), t) for sign, t in terms[::-1]]
-        if not any(_is_matrix(v) for _, v, _ in values):
+        if not any(is_matrix(v) for _, v, _ in values):
             return sp.Add(*[v if sign > 0 else -v for sign, v, _ in values])   # linear
         acc = values[0][1]
         for sign, v, term in values[1:]:
@@ -184,7 +206,7 @@ class Evaluator:
         """acc·v, with scalar factors gathered into one product at the end
         (multiplying one by one is quadratic in their number)."""
         how = MUL.get(op, "mul")
-        scalar = not isinstance(v, (Func, DOp)) and not _is_matrix(v)
+        scalar = not isinstance(v, (Func, DOp)) and not is_matrix(v)
         if acc is None:
             return Product([v]) if scalar else v
         if isinstance(acc, Product) and scalar:
@@ -195,7 +217,7 @@ class Evaluator:
             acc.append(v)
             return acc
         out = self.combine(settle(acc), op, v, node)
-        return Product([out]) if not _is_matrix(out) else out
+        return Product([out]) if not is_matrix(out) else out
 
     def derivative_at(self, items, i):
         """(Partial or operator, items used) when items[i:] start with dE/dw,
@@ -234,7 +256,7 @@ class Evaluator:
         if isinstance(acc, (Func, DOp)) or isinstance(v, (Func, DOp)):
             raise FormulaError("a function or operator without an argument", node.start,
                                "an argument")
-        both = _is_matrix(acc) and _is_matrix(v)
+        both = is_matrix(acc) and is_matrix(v)
         if both:
             self.tick(acc.rows * acc.cols * max(v.cols, 1), node)
         out = multiply(acc, MUL.get(op, "mul"), v, node.start)
@@ -243,7 +265,7 @@ class Evaluator:
     def charge(self, v, node):
         """Count v's expression-tree nodes against the budget: repeated matrix
         products and derivatives can grow trees exponentially."""
-        for entry in (v if _is_matrix(v) else [v]):
+        for entry in (v if is_matrix(v) else [v]):
             for _ in sp.preorder_traversal(entry):
                 self.tick(1, node)
         return v
@@ -253,7 +275,7 @@ class Evaluator:
 
     def k_frac(self, node):
         _, num, den = node.args
-        d = derivative_pair(self, _unwrap(num), _unwrap(den))
+        d = derivative_pair(self, unwrap(num), unwrap(den))
         if d is not None:
             return d
         return multiply(self.expr(num), "div", self.expr(den), node.start)
@@ -279,7 +301,7 @@ class Evaluator:
         for row in (r for r in node.args[1].args if r.kind == "caserow"):
             value, _, cond = row.args
             v = self.expr(value)
-            if _is_matrix(v):
+            if is_matrix(v):
                 raise FormulaError("a case's value must be a scalar", value.start, "a scalar")
             pieces.append((v, True if cond.kind == "otherwise" else self.relation(cond)))
         return sp.Piecewise(*pieces)
@@ -310,7 +332,7 @@ class Evaluator:
     def entry(self, cell: Node):
         """One matrix entry: a scalar (a 1×1 matrix counts; blocks are not read)."""
         v = shrink(self.expr(cell))
-        if _is_matrix(v):
+        if is_matrix(v):
             raise FormulaError(f"a matrix entry is a {v.rows}×{v.cols} matrix; entries must be "
                                "scalars (block matrices are not read)", cell.start, "a scalar")
         return v
@@ -322,7 +344,7 @@ class Evaluator:
     def relation(self, node):
         lhs, op, rhs = [a for a in node.args if a.kind != "CONDWORD"]
         a, b = self.expr(lhs), self.expr(rhs)
-        if _is_matrix(a) or _is_matrix(b):
+        if is_matrix(a) or is_matrix(b):
             raise FormulaError("a comparison of matrices", node.start, "scalars")
         kind = canon(op.text)
         rel = (sp.Gt if kind in (">", "gt") else sp.Lt if kind in ("<", "lt") else
@@ -359,15 +381,14 @@ class Evaluator:
 
     def k_newmark(self, node):
         """``w*``: the new value of the parameter w (an update line)."""
-        from .resolve import updated
         if self.scope.free:
             raise FormulaError("a new value (w*) needs a network (a spec)", node.start,
                                "a claim about a network's parameter")
-        return updated(self, self.expr(node.args[0]), node.start)
+        return updated(self.scope, self.expr(node.args[0]), node.start)
 
     def k_transpose(self, node):
         v = self.expr(node.args[0])
-        return v.T if _is_matrix(v) else v
+        return v.T if is_matrix(v) else v
 
     def k_sup(self, node):
         base, _, arg = node.args
@@ -381,7 +402,7 @@ class Evaluator:
             if sign is not None:
                 inner = Node("unary", (sign, inner), sign.start, node.end)
             base, arg = base.args[0], inner
-        plain = _unwrap(arg)
+        plain = unwrap(arg)
         if canon(plain.text) in TRANSPOSE and plain.kind in LEAVES:
             return self.k_transpose(Node("transpose", (base,), node.start, node.end))
         if plain.kind == "PRIME" or canon(plain.text) == "prime":
@@ -398,7 +419,7 @@ class Evaluator:
             return self.func_power(b, arg)
         if b is sp.E:
             e = self.expr(arg)
-            return e.applyfunc(sp.exp) if _is_matrix(e) else sp.exp(e)
+            return e.applyfunc(sp.exp) if is_matrix(e) else sp.exp(e)
         return power(self.as_arg(b, base), self.expr(arg), arg.start)
 
     def k_sub(self, node):

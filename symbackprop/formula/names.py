@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import sympy as sp
 
+from ..core.symbols import GENERIC_NAMES
+
 LOSS = sp.Symbol("E_loss", real=True)
 
 # The learning rate of an update line (θ − η ∂E/∂θ), and the names it is written with.
@@ -156,7 +158,7 @@ def _keys(nt) -> tuple[dict, dict]:
     found: dict = {}
     for table in (nt.text, nt.latex):
         for sym, written in table.items():
-            if sym.name in ("z", "a", "y", "S", "a_i", "a_j", "KD"):
+            if sym.name in GENERIC_NAMES:
                 continue   # the notation's generic scalars, not network quantities
             key = name_key(written)
             if key is not None:

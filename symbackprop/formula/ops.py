@@ -20,7 +20,6 @@ MAX_RESULT_DIGITS = 2000
 MAX_SYMBOLIC_EXP = 1000
 MAX_STEPS = 200_000
 
-LEAVES = ("NAME", "COMMAND", "WRAPPED")
 MUL = {"*": "star", "\\cdot": "mul", "·": "mul", "\\times": "mul", "×": "mul", "\\ast": "star",
        "∗": "star", ".": "mul", "juxt": "mul", "@": "matmul", "\\odot": "had", "⊙": "had",
        "\\circ": "had", "∘": "had", "/": "div", "\\div": "div"}
@@ -131,13 +130,13 @@ class DOp:
     wrt: sp.Basic
 
 
-def _is_matrix(v) -> bool:
+def is_matrix(v) -> bool:
     return isinstance(v, MatrixBase)
 
 
 def shrink(v):
     """A 1×1 matrix is its entry."""
-    return v[0, 0] if _is_matrix(v) and v.shape == (1, 1) else v
+    return v[0, 0] if is_matrix(v) and v.shape == (1, 1) else v
 
 
 @lru_cache(maxsize=256)
@@ -150,7 +149,7 @@ def _derivative_of(name: str, primes: int, alpha):
 
 def undefined(v) -> bool:
     """Does v contain ∞, zoo or nan (1/0, log 0 as written)?"""
-    items = list(v) if _is_matrix(v) else [v]
+    items = list(v) if is_matrix(v) else [v]
     return any(isinstance(e, sp.Basic) and e.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for e in items)
 
 
@@ -167,7 +166,7 @@ def apply_function(f: Func, args: list, alpha, where: int):
     if f.name in ARRAY_FUNCTIONS:
         return _array_function(f, args, where)
     if f.name in ("max", "maximum"):
-        if f.primes or len(args) < 2 or any(_is_matrix(a) for a in args):
+        if f.primes or len(args) < 2 or any(is_matrix(a) for a in args):
             raise FormulaError("max takes two or more numbers", where, "max(0, z)")
         return sp.Max(*args) ** f.power
     if len(args) != nargs:
@@ -175,11 +174,11 @@ def apply_function(f: Func, args: list, alpha, where: int):
                            f"{nargs} argument(s)")
     if f.name == "softmax":
         return _softmax(args[0], f, where)
-    if any(_is_matrix(a) for a in args[1:]):
+    if any(is_matrix(a) for a in args[1:]):
         raise FormulaError(f"the second argument of {f.name} must be a number", where, "a number")
     t, g = _derivative_of(f.name, f.primes, args[1] if len(args) > 1 else None)
     one = (lambda e: g.xreplace({t: e}) ** f.power)
-    return args[0].applyfunc(one) if _is_matrix(args[0]) else one(args[0])
+    return args[0].applyfunc(one) if is_matrix(args[0]) else one(args[0])
 
 
 def _array_function(f: Func, args: list, where: int):
@@ -191,18 +190,18 @@ def _array_function(f: Func, args: list, where: int):
     if f.name == "sum":
         return total(args[0])
     if f.name == "transpose":
-        return args[0].T if _is_matrix(args[0]) else args[0]
+        return args[0].T if is_matrix(args[0]) else args[0]
     a, b = args
     if f.name == "multiply":
         return multiply(a, "had", b, where)
-    if f.name == "dot" and _is_matrix(a) and _is_matrix(b) and a.shape == b.shape \
+    if f.name == "dot" and is_matrix(a) and is_matrix(b) and a.shape == b.shape \
             and a.cols == 1:
         return shrink(a.T * b)
     return multiply(a, "matmul", b, where)
 
 
 def _softmax(v, f: Func, where: int):
-    if not _is_matrix(v) or min(v.shape) != 1 or f.primes > 1:
+    if not is_matrix(v) or min(v.shape) != 1 or f.primes > 1:
         raise FormulaError("softmax takes a vector (a whole layer, e.g. softmax(z^L))", where,
                            "a vector")
     s = F.softmax_layer(list(v))
@@ -230,20 +229,20 @@ def number(text: str, where: int) -> sp.Rational:
 
 def power(base, exp, where: int):
     """base^exp under size caps; a matrix base is raised elementwise."""
-    if _is_matrix(exp):
+    if is_matrix(exp):
         raise FormulaError("an exponent must be a number or scalar expression", where, "a scalar")
     if exp.is_Number:
-        cap = MAX_NUM_EXP if (not _is_matrix(base) and base.is_Number) else MAX_SYMBOLIC_EXP
+        cap = MAX_NUM_EXP if (not is_matrix(base) and base.is_Number) else MAX_SYMBOLIC_EXP
         if abs(exp) > cap:
             raise FormulaError(f"exponent {exp} is too large", where, f"an exponent within ±{cap}")
-        if not _is_matrix(base) and base.is_Rational and exp.is_Rational and base != 0:
+        if not is_matrix(base) and base.is_Rational and exp.is_Rational and base != 0:
             size = max(abs(base.p), abs(base.q))
             if abs(exp) * len(str(size)) > MAX_RESULT_DIGITS:
                 raise FormulaError("this power of a number is too large", where,
                                    "a smaller number")
-    if exp.is_Number and exp < 0 and any(e == 0 for e in (base if _is_matrix(base) else [base])):
+    if exp.is_Number and exp < 0 and any(e == 0 for e in (base if is_matrix(base) else [base])):
         raise FormulaError("division by zero (0 to a negative power)", where, "a non-zero base")
-    if _is_matrix(base):
+    if is_matrix(base):
         return base.applyfunc(lambda e: e ** exp)
     return base ** exp
 
@@ -267,8 +266,8 @@ def multiply(a, how: str, b, where: int):
     ``matmul`` (@), ``had`` (\\odot), ``div`` (/)."""
     if how == "div":
         return divide(a, b, where)
-    if not (_is_matrix(a) and _is_matrix(b)):
-        return shrink(a * b) if _is_matrix(a) or _is_matrix(b) else a * b
+    if not (is_matrix(a) and is_matrix(b)):
+        return shrink(a * b) if is_matrix(a) or is_matrix(b) else a * b
     same, chain = a.shape == b.shape, a.cols == b.rows
     if how == "had" or (how == "star" and same) or (how == "mul" and same and not chain):
         if not same:
@@ -280,26 +279,26 @@ def multiply(a, how: str, b, where: int):
 
 
 def divide(a, b, where: int):
-    if any(e == 0 for e in (b if _is_matrix(b) else [b])):
+    if any(e == 0 for e in (b if is_matrix(b) else [b])):
         raise FormulaError("division by zero", where, "a non-zero divisor")
-    if _is_matrix(b):
-        if _is_matrix(a) and a.shape != b.shape:
+    if is_matrix(b):
+        if is_matrix(a) and a.shape != b.shape:
             raise _shape_error(a, b, "divide", where)
-        if _is_matrix(a):
+        if is_matrix(a):
             return shrink(sp.ImmutableMatrix(a.rows, a.cols, lambda i, j: a[i, j] / b[i, j]))
         return shrink(b.applyfunc(lambda e: a / e))
-    return shrink(a / b) if _is_matrix(a) else a / b
+    return shrink(a / b) if is_matrix(a) else a / b
 
 
 def add(a, sign: int, b, where: int):
     """a ± b; a scalar is added to every entry of a matrix."""
-    if _is_matrix(a) and _is_matrix(b):
+    if is_matrix(a) and is_matrix(b):
         if a.shape != b.shape:
             raise _shape_error(a, b, "add", where)
         return shrink(a + sign * b)
-    if _is_matrix(a):
+    if is_matrix(a):
         return shrink(a.applyfunc(lambda e: e + sign * b))
-    if _is_matrix(b):
+    if is_matrix(b):
         return shrink(b.applyfunc(lambda e: a + sign * e))
     return a + sign * b
 
@@ -309,11 +308,11 @@ def negate(v):
 
 
 def norm(v):
-    if _is_matrix(v):
+    if is_matrix(v):
         return sp.sqrt(sp.Add(*[e ** 2 for e in v]))
     return sp.Abs(v)
 
 
 def total(v):
     """Σ of all entries (a sum with no index)."""
-    return sp.Add(*list(v)) if _is_matrix(v) else v
+    return sp.Add(*list(v)) if is_matrix(v) else v

@@ -5,15 +5,15 @@ text or LaTeX, in the notation of a model (``build_scope(model)``) or as
 free-standing calculus (``build_scope()``).  ``parse_claim`` returns a
 ``Claim`` whose ``sides`` are SymPy objects built only from an allow-list:
 the scope's symbols, numbers (exact rationals), and the functions in
-``formula_ops.FUNCTIONS``.  The text is never ``eval``-ed or ``sympify``-ed;
-it is read by the LALR grammar of ``formula_grammar`` under fixed caps
+``ops.FUNCTIONS``.  The text is never ``eval``-ed or ``sympify``-ed;
+it is read by the LALR grammar of ``grammar`` under fixed caps
 (``MAX_CHARS``, nesting depth 100, ``MAX_DIGITS`` per literal, numeric
 exponents, a step budget).  Every failure is a ``FormulaError`` with a
 position; nothing else escapes (tests/test_formula_fuzz.py).
 
-Modules: ``formula_grammar`` (text → AST), ``formula_ast`` (AST helpers,
-index values), ``formula_names`` (scope, name keys), ``formula_eval`` (AST →
-SymPy), ``formula_resolve`` (names, derivatives, sums), ``formula_ops``
+Modules: ``grammar`` (text → AST), ``tree`` (AST helpers,
+index values), ``names`` (scope, name keys), ``evaluate`` (AST →
+SymPy), ``resolve`` (names, derivatives, sums), ``ops``
 (functions, numbers, matrix arithmetic).
 
 What is read.  ``=``, ``≈`` and ``\approx`` separate sides.  Plain text
@@ -27,7 +27,7 @@ its prime (``\sigma'``, ``relu''``, ``\sigma^{\prime}``); ``\sigma z`` applies
 σ to z; ``e^{x}`` is exp.  Derivatives: ``dE/dw17``, ``∂E/∂w_{17}``,
 ``\frac{\partial E}{\partial w}``, ``d E / d w``, ``\delta C/\delta w`` and
 ``\frac{dE}{dw}``; ``d/dz``, ``\frac{\partial}{\partial z}`` and ``\nabla_z``
-are operators on the juxtaposed run after them.  Names: see formula_names
+are operators on the juxtaposed run after them.  Names: see names
 (``out_{n_9}``/``out_n9``, ``w17``/``w_{17}``, ``\delta^{2}_{1}``/``delta^2_1``,
 ``E``/``C``/``L``/``E_total`` for the loss); layer-level names (``W2``,
 ``W^{(2)}``, ``z^1``, ``a^L``, ``\delta^{L}``, ``x``, ``y``) are matrices, and
@@ -144,7 +144,7 @@ def _syntax_error(err: UnexpectedInput, text: str) -> FormulaError:
 
 
 def parse_tree(text: str) -> Node:
-    """Text → AST (``formula_grammar.Node``); FormulaError when it is not a formula."""
+    """Text → AST (``grammar.Node``); FormulaError when it is not a formula."""
     if not isinstance(text, str):
         raise FormulaError("a claim must be text", 0, "text")
     if len(text) > MAX_CHARS:
@@ -215,7 +215,7 @@ def _build(text: str, tree: Node, scope: Scope, indices: dict[str, int]) -> Clai
                 raise FormulaError("an update (:=, ←) needs a network (a spec)",
                                    seps[n - 1].start, "a claim about a network's parameter")
             first = sides[0]
-            sides[0] = replace(first, expr=updated(ev, first.expr, first.start))
+            sides[0] = replace(first, expr=updated(scope, first.expr, first.start))
         try:
             expr = ev.side(node)
         except FormulaError:

@@ -1,6 +1,6 @@
 """Names, derivatives and index sums for the formula evaluator.
 
-``resolve`` finds what a written name means in a scope (see formula_names
+``resolve`` finds what a written name means in a scope (see names
 for the keys); ``derivative_pair`` reads ``dE/dw17``, ``∂E/∂w_{17}`` and
 ``\\frac{\\partial E}{\\partial w}`` (a ``Partial``) or ``d/dz`` (an operator);
 ``index_sum`` expands ``\\sum_k`` over the neurons its body names.
@@ -8,14 +8,16 @@ for the keys); ``derivative_pair`` reads ``dE/dw17``, ``∂E/∂w_{17}`` and
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Protocol
 
 import sympy as sp
 
-from .tree import LEAVES, _unwrap
+from .tree import LEAVES, unwrap
 from .grammar import Node
-from .names import GREEK, LOSS, LOSS_KEYS, LR, LR_KEYS, canon, split_head
+from .names import GREEK, LOSS, LOSS_KEYS, LR, LR_KEYS, Scope, canon, split_head
 from .ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, Updated,
-                          _is_matrix, add, apply_function, function_name, shrink, sub_string,
+                          is_matrix, add, apply_function, function_name, shrink, sub_string,
                           total)
 
 FREE_NAMES = set(GREEK.values()) - {"sigma", "Sigma", "partial"}
@@ -23,14 +25,33 @@ _HAT = re.compile(r"\\(?:hat|widehat)\s*\{\s*([A-Za-z])\s*\}")
 MAX_SUM_TERMS = 1000
 
 
+class Reading(Protocol):
+    """What these helpers read of the evaluator of one claim (``evaluate.Evaluator``):
+    its scope, the claim's text, the bound generic indices, and the values of sub-nodes."""
+
+    scope: Scope
+    text: str
+    bound: Mapping[str, int]
+
+    def src(self, node: Node | None) -> str: ...
+
+    def value(self, node: Node): ...
+
+    def expr(self, node: Node): ...
+
+    def indices(self, node: Node | None, open_letters: bool = False) -> list | None: ...
+
+    def bind(self, letter: str, value: int | None) -> "Reading": ...
+
+
 # ---- names -------------------------------------------------------------------
-def resolve(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = False):
+def resolve(ev: Reading, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool = False):
     """The value of name ``leaf`` with optional sub/superscript nodes, or None
     (``quiet``) / FormulaError when the scope has no such name."""
     marked = _update_mark(ev, leaf, sub, sup, quiet)
     if marked is not None:
         return marked if marked is not NotImplemented else None
-    sub_plain = _unwrap(sub).text if sub is not None else ""
+    sub_plain = unwrap(sub).text if sub is not None else ""
     fname = function_name(leaf.text, sub_plain) if sub is not None else function_name(leaf.text)
     if fname is not None:
         return Func(fname) if sup is None else None
@@ -58,7 +79,7 @@ SUP_MARKS = {"new": True, "t+1": True, "old": False, "t": False}    # True: the 
 SUB_MARKS = {"new": True, "old": False}
 
 
-def _update_mark(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool):
+def _update_mark(ev: Reading, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool):
     """A parameter written with a new/old mark: Updated(θ) for θ^{new}, θ for θ^{old};
     None when the name carries no such mark (NotImplemented: not found, quietly)."""
     if ev.scope.free:
@@ -73,20 +94,20 @@ def _update_mark(ev, leaf: Node, sub: Node | None, sup: Node | None, quiet: bool
         return None
     if rest is None:
         return NotImplemented
-    return updated(ev, rest, leaf.start, new)
+    return updated(ev.scope, rest, leaf.start, new)
 
 
-def updated(ev, value, where: int, new: bool = True):
+def updated(scope: Scope, value, where: int, new: bool = True):
     """Updated(θ) for a parameter θ (entrywise for a layer's W or b); θ itself for
     its old value."""
-    params = set(ev.scope.model.network.parameters)
-    entries = list(value) if _is_matrix(value) else [value]
+    params = set(scope.model.network.parameters)
+    entries = list(value) if is_matrix(value) else [value]
     if not all(e in params for e in entries):
         raise FormulaError("only a weight or a bias has a new and an old value (an update)",
                            where, "a parameter such as w_{16}^{new} or W^{2}_{old}")
     if not new:
         return value
-    return value.applyfunc(Updated) if _is_matrix(value) else Updated(value)
+    return value.applyfunc(Updated) if is_matrix(value) else Updated(value)
 
 
 def learning_rate_key(scope, key) -> bool:
@@ -97,27 +118,27 @@ def learning_rate_key(scope, key) -> bool:
                                         for layer in scope.model.network.layers)
 
 
-def _nabla(ev, sub: Node) -> DOp:
+def _nabla(ev: Reading, sub: Node) -> DOp:
     """\\nabla_{a}: the operator d/da (a bare activation letter is the output a^L)."""
-    plain = _unwrap(sub)
+    plain = unwrap(sub)
     if not ev.scope.free and plain.kind in LEAVES and \
             ev.scope.heads.get(canon(plain.text)) == "a":
         return DOp(shrink(ev.scope.layers[("a", ev.scope.n_layers)]))
     wrt = ev.expr(sub)
-    entries = list(wrt) if _is_matrix(wrt) else [wrt]
+    entries = list(wrt) if is_matrix(wrt) else [wrt]
     if not all(isinstance(e, sp.Symbol) for e in entries):
         raise FormulaError("\\nabla_{…} needs a variable", sub.start, "\\nabla_{a}")
     return DOp(wrt)
 
 
-def _written(ev, leaf, sub, sup) -> str:
+def _written(ev: Reading, leaf, sub, sup) -> str:
     """The name as written (with the closing braces the AST spans leave out)."""
     end = max(n.end for n in (leaf, sub, sup) if n is not None)
     written = ev.text[leaf.start:end]
     return written + "}" * max(0, written.count("{") - written.count("}"))
 
 
-def _unknown(ev, leaf, sub, sup) -> FormulaError:
+def _unknown(ev: Reading, leaf, sub, sup) -> FormulaError:
     written = _written(ev, leaf, sub, sup)
     if ev.scope.free:
         return FormulaError(f"unknown name {written!r}: free-standing claims use one-letter "
@@ -136,7 +157,7 @@ def _free_symbol(head: str, subs: str, sup):
     return sp.Symbol(head + (f"_{subs}" if subs else ""), real=True)
 
 
-def _network_name(ev, head, subs, sups, sub, sup, leaf):
+def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
     scope = ev.scope
     key = (head, sups, subs)
     if key not in scope.keys and head == "W" and (sups or subs) and ("w", sups, subs) in scope.keys:
@@ -271,14 +292,14 @@ def is_d(node: Node, juxt: bool = False) -> bool:
     return juxt and node.kind in ("COMMAND", "NAME") and canon(node.text) in ("delta", "Delta")
 
 
-def dform(ev, node: Node):
+def dform(ev: Reading, node: Node):
     """('bare',) for d / ∂ alone, ('of', node) for dX / ∂X, else None."""
-    node = _unwrap(node)
+    node = unwrap(node)
     if is_d(node):
         return ("bare",)
     if node.kind == "dpart":
         return ("of", node.args[1])
-    if node.kind == "juxt" and is_d(_unwrap(node.args[0]), juxt=True):
+    if node.kind == "juxt" and is_d(unwrap(node.args[0]), juxt=True):
         return ("of", node.args[1])
     stripped = _strip_d(node)
     if stripped is None:
@@ -290,13 +311,13 @@ def dform(ev, node: Node):
         return ("of", stripped)
 
 
-def derivative_pair(ev, num: Node, den: Node):
+def derivative_pair(ev: Reading, num: Node, den: Node):
     """num/den as a derivative (Partial or DOp), or None when it is a division."""
     a, b = dform(ev, num), dform(ev, den)
     if a is None or b is None or b[0] != "of":
         return None
     wrt = ev.expr(b[1])
-    entries = list(wrt) if _is_matrix(wrt) else [wrt]
+    entries = list(wrt) if is_matrix(wrt) else [wrt]
     if not all(isinstance(e, sp.Symbol) for e in entries):
         raise FormulaError("differentiate with respect to a name", b[1].start,
                            "a name such as w_{17} or W2")
@@ -314,7 +335,7 @@ def derivative_pair(ev, num: Node, den: Node):
 MAX_DIFF_NODES = 3000
 
 
-def _one(ev, of, wrt, operator: bool = False):
+def _one(ev: Reading, of, wrt, operator: bool = False):
     """∂of/∂wrt: a Partial between two names (the network's, or written as a
     fraction free-standing), else sympy.diff (free-standing) or an unevaluated
     Derivative (in a network, whose symbols are tied by the forward pass)."""
@@ -329,13 +350,13 @@ def _one(ev, of, wrt, operator: bool = False):
     return sp.diff(of, wrt)
 
 
-def partial(ev, of, wrt, where: int):
+def partial(ev: Reading, of, wrt, where: int):
     """∂of/∂wrt for scalars, gradients (dC/dW2), per-entry and Jacobians."""
-    if not _is_matrix(of) and not _is_matrix(wrt):
+    if not is_matrix(of) and not is_matrix(wrt):
         return _one(ev, of, wrt)
-    if not _is_matrix(of):
+    if not is_matrix(of):
         return shrink(wrt.applyfunc(lambda w: _one(ev, of, w)))
-    if not _is_matrix(wrt):
+    if not is_matrix(wrt):
         return shrink(of.applyfunc(lambda o: _one(ev, o, wrt)))
     if 1 in of.shape and 1 in wrt.shape:
         o, w = list(of), list(wrt)
@@ -343,24 +364,24 @@ def partial(ev, of, wrt, where: int):
     raise FormulaError("a derivative of a matrix by a matrix", where, "a vector or a scalar")
 
 
-def apply_operator(ev, dop: DOp, value, where: int):
+def apply_operator(ev: Reading, dop: DOp, value, where: int):
     """d/d(wrt) applied to what follows it."""
     if isinstance(value, (Func, DOp)):
         raise FormulaError("d/d… needs an expression", where, "an expression")
     def diff(v, w):
         return _one(ev, v, w, operator=True)
     wrt = dop.wrt
-    if _is_matrix(wrt):
-        if _is_matrix(value):
+    if is_matrix(wrt):
+        if is_matrix(value):
             raise FormulaError("a derivative of a matrix by a matrix", where, "a scalar")
         return shrink(wrt.applyfunc(lambda w: diff(value, w)))
-    if _is_matrix(value):
+    if is_matrix(value):
         return shrink(value.applyfunc(lambda v: diff(v, wrt)))
     return diff(value, wrt)
 
 
 # ---- sums --------------------------------------------------------------------
-def index_sum(ev, node: Node):
+def index_sum(ev: Reading, node: Node):
     """\\sum_k body: Σ over k of body; without an index, Σ of body's entries."""
     _, scripts, body = node.args
     if scripts.kind == "noscript":
@@ -373,19 +394,13 @@ def index_sum(ev, node: Node):
         raise FormulaError("a sum over an index needs a network (a spec)", index.start,
                            "a claim about a network")
     values, explicit = _sum_range(ev, scripts, letter, body)
-    saved, terms = ev.bound.get(letter), []
-    try:
-        for v in values:
-            ev.bound[letter] = v
-            try:
-                terms.append(ev.expr(body))
-            except OutOfRange:
-                if explicit:
-                    raise
-    finally:
-        ev.bound.pop(letter, None)
-        if saved is not None:
-            ev.bound[letter] = saved
+    terms = []
+    for v in values:
+        try:
+            terms.append(ev.bind(letter, v).expr(body))
+        except OutOfRange:
+            if explicit:
+                raise
     if not terms:
         raise OutOfRange(f"the sum over {letter} has no terms in this network", node.start)
     acc = terms[0]
@@ -394,7 +409,7 @@ def index_sum(ev, node: Node):
     return acc
 
 
-def _sum_range(ev, scripts: Node, letter: str, body: Node):
+def _sum_range(ev: Reading, scripts: Node, letter: str, body: Node):
     index = scripts.args[0]
     lo = ev.indices(index.args[2]) if len(index.args) > 2 else None
     hi = ev.indices(scripts.args[1]) if len(scripts.args) > 1 else None
@@ -403,9 +418,8 @@ def _sum_range(ev, scripts: Node, letter: str, body: Node):
             raise FormulaError("a sum with too many terms", index.start,
                                f"at most {MAX_SUM_TERMS}")
         return range(lo[0], hi[0] + 1), True
-    saved = ev.bound.pop(letter, None)
     try:                 # the neurons the letter counts where the body first uses it
-        ev.expr(body)
+        ev.bind(letter, None).expr(body)
     except FreeIndex as err:
         if err.letter != letter:
             raise
@@ -413,7 +427,4 @@ def _sum_range(ev, scripts: Node, letter: str, body: Node):
             return err.values, False
     except OutOfRange:
         pass
-    finally:
-        if saved is not None:
-            ev.bound[letter] = saved
     return ev.scope.index_range(letter), False

@@ -11,7 +11,7 @@ from .ops import FreeIndex, function_name
 LEAVES = ("NAME", "COMMAND", "WRAPPED")
 
 
-def _unwrap(node: Node) -> Node:
+def unwrap(node: Node) -> Node:
     while node.kind in ("paren", "group", "args") and len(node.args) == 1 \
             and isinstance(node.args[0], Node):
         node = node.args[0]
@@ -23,7 +23,7 @@ def _funcish(node: Node) -> bool:
     while node.kind in ("prime", "sup", "sub"):
         if node.kind == "sub":
             return node.args[0].kind in LEAVES and function_name(
-                node.args[0].text, _unwrap(node.args[1]).text) is not None
+                node.args[0].text, unwrap(node.args[1]).text) is not None
         node = node.args[0]
     return node.kind in LEAVES and function_name(node.text) is not None
 
