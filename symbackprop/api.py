@@ -26,10 +26,11 @@ from .core.notation import Notation, make_notation
 from .core.parameters import (by_name, check_named, check_value_names, frozen_mask,
                               parameters_from_spec, samples_from_spec, tie_gradients)
 from .core.spec import LayerSpec, Spec, SpecError, load_spec, parse_spec
-from .numeric.vectorised import Compiled, Evaluation, compile_derivation, evaluate, update
+from .numeric.vectorised import (Compiled, Evaluation, NonFinite, compile_derivation, evaluate,
+                                 first_nonfinite, update)
 from .numeric.codegen import generate
 from .numeric.data import load_samples_csv
-from .numeric.train import MAX_STEPS, PLOT_FORMATS, plot_loss, train, training_json
+from .numeric.train import MAX_STEPS, PLOT_FORMATS, Diverged, plot_loss, train, training_json
 from .numeric.worked import exact_worked, worked_example
 from .render.documents import DocumentError, make_documents, notebook_markdown, summary_latex
 from .render.environment import environment
@@ -131,11 +132,21 @@ class Model:
         return evaluate(self.compiled, params, X, Y, self.spec.batch)
 
     def step(self, init: int | None = None, lr: float | None = None, data=None):
-        """(params, evaluation, updated params, learning rate) of one gradient step."""
+        """(params, evaluation, updated params, learning rate) of one gradient step.
+
+        Raises ``NonFinite`` naming the first inf or NaN (z, a, the loss, δ, a gradient
+        or an updated parameter), so no non-number is ever reported as a result."""
         params = self.parameters(init)
-        ev = self.evaluate(params=params, data=data)
-        rate = self.learning_rate(lr)
-        return params, ev, self.descend(params, ev, rate), rate
+        with np.errstate(all="ignore"):           # reported below, with where it arose
+            ev = self.evaluate(params=params, data=data)
+            rate = self.learning_rate(lr)
+            new = self.descend(params, ev, rate)
+        bad = first_nonfinite(ev, new)
+        if bad is not None:
+            raise NonFinite(f"{self.spec.source}: {bad}; the numbers left float64's range, so "
+                            "there is no value to report (scale the inputs or parameters down).",
+                            bad)
+        return params, ev, new, rate
 
     def descend(self, params, ev: Evaluation, rate: float) -> dict[str, np.ndarray]:
         """θ ← θ − η ∂E/∂θ with tied gradients summed and frozen names kept."""

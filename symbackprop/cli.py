@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
 
-from .api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model, SpecError,
-                  check_files, example_names, example_path, generate, load_samples_csv,
+from .api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model, NonFinite,
+                  SpecError, check_files, example_names, example_path, generate, load_samples_csv,
                   make_documents, plot_loss, prepare, report_json, report_text, split_paths,
                   train, training_json, write_atomic)
 
@@ -83,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--plot", metavar="FILE", help="save the loss curve (.png or .svg)")
     t.add_argument("--data", metavar="CSV", help="train on a CSV file of examples (header x1..xn, "
                    "y1..ym) instead of the spec's samples")
+    t.add_argument("--keep-going", action="store_true",
+                   help="run every step even after the loss or a gradient became inf or NaN "
+                        "(default: stop there with exit status 1, naming the step and quantity)")
     c = sub.add_parser("check", help="check hand-derived formulas: correct, incorrect (why), "
                        "unparseable or undecided", formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="example:\n  symbackprop check worked_2331_numbered my_derivation.md\n"
@@ -120,21 +124,46 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, UsageError, DocumentError) as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return 2
+    except NonFinite as exc:          # valid input whose numbers leave float64's range
+        print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _model(spec: str | None) -> Model:
-    return prepare(Path(spec) if spec else example_path(DEFAULT_EXAMPLE))
+    if spec is not None and not spec.strip():
+        raise UsageError(f"spec {spec!r}: expected a network spec file (TOML), not an empty name.")
+    return prepare(Path(spec) if spec is not None else example_path(DEFAULT_EXAMPLE))
+
+
+def _learning_rate(lr: float | None) -> float | None:
+    if lr is not None and not (lr > 0 and math.isfinite(lr)):
+        raise UsageError(f"--lr {lr}: expected a positive, finite learning rate.")
+    return lr
+
+
+def dumps(data) -> str:
+    """Strict JSON: no bare NaN or Infinity (the commands report non-finite numbers as
+    errors, or as null with a message, before they get here)."""
+    return json.dumps(data, allow_nan=False)
 
 
 def cmd_derive(args) -> int:
     model = _model(getattr(args, "spec", None))
     init = getattr(args, "init", None)
-    digits = getattr(args, "digits", None) or (20 if getattr(args, "exact", False) else 6)
+    digits = getattr(args, "digits", None)
+    if digits is None:
+        digits = 20 if getattr(args, "exact", False) else 6
     if not 1 <= digits <= 50:
         raise UsageError(f"--digits {digits}: expected a number of significant digits from 1 to 50.")
+    templates = getattr(args, "templates", None)
+    if templates is not None and not Path(templates).is_dir():
+        raise UsageError(f"--templates {templates}: no such folder; expected a directory of "
+                         "templates (copies of the shipped ones in templates/).")
     only, suffix = None, ""
-    if getattr(args, "param", None):
+    if getattr(args, "param", None) is not None:
+        if not args.param.strip():
+            raise UsageError("--param \"\": expected the name of a parameter (e.g. w7, w^1_11).")
         only = model.find_parameter(args.param)
         if only is None:
             known = ", ".join(list(model.notation.slots)[:12]) or "w^1_11, b^1_1, … (or W1_1_1)"
@@ -148,7 +177,7 @@ def cmd_derive(args) -> int:
     elif getattr(args, "exact", False):
         raise UsageError("--exact needs a worked example: give values.x and values.y in the spec.")
     files = make_documents(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
-                           worked, only, digits, getattr(args, "templates", None))
+                           worked, only, digits, templates)
     for name, data in files.items():
         out = Path(getattr(args, "output", "output")) / name
         write_atomic(out, data)
@@ -194,10 +223,11 @@ def _data(args, model: Model):
 
 
 def cmd_eval(args) -> int:
+    _learning_rate(args.lr)
     model = _model(args.spec)
     params, ev, new, lr = model.step(args.init, args.lr, data=_data(args, model))
     if args.json:
-        print(json.dumps(evaluation_json(model, params, ev, new)))
+        print(dumps(evaluation_json(model, params, ev, new)))
         return 0
     print(f"loss = {ev.loss:.10g}   (learning rate {lr:g})")
     n = ev.losses.shape[0]
@@ -233,8 +263,7 @@ def cmd_train(args) -> int:
     import numpy as np
     if not 1 <= args.steps <= MAX_STEPS:
         raise UsageError(f"--steps {args.steps}: expected a number of steps from 1 to {MAX_STEPS}.")
-    if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
-        raise UsageError(f"--lr {args.lr}: expected a positive learning rate.")
+    _learning_rate(args.lr)
     plot = Path(args.plot) if args.plot else None
     if plot is not None and plot.suffix[1:].lower() not in PLOT_FORMATS:
         raise UsageError(f"--plot {plot}: expected a file name ending in .png or .svg.")
@@ -243,11 +272,15 @@ def cmd_train(args) -> int:
     if sys.stderr.isatty():
         from tqdm import tqdm
         progress = lambda steps: tqdm(steps, desc="training", unit="step", leave=False)  # noqa: E731
-    t = train(model, args.steps, args.lr, args.init, data=_data(args, model), progress=progress)
+    t = train(model, args.steps, args.lr, args.init, data=_data(args, model), progress=progress,
+              keep_going=args.keep_going)
+    if t.diverged is not None:
+        print(f"symbackprop: warning: training diverged at step {t.diverged[0]}: "
+              f"{t.diverged[1]}; ran on to step {args.steps} (--keep-going)", file=sys.stderr)
     if plot is not None:
         plot_loss(t, plot, f"{model.spec.name}: {model.spec.batch} loss, learning rate {t.learning_rate:g}")
     if args.json:
-        print(json.dumps(training_json(t)))
+        print(dumps(training_json(t)))
         return 0
     print(f"loss {t.loss_history[0]:.10g} -> {t.final_loss:.10g} after {args.steps} steps "
           f"(learning rate {t.learning_rate:g}, batch {model.spec.batch})")
@@ -261,6 +294,21 @@ def cmd_train(args) -> int:
     return 0
 
 
+def finite_or_null(data, path: str = "", notes: list | None = None):
+    """``check --json``: a non-finite number (a counterexample where a side is infinite) is
+    written as null, and the claim's ``notes`` say which field it was."""
+    if isinstance(data, float) and not math.isfinite(data):
+        if notes is not None:
+            notes.append(f"{path} is {data} (not a JSON number), written as null")
+        return None
+    if isinstance(data, dict):
+        notes = data["notes"] if isinstance(data.get("notes"), list) else notes
+        return {k: finite_or_null(v, f"{path}.{k}".lstrip("."), notes) for k, v in data.items()}
+    if isinstance(data, list):
+        return [finite_or_null(v, f"{path}[{i}]", notes) for i, v in enumerate(data)]
+    return data
+
+
 def cmd_check(args) -> int:
     """Check claims files against a spec; exit 0 when every claim is correct, else 1."""
     if not 0 < args.timeout <= 600:
@@ -271,5 +319,6 @@ def cmd_check(args) -> int:
         raise UsageError(str(err)) from None
     model = prepare(spec) if spec is not None else None
     reports = check_files(model, files, timeout=args.timeout)
-    print(json.dumps(report_json(reports)) if args.json else report_text(reports, model), end="")
+    print(dumps(finite_or_null(report_json(reports))) if args.json else report_text(reports, model),
+          end="")
     return 0 if all(r.ok for r in reports) else 1

@@ -63,3 +63,47 @@ def test_a_file_name_that_is_no_spec_name_is_named_as_such(tmp_path):
     assert load_spec(path).name == "my_net"
     with pytest.raises(SpecError, match="key `name`.*got 'my net'"):
         parse_spec('name = "my net"\n' + NET)
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "net.toml"
+    path.write_text(NET + VALUES)
+    return path
+
+
+@pytest.mark.parametrize("args,message", [
+    (["eval", "{spec}", "--lr", "nan"], "--lr nan: expected a positive, finite"),
+    (["eval", "{spec}", "--lr", "inf"], "--lr inf: expected a positive, finite"),
+    (["eval", "{spec}", "--lr", "-0.5"], "--lr -0.5: expected a positive, finite"),
+    (["train", "{spec}", "--steps", "1", "--lr", "nan"], "--lr nan: expected"),
+    (["derive", "{spec}", "--digits", "0"], "--digits 0: expected"),
+    (["derive", "{spec}", "--param", ""], '--param "": expected the name'),
+    (["derive", "{spec}", "--templates", "{spec}.missing"], "no such folder"),
+    (["eval", ""], "spec '': expected a network spec file"),
+    (["codegen", " "], "spec ' ': expected a network spec file"),
+])
+def test_odd_arguments_are_errors_not_reinterpretations(args, message, spec_file, capsys, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([a.format(spec=spec_file) for a in args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "output").exists()
+
+
+def test_training_that_diverges_says_where_and_fails_unless_asked_to_go_on(tmp_path, capsys):
+    path = tmp_path / "div.toml"
+    path.write_text(NET.replace("sigmoid", "identity") +
+                    "[values]\nx = [3]\ny = [1]\nW1 = [[1]]\nb1 = [0]\n")
+    assert main(["train", str(path), "--steps", "2000", "--lr", "1", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "training diverged at step 162: the loss is inf" in captured.err
+    assert main(["train", str(path), "--steps", "400", "--lr", "1", "--json", "--keep-going"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)          # strict JSON: parses with no NaN/Infinity
+    assert out["diverged"]["step"] == 162 and "loss is inf" in out["diverged"]["quantity"]
+    assert out["loss_history"][161] is not None and out["loss_history"][162] is None
+    assert out["final_loss"] is None and "diverged at step 162" in captured.err
+    assert main(["train", str(path), "--steps", "5", "--lr", "0.01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["diverged"] is None

@@ -17,7 +17,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ..core.derive import A, Derivation
 from ..core.files import template_dirs
-from .vectorised import branch_safe
+from .vectorised import branch_safe, stable_delta_output
 
 S = sp.Symbol("s", real=True)                 # Σ_i y_i (softmax + cross-entropy)
 LOGA, LOG1MA = sp.symbols("loga log1ma", real=True)
@@ -45,6 +45,9 @@ class ModulePrinter(NumPyPrinter):
 
     def _print_softplus(self, expr):
         return f"np.logaddexp(0, {self._print(expr.args[0])})"
+
+    def _print_softplus_ratio(self, expr):
+        return f"softplus_ratio({self._print(expr.args[0])})"
 
     def _print_Min(self, expr):
         # branch_safe's clamp min(z, c): np.minimum, not functools.reduce over a list
@@ -103,7 +106,8 @@ def loss_pieces(d: Derivation) -> dict:
     n_out = d.network.output.n_out
     scale = sp.Rational(1, n_out) if d.network.loss.mean else sp.S.One
     softmax_ce = d.delta_output is not sp.nan and d.network.output.activation.layerwise
-    delta = None if d.delta_output is sp.nan else d.delta_output.subs(sp.Symbol("S", real=True), S)
+    delta = (None if d.delta_output is sp.nan
+             else stable_delta_output(d).subs(sp.Symbol("S", real=True), S))
     return {"term": piece(term), "term_math": sp.sstr(d.loss_term), "mean": d.network.loss.mean,
             "needs_logs": bool(term.free_symbols & {LOGA, LOG1MA}),
             "dterm": piece(sp.diff(d.loss_term, A) * scale),

@@ -8,13 +8,14 @@ a frozen name not at all (``Model.descend``).
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
-from .vectorised import evaluate
+from .vectorised import NonFinite, all_finite, evaluate, first_nonfinite
 from ..core.parameters import samples_from_spec
 from ..core.files import write_atomic
 
@@ -22,14 +23,27 @@ MAX_STEPS = 10_000_000
 PLOT_FORMATS = ("png", "svg")
 
 
+class Diverged(NonFinite):
+    """Training left float64's range: ``step`` (0 = the start) and ``quantity``, the first
+    inf or NaN of that step's evaluation."""
+
+    def __init__(self, step: int, quantity: str, rate: float):
+        super().__init__(f"training diverged at step {step}: {quantity} (learning rate "
+                         f"{rate:g}; a smaller --lr may converge; --keep-going runs every step "
+                         "anyway)", quantity)
+        self.step = step
+
+
 @dataclass(frozen=True)
 class Training:
-    """``loss_history[i]`` is the batch loss after i steps (i = 0 … steps)."""
+    """``loss_history[i]`` is the batch loss after i steps (i = 0 … steps); ``diverged``
+    is (step, quantity) of the first inf or NaN when training ran on past it."""
 
     loss_history: list[float]
     parameters: dict[str, np.ndarray]
     learning_rate: float
     by_name: dict[str, dict]
+    diverged: tuple[int, str] | None = None
 
     @property
     def final_loss(self) -> float:
@@ -37,8 +51,12 @@ class Training:
 
 
 def train(model: "Model", steps: int, lr: float | None = None, init: int | None = None,
-          data=None, progress: Callable[[Iterable], Iterable] = iter) -> Training:
+          data=None, progress: Callable[[Iterable], Iterable] = iter,
+          keep_going: bool = False) -> Training:
     """Run ``steps`` full-batch gradient-descent steps from the spec's parameters.
+
+    The first step whose loss or gradients are not finite raises ``Diverged`` (which
+    step, which quantity); with ``keep_going`` training runs on and records it.
 
     >>> from symbackprop import prepare, example_path
     >>> t = train(prepare(example_path("worked_2331")), steps=50, lr=0.5)
@@ -49,22 +67,48 @@ def train(model: "Model", steps: int, lr: float | None = None, init: int | None 
     rate = model.learning_rate(lr)
     X, Y = samples_from_spec(model.spec) if data is None else data
     history = []
-    for _ in progress(range(steps)):
-        ev = evaluate(model.compiled, params, X, Y, model.spec.batch)
+    diverged = None
+
+    def watch(ev, step):
+        nonlocal diverged
         history.append(ev.loss)
-        params = model.descend(params, ev, rate)
-    final = evaluate(model.compiled, params, X, Y, model.spec.batch)
-    history.append(final.loss)
-    # by_name at the final parameters: value, gradient there, and the next update
-    table = model.by_name(params, final, model.descend(params, final, rate))
-    return Training(history, params, rate, table)
+        if diverged is None and not all_finite(ev):
+            diverged = (step, first_nonfinite(ev, paths=False) or "a number is not finite")
+            if not keep_going:
+                raise Diverged(*diverged, rate)
+
+    with np.errstate(all="ignore"):           # an inf or NaN is reported as divergence
+        for step in progress(range(steps)):
+            ev = evaluate(model.compiled, params, X, Y, model.spec.batch)
+            watch(ev, step)
+            params = model.descend(params, ev, rate)
+        final = evaluate(model.compiled, params, X, Y, model.spec.batch)
+        watch(final, steps)
+        # by_name at the final parameters: value, gradient there, and the next update
+        table = model.by_name(params, final, model.descend(params, final, rate))
+    return Training(history, params, rate, table, diverged)
+
+
+def _finite(value):
+    """JSON has no inf or NaN: a non-finite float is written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def training_json(t: Training) -> dict:
-    return {"loss_history": t.loss_history, "final_loss": t.final_loss,
-            "learning_rate": t.learning_rate,
-            "parameters": {k: v.tolist() for k, v in t.parameters.items()},
-            "by_name": t.by_name}
+    """The ``train --json`` object; after a divergence (``--keep-going``) every inf or NaN
+    is null and ``diverged`` says at which step and in which quantity it began."""
+    return _finite({"loss_history": t.loss_history, "final_loss": t.final_loss,
+                    "learning_rate": t.learning_rate,
+                    "parameters": {k: v.tolist() for k, v in t.parameters.items()},
+                    "by_name": t.by_name,
+                    "diverged": None if t.diverged is None else
+                    {"step": t.diverged[0], "quantity": t.diverged[1]}})
 
 
 def plot_loss(t: Training, path: Path, title: str) -> None:

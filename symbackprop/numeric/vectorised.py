@@ -16,11 +16,67 @@ import sympy as sp
 from sympy.codegen.rewriting import expm1_opt, optimize
 
 from ..core.derive import A, Y, Z, Derivation
-from ..core.functions import NUMPY_FUNCTIONS
+from ..core.functions import NUMPY_FUNCTIONS, sigmoid
 
 S = sp.Symbol("S", real=True)          # Σ_i y_i, in the softmax + CE δ^L
 LOGA, LOG1MA = sp.symbols("loga log1ma", real=True)
-MODULES = [NUMPY_FUNCTIONS, "numpy"]
+
+
+class softplus_ratio(sp.Function):
+    """σ(z) / softplus(z): the factor of δ^L for cross-entropy after a softplus output,
+    −y σ(z)/a, which NumPy would compute as 0/0 once e^z underflows (z < −745)."""
+
+    nargs = 1
+
+
+# Below this z, e^z < 2.1e-9: log softplus(z) = z − e^z/2 and σ(z)/softplus(z) = 1 − e^z/2,
+# each to within e^{2z} ≈ 4e-18 (the next terms of the series in u = e^z).
+SERIES_BELOW = -20.0
+
+
+def log_softplus(z):
+    """log(log(1 + e^z)) to rounding for every float z (NumPy's log of softplus is −inf
+    below z ≈ −745 and 744.44 at −745; the true values are z − e^z/2 ≈ z).
+
+    >>> [float(v) for v in log_softplus(np.array([-1000.0, -745.0, 0.0, 1e308]))]
+    [-1000.0, -745.0, -0.36651292058166435, 709.1962086421661]
+    """
+    z = np.asarray(z, dtype=float)
+    with np.errstate(divide="ignore", under="ignore"):
+        direct = np.log(np.logaddexp(0.0, z))
+        series = z - 0.5 * np.exp(np.minimum(z, SERIES_BELOW))
+    return np.where(z < SERIES_BELOW, series, direct)
+
+
+def softplus_ratio_numpy(z):
+    """σ(z) / softplus(z) to rounding for every float z (1 as z → −∞, 1/z as z → ∞).
+
+    >>> [float(v) for v in softplus_ratio_numpy(np.array([-1000.0, 0.0, 1e308]))]
+    [1.0, 0.7213475204444817, 1e-308]
+    """
+    z = np.asarray(z, dtype=float)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        direct = 1.0 / (1.0 + np.exp(-z)) / np.logaddexp(0.0, z)
+        series = 1.0 - 0.5 * np.exp(np.minimum(z, SERIES_BELOW))
+    return np.where(z < SERIES_BELOW, series, direct)
+
+
+MODULES = [{**NUMPY_FUNCTIONS, "softplus_ratio": softplus_ratio_numpy}, "numpy"]
+
+
+def stable_delta_output(d: Derivation) -> sp.Expr:
+    """δ^L as the numeric code computes it: for a softplus output, σ(z)/a (a = softplus z)
+    as ``softplus_ratio(z)``, finite where both underflow.
+
+    >>> from symbackprop.api import prepare
+    >>> stable_delta_output(prepare('inputs = 1\\nloss = "cross_entropy"\\n[[layer]]\\n'
+    ...                             'size = 1\\nactivation = "softplus"').derivation)
+    -y*softplus_ratio(z)
+    """
+    delta = d.delta_output
+    if delta is sp.nan or d.network.output.activation.name != "softplus":
+        return delta
+    return delta.subs(sigmoid(Z) / A, softplus_ratio(Z))
 
 
 def _lambdify(args, expr) -> Callable:
@@ -95,16 +151,20 @@ def compile_derivation(d: Derivation) -> Compiled:
                                 _lambdify([Z, A], branch_safe(fprime))))
     out = d.network.output
     term = d.loss_term.subs(sp.log(1 - A), LOG1MA).subs(sp.log(A), LOGA)
+    if out.activation.layerwise and term.has(LOGA):
+        # loss_values computes softmax's log loss itself, as −y log a
+        assert sp.expand(term + Y * LOGA) == 0, term
     scale = sp.Rational(1, out.n_out) if d.network.loss.mean else sp.S.One
     delta_out = (None if d.delta_output is sp.nan
-                 else _lambdify([A, Y, Z, S], branch_safe(d.delta_output)))
+                 else _lambdify([A, Y, Z, S], branch_safe(stable_delta_output(d))))
     return Compiled(tuple(layers), _lambdify([A, Y, LOGA, LOG1MA], term), d.network.loss.mean,
                     _lambdify([A, Y], sp.diff(d.loss_term, A) * scale), delta_out,
                     out.activation.name, bool(term.free_symbols & {LOGA, LOG1MA}))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=0, keepdims=True))
+    with np.errstate(over="ignore"):          # z − max overflows only to −inf: e^−inf = 0
+        e = np.exp(z - z.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
 
 
@@ -114,11 +174,25 @@ def _logs(c: Compiled, z: np.ndarray, a: np.ndarray):
         return -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
     if c.output_activation == "softmax":
         m = z.max(axis=0, keepdims=True)
-        with np.errstate(divide="ignore"):   # log(1 - a) is unused by cross-entropy
-            log1ma = np.log1p(-a)
-        return z - m - np.log(np.exp(z - m).sum(axis=0, keepdims=True)), log1ma
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            log1ma = np.log1p(-a)            # unused by cross-entropy
+            return z - m - np.log(np.exp(z - m).sum(axis=0, keepdims=True)), log1ma
+    if c.output_activation == "softplus":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return log_softplus(z), np.log1p(-a)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(a), np.log1p(-a)
+
+
+def zero_log_zero(loga, log1ma, Yb):
+    """The convention 0 · log 0 = 0 of cross-entropy: every loss term is y · log a or
+    (1 − y) · log(1 − a), so log a is unused where y = 0 and log(1 − a) where y = 1; set
+    there to 0, a log of 0 (softmax at z = ±1e308) gives no 0 · (−inf) = NaN."""
+    if loga is not None:
+        loga = np.where(Yb == 0, 0.0, loga)
+    if log1ma is not None:
+        log1ma = np.where(Yb == 1, 0.0, log1ma)
+    return loga, log1ma
 
 
 @dataclass(frozen=True)
@@ -154,9 +228,30 @@ def forward(c: Compiled, params: dict[str, np.ndarray], X: np.ndarray):
     return zs, acts
 
 
+def softmax_cross_entropy_terms(z, Yb):
+    """−y_i log softmax(z)_i, finite wherever the true value is: log a_i = z_i − m − log Σ
+    e^{z_k − m} (m the column maximum) is −inf once z_i − m overflows (z = ±1e308), while
+    y_i (z_i − m) may still be a float (y_i = 1/2): there it is computed as y_i z_i − y_i m.
+
+    >>> float(softmax_cross_entropy_terms(np.array([[1e308], [-1e308]]), np.array([[0.5], [0.5]])).sum())
+    1e+308
+    """
+    m = z.max(axis=0, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = z - m
+        lse = np.log(np.exp(d).sum(axis=0, keepdims=True))
+        yd = np.where(np.isfinite(d), Yb * d, Yb * z - Yb * m)
+        return np.where(Yb == 0, 0.0, Yb * lse - yd)
+
+
 def loss_values(c: Compiled, z_out, a_out, Yb) -> np.ndarray:
     """Per-example loss E for each column."""
-    loga, log1ma = _logs(c, z_out, a_out) if c.needs_logs else (None, None)
+    if c.output_activation == "softmax" and c.needs_logs:     # cross-entropy: −y log a
+        terms = softmax_cross_entropy_terms(z_out, Yb)
+        per = terms.sum(axis=0)
+        return per / a_out.shape[0] if c.loss_mean else per
+    loga, log1ma = (zero_log_zero(*_logs(c, z_out, a_out), Yb) if c.needs_logs
+                    else (None, None))
     terms = _shaped(c.loss_term(a_out, Yb, loga, log1ma), a_out.shape)
     per = terms.sum(axis=0)
     return per / a_out.shape[0] if c.loss_mean else per
@@ -196,6 +291,77 @@ def evaluate(c: Compiled, params: dict[str, np.ndarray], X, Yb, batch: str = "me
         grads[f"b{l}"] = deltas[l - 1].sum(axis=1) * scale
     loss = float(losses.mean() if batch == "mean" else losses.sum())
     return Evaluation(loss, losses, tuple(zs), tuple(acts), tuple(deltas), grads, batch)
+
+
+class NonFinite(ArithmeticError):
+    """A number of the evaluation is inf or NaN: the message says which, and where."""
+
+    def __init__(self, message: str, quantity: str):
+        super().__init__(message)
+        self.quantity = quantity
+
+
+def _first_bad(arr: np.ndarray):
+    bad = np.argwhere(~np.isfinite(np.asarray(arr, dtype=float)))
+    return None if not len(bad) else tuple(int(i) for i in bad[0])
+
+
+def _kind(value: float) -> str:
+    if np.isnan(value):
+        return "NaN (an undefined operation such as inf − inf or 0 · inf)"
+    return f"{'-' if value < 0 else ''}inf (beyond float64's ±1.8e308)"
+
+
+def first_nonfinite(ev: Evaluation, updated: dict[str, np.ndarray] | None = None,
+                    paths: bool = True) -> str | None:
+    """Where the first inf or NaN of an evaluation arose, in the order it is computed
+    (z^1, a^1, …, the loss, δ^L … δ^1, the gradients, the updated parameters), as the
+    math name and (``paths``) the ``eval --json`` path; None when every number is finite.
+
+    >>> ev = Evaluation(1.0, np.array([1.0]), (np.array([[1.0], [np.inf]]),),
+    ...                 (np.ones((1, 1)), np.ones((2, 1))), (np.ones((2, 1)),), {}, "mean")
+    >>> print(first_nonfinite(ev))
+    z^1_2 (layers[0].z[1] in --json) is inf (beyond float64's ±1.8e308)
+    """
+    n = ev.losses.shape[0]
+
+    def per_layer(name: str, l: int, arr):
+        where = _first_bad(arr)
+        if where is None:
+            return None
+        j, example = where
+        ex = f" of example {example + 1}" if n > 1 else ""
+        path = f"layers[{l - 1}].{name}[{j}]" + (f"[{example}]" if n > 1 else "")
+        return f"{name}^{l}_{j + 1}{ex}{_path(path)} is {_kind(arr[where])}"
+
+    def _path(path: str) -> str:
+        return f" ({path} in --json)" if paths else ""
+
+    for l, (z, a) in enumerate(zip(ev.z, ev.a[1:]), start=1):
+        found = per_layer("z", l, z) or per_layer("a", l, a)
+        if found:
+            return found
+    where = _first_bad(ev.losses)
+    if where is not None:
+        ex = f" of example {where[0] + 1}" if n > 1 else ""
+        return f"the loss{ex}{_path(f'losses[{where[0]}]')} is {_kind(ev.losses[where])}"
+    for l in range(len(ev.delta), 0, -1):
+        found = per_layer("delta", l, ev.delta[l - 1])
+        if found:
+            return found
+    for title, table in (("gradients", ev.gradients), ("updated", updated or {})):
+        for key, arr in table.items():
+            where = _first_bad(arr)
+            if where is not None:
+                what = "∂E/∂" if title == "gradients" else "the updated "
+                index = "".join(f"[{i}]" for i in where)
+                return f"{what}{key}{index}{_path(f'{title}.{key}{index}')} is {_kind(arr[where])}"
+    return None
+
+
+def all_finite(ev: Evaluation) -> bool:
+    """Loss and gradients finite: the cheap test of every training step."""
+    return bool(np.isfinite(ev.loss) and all(np.isfinite(g).all() for g in ev.gradients.values()))
 
 
 def update(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float,
