@@ -7,12 +7,14 @@ import random
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from symbackprop.checker.engine import Checker  # noqa: E402
+from symbackprop.checker.context import make_context  # noqa: E402
+from symbackprop.checker.engine import check_claim  # noqa: E402
 from symbackprop.formula.claims import ClaimText  # noqa: E402
 from symbackprop.checker.isolate import run  # noqa: E402
 from symbackprop.api import example_path, prepare  # noqa: E402
@@ -67,15 +69,15 @@ def claim(rng: random.Random, atoms: list[str], i: int) -> str:
 
 def main(n: int = 3000) -> int:
     rng = random.Random(0)
-    checkers = {"free": Checker(None),
-                "numbered": Checker(prepare(example_path("worked_2331_numbered"))),
-                "softmax": Checker(prepare(example_path("softmax_classifier"))),
-                "tanh": Checker(prepare(example_path("tanh_net")))}
+    checkers = {"free": make_context(None),
+                "numbered": make_context(prepare(example_path("worked_2331_numbered"))),
+                "softmax": make_context(prepare(example_path("softmax_classifier"))),
+                "tanh": make_context(prepare(example_path("tanh_net")))}
     counts, errors, undecided, start = Counter(), [], [], time.monotonic()
     per = n // len(checkers)
     for name, checker in checkers.items():
         claims = [ClaimText(i + 1, claim(rng, ATOMS[name], i)) for i in range(per)]
-        verdicts = [v for r in run(checker, claims, timeout=5.0) for v in r]
+        verdicts = [v for r in run(partial(check_claim, checker), claims, timeout=5.0) for v in r]
         assert {v.line for v in verdicts} == {c.line for c in claims}
         counts.update(v.verdict for v in verdicts)
         errors += [v for v in verdicts if (v.message or "").startswith("internal error")]

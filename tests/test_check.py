@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.checker.engine import Checker, check_claims
+from symbackprop.checker.context import make_context
+from symbackprop.checker.engine import check_claims, check_text
+from symbackprop.checker.isolate import run
+from symbackprop.checker.verdict import Verdict
 from symbackprop.formula.claims import ClaimText, extract
 from symbackprop.cli import main
 from symbackprop.api import EXAMPLES, example_path, prepare
@@ -50,16 +53,16 @@ def worked_by_hand():
 
 @pytest.fixture(scope="module")
 def numbered():
-    return Checker(prepare(example_path("worked_2331_numbered")))
+    return make_context(prepare(example_path("worked_2331_numbered")))
 
 
 @pytest.fixture(scope="module")
 def free():
-    return Checker(None)
+    return make_context(None)
 
 
 def one(checker, text):
-    [v] = checker.check_text(text)
+    [v] = check_text(checker, text)
     return v
 
 
@@ -145,7 +148,7 @@ def test_arithmetic_rounding_and_digits(numbered):
 
 def test_free_standing_identities(free):
     assert one(free, "d/dz tanh(z) = 1 - tanh(z)^2").ok
-    vs = free.check_text(r"d/da sigma(a) = e^{-a}/(1+e^{-a})^2 = sigma(a)*(1-sigma(a))")
+    vs = check_text(free, r"d/da sigma(a) = e^{-a}/(1+e^{-a})^2 = sigma(a)*(1-sigma(a))")
     assert [v.verdict for v in vs] == ["correct", "correct"]
     v = one(free, "d/dz tanh(z) = sigma(z)*(1 - sigma(z))")
     assert v.verdict == "incorrect" and "wrong activation" in v.diagnosis
@@ -157,7 +160,7 @@ def test_free_standing_identities(free):
 def test_tanh_chain_with_a_wrong_middle_link(free):
     text = (r"\frac{d}{da} \tanh(a) = 4\sigma(2a)(1-\sigma(2a)) = 4 \cdot \frac{\tanh(a)+1}{2}"
             r" \cdot \left(1-\frac{\tanh(a)-1}{2}\right) = 1-\tanh^{2}(a)")
-    vs = free.check_text(text)
+    vs = check_text(free, text)
     assert [v.verdict for v in vs] == ["correct", "incorrect", "incorrect"]
     assert all("wrong step" in v.diagnosis and "tanh(a)-1" in v.diagnosis for v in vs[1:])
     # oracle: the middle side differs from 1 − tanh² where tanh ≠ ±1
@@ -177,7 +180,7 @@ def test_cross_entropy_log10_and_softmax_digits(free):
 
 
 def test_layered_mistakes_tanh_net():
-    c = Checker(prepare(example_path("tanh_net")))
+    c = make_context(prepare(example_path("tanh_net")))
     # δ^1_1 = (w^2_11 δ^2_1 + w^2_21 δ^2_2)(1 − (a^1_1)²), by hand from the definitions
     assert one(c, r"\delta^1_1 = (w^2_{11} \delta^2_1 + w^2_{21} \delta^2_2)(1 - (a^1_1)^2)").ok
     v = one(c, r"\delta^1_1 = (w^2_{11} \delta^2_1 + w^2_{12} \delta^2_2)(1 - (a^1_1)^2)")
@@ -187,7 +190,7 @@ def test_layered_mistakes_tanh_net():
 
 
 def test_softmax_treated_as_elementwise():
-    c = Checker(prepare(example_path("softmax_classifier")))
+    c = make_context(prepare(example_path("softmax_classifier")))
     # true δ^2_1 = a_1 Σy − y_1 = a_1 − y_1; elementwise: (−y_1/a_1)·a_1(1 − a_1)
     assert one(c, r"\delta^2_1 = a^2_1 - y_1").ok
     v = one(c, r"\delta^2_1 = -y_1 (1 - a^2_1)")
@@ -195,17 +198,17 @@ def test_softmax_treated_as_elementwise():
 
 
 def test_generic_indices_every_neuron():
-    c = Checker(prepare(spec_text([2, 3, 2], ["sigmoid", "sigmoid"], "half_sse")))
-    [v] = c.check_text(r"\delta^l_j = (\sum_k w^{l+1}_{kj} \delta^{l+1}_k) \sigma'(z^l_j)")
+    c = make_context(prepare(spec_text([2, 3, 2], ["sigmoid", "sigmoid"], "half_sse")))
+    [v] = check_text(c, r"\delta^l_j = (\sum_k w^{l+1}_{kj} \delta^{l+1}_k) \sigma'(z^l_j)")
     assert v.ok and "all 3 index values" in v.notes[0]
-    [v] = c.check_text(r"\delta^l_j = (\sum_k w^{l+1}_{jk} \delta^{l+1}_k) \sigma'(z^l_j)")
+    [v] = check_text(c, r"\delta^l_j = (\sum_k w^{l+1}_{jk} \delta^{l+1}_k) \sigma'(z^l_j)")
     assert v.verdict == "incorrect"
 
 
 def test_expected_formula_against_sympy_diff():
     """The expected formula is ∂E/∂w, by sympy.diff of the fully expanded loss."""
     model = prepare(spec_text([1, 1, 1], ["tanh", "sigmoid"], "half_sse"))
-    c = Checker(model)
+    c = make_context(model)
     assert one(c, r"dE/db^1_1 = \delta^1_1").ok          # the δ forms
     assert one(c, r"dE/dw^1_{11} = \delta^1_1").verdict == "incorrect"
     v = one(c, r"dE/dw^1_{11} = \delta^1_1 x")
@@ -242,27 +245,20 @@ def test_extract_claims_from_markup_and_text():
     assert extract("a = b # why\n\n# note\nc = d\n") == [ClaimText(1, "a = b"), ClaimText(4, "c = d")]
 
 
-class SlowChecker:
+def slow_check(claim):
     """Stands in for the checker: one claim sleeps, one eats memory, the rest are quick."""
-
-    def warm_up(self):
-        pass
-
-    def check_text(self, text, line):
-        from symbackprop.checker.verdict import Verdict
-        if text == "slow":
-            time.sleep(60)
-        if text == "huge":
-            _ = bytearray(8 * 2**30)
-        return [Verdict(line, text, "correct")]
+    if claim.text == "slow":
+        time.sleep(60)
+    if claim.text == "huge":
+        _ = bytearray(8 * 2**30)
+    return [Verdict(claim.line, claim.text, "correct")]
 
 
 def test_time_and_memory_limits_keep_the_rest_of_the_file():
-    from symbackprop.checker.isolate import run
     claims = [ClaimText(1, "a"), ClaimText(2, "slow"), ClaimText(3, "b"), ClaimText(4, "huge"),
               ClaimText(5, "c")]
     start = time.monotonic()
-    vs = [v for r in run(SlowChecker(), claims, timeout=1.0, memory_mb=256) for v in r]
+    vs = [v for r in run(slow_check, claims, timeout=1.0, memory_mb=256) for v in r]
     assert time.monotonic() - start < 30
     assert [v.verdict for v in vs] == ["correct", "undecided", "correct", "undecided", "correct"]
     assert "time limit" in vs[1].message and "memory" in vs[3].message
@@ -378,7 +374,7 @@ b2 = [0.0]
 
 
 def test_tied_parameter_sums_its_places():
-    c = Checker(prepare(TIED))
+    c = make_context(prepare(TIED))
     assert one(c, r"dE/du = \delta^1_1 x + \delta^1_2 x").ok
     v = one(c, r"dE/du = \delta^1_1 x")
     assert v.verdict == "incorrect" and "shared (tied) parameter" in v.diagnosis

@@ -5,11 +5,14 @@ hang: the isolated run kills a claim that runs over and goes on).  The
 parser's own fuzzing is in test_formula_fuzz.py; this drives the same
 inputs through resolution, test points, diagnoses and the child process.
 """
+from functools import partial
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symbackprop.checker.engine import Checker
+from symbackprop.checker.context import make_context
+from symbackprop.checker.engine import check_claim, check_text
 from symbackprop.formula.claims import ClaimText
 from symbackprop.checker.isolate import run
 from symbackprop.api import example_path, prepare
@@ -17,9 +20,9 @@ from symbackprop.checker.verdict import VERDICTS
 
 from test_formula_fuzz import HOSTILE, SEEDS, TOKENS, mutated
 
-CHECKERS = {"free": Checker(None),
-            "numbered": Checker(prepare(example_path("worked_2331_numbered"))),
-            "softmax": Checker(prepare(example_path("softmax_classifier")))}
+CHECKERS = {"free": make_context(None),
+            "numbered": make_context(prepare(example_path("worked_2331_numbered"))),
+            "softmax": make_context(prepare(example_path("softmax_classifier")))}
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -36,7 +39,7 @@ def assert_verdicts(vs, text):
 @given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=24), st.sampled_from(sorted(CHECKERS)))
 def test_token_soup_gets_verdicts(tokens, which):
     text = " ".join(tokens)
-    assert_verdicts(CHECKERS[which].check_text(text), text)
+    assert_verdicts(check_text(CHECKERS[which], text), text)
 
 
 ATOMS = {"free": ["x", "z", "a", "2", "0.5", "1", "e^{-z}", r"\sigma(z)", "tanh(a)", r"\ln(x)"],
@@ -68,7 +71,7 @@ def well_formed(draw):
 @given(well_formed())
 def test_well_formed_claims_get_verdicts(case):
     which, text = case
-    vs = CHECKERS[which].check_text(text)
+    vs = check_text(CHECKERS[which], text)
     assert_verdicts(vs, text)
     assert len(vs) == text.count("=") or vs[0].verdict == "unparseable"
 
@@ -76,7 +79,7 @@ def test_well_formed_claims_get_verdicts(case):
 @FUZZ
 @given(mutated(), st.sampled_from(sorted(CHECKERS)))
 def test_mutated_seed_formulas_get_verdicts(text, which):
-    assert_verdicts(CHECKERS[which].check_text(text), text)
+    assert_verdicts(check_text(CHECKERS[which], text), text)
 
 
 @pytest.mark.parametrize("which", ["free", "numbered"])
@@ -85,7 +88,7 @@ def test_hostile_and_seed_claims_isolated(which, tmp_path):
     marker = tmp_path / "marker"
     texts = [h.replace("{marker}", str(marker)) for h in HOSTILE] + SEEDS
     claims = [ClaimText(i + 1, t[:10_000]) for i, t in enumerate(texts)]
-    vs = [v for r in run(CHECKERS[which], claims, timeout=5.0) for v in r]
+    vs = [v for r in run(partial(check_claim, CHECKERS[which]), claims, timeout=5.0) for v in r]
     assert {v.line for v in vs} == {c.line for c in claims}
     assert all(v.verdict in VERDICTS for v in vs)
     assert not any((v.message or "").startswith("internal error") for v in vs)

@@ -10,7 +10,8 @@ import math
 import pytest
 import sympy as sp
 
-from symbackprop.checker.engine import Checker, check_claims
+from symbackprop.checker.context import make_context
+from symbackprop.checker.engine import check_claims, check_text
 from symbackprop.api import report_text
 from symbackprop.formula.reader import parse_claim
 from symbackprop.formula.names import build_scope
@@ -52,16 +53,16 @@ def test_hand_values_match_the_published_numbers():
 
 @pytest.fixture(scope="module")
 def layered():
-    return Checker(prepare(example_path("worked_2331")))
+    return make_context(prepare(example_path("worked_2331")))
 
 
 @pytest.fixture(scope="module")
 def numbered():
-    return Checker(prepare(example_path("worked_2331_numbered")))
+    return make_context(prepare(example_path("worked_2331_numbered")))
 
 
 def one(checker, text):
-    [v] = checker.check_text(text)
+    [v] = check_text(checker, text)
     return v
 
 

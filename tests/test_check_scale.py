@@ -16,7 +16,9 @@ import sympy as sp
 
 from conftest import spec_text
 from oracles import np_act, sym_activation, sym_loss
-from symbackprop.checker.engine import Checker, check_claims
+from symbackprop.checker.context import make_context
+from symbackprop.checker.diagnose import chain_diagnosis, counted_chain, telescope
+from symbackprop.checker.engine import check_claims
 from symbackprop.formula.reader import LOSS
 from symbackprop.api import prepare
 from symbackprop.checker.points import DIGITS, forward_point, value, weighted_sum
@@ -294,7 +296,7 @@ def test_a_sum_that_is_zero_in_decimals_is_zero():
     F = lambda s: sp.Float(s, DIGITS)       # noqa: E731
     assert weighted_sum([F("0.6"), F("0.2"), F("-0.2")], [F("1.0"), F("-0.5"), F("2.0")],
                         F("-0.1")).is_zero
-    c = Checker(prepare(spec_text([3, 4, 3], ["relu", "softmax"], "cross_entropy", """
+    c = make_context(prepare(spec_text([3, 4, 3], ["relu", "softmax"], "cross_entropy", """
 [values]
 x = [1.0, -0.5, 2.0]
 y = [0, 1, 0]
@@ -362,17 +364,16 @@ def test_incomplete_chain_counted_on_a_network_with_too_many_paths_to_list():
 
 
 def test_counted_and_listed_paths_agree_on_a_small_network():
-    from symbackprop.checker.diagnose import telescope
     from symbackprop.formula.reader import parse_claim
     from symbackprop.api import example_path
-    checker = Checker(prepare(example_path("worked_2331")))
+    checker = make_context(prepare(example_path("worked_2331")))
     claim = parse_claim(r"dE/dw^1_{11} = dE/da^3_1 * da^3_1/dz^3_1 * dz^3_1/da^2_2 * "
                         r"da^2_2/dz^2_2 * dz^2_2/da^1_1 * da^1_1/dz^1_1 * dz^1_1/dw^1_{11}",
                         checker.scope)
     lhs, rhs = (s.expr for s in claim.sides)
-    listed = checker.chain_diagnosis(lhs, rhs)
+    listed = chain_diagnosis(checker, lhs, rhs)
     chain = telescope(*lhs.args, list(rhs.args))
-    assert listed == checker.counted_chain(*lhs.args, chain)
+    assert listed == counted_chain(checker, *lhs.args, chain)
     assert "follows 1 of the 3 paths" in listed     # a^1_1 feeds the 3 neurons of layer 2
 
 

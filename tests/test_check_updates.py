@@ -11,7 +11,8 @@ import json
 import pytest
 
 from symbackprop import check
-from symbackprop.checker.engine import Checker
+from symbackprop.checker.context import make_context
+from symbackprop.checker.engine import check_text
 from symbackprop.cli import main
 from symbackprop.core.errors import SpecError
 from symbackprop.formula.reader import FormulaError, build_scope, parse_claim
@@ -26,16 +27,16 @@ ETA = 0.01
 
 @pytest.fixture(scope="module")
 def numbered():
-    return Checker(prepare(example_path("worked_2331_numbered")))
+    return make_context(prepare(example_path("worked_2331_numbered")))
 
 
 @pytest.fixture(scope="module")
 def layered():
-    return Checker(prepare(example_path("worked_2331")))
+    return make_context(prepare(example_path("worked_2331")))
 
 
 def verdicts(checker, text):
-    return checker.check_text(text)
+    return check_text(checker, text)
 
 
 @pytest.mark.parametrize("written", [r"w_{16}^{new}", r"w_{16}^{\text{new}}", "w16_new",

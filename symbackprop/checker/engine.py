@@ -8,47 +8,49 @@ Each claim is parsed (``formula``) in the spec's notation; every link
   at consistent forward passes of the network (``points``); the first point
   where they differ, or where one side is undefined, is the counterexample;
 - a formula and a number: the true value at the spec's ``[values]`` must
-  round to the number as written (``numbers``);
+  round to the number as written (``literals``);
 - two numbers: the arithmetic must round to the number written.
 
 A wrong claim gets the expected formula in the spec's notation and a
 diagnosis: an incomplete chain rule first, then the classic mistakes
-(``mistakes``) tried as mutations of the true formula.
+(``mistakes``) tried as mutations of the true formula (``diagnose``).
+
+Every step is a function of one ``Context`` (``context.py``: the model, its
+truth, scope and test points, built once per model): ``check_claim(ctx, claim)``.
 """
 from __future__ import annotations
 
 import signal
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
+from functools import partial
 
-import numpy as np
 import sympy as sp
 
-from .diagnose import DIAGNOSIS_POINTS, Diagnoser, first_mismatch
+from ..core.defaults import CLAIM_TIMEOUT
+from ..core.errors import SpecError
+from ..formula.claims import ClaimText, extract
 from ..formula.names import LR
-from .present import Presenter, plain, symbols_of
+from ..formula.ops import Partial
+from ..formula.reader import Claim, FormulaError, Side, parse_instances
+from .context import Context, agrees, make_context, number_of, points_for
+from .diagnose import diagnose, number_diagnosis
+from .errors import NeedsValues
+from .isolate import run
 from .literals import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
-from .points import PointSet, free_points, network_points, values
-from .truth import Truth, Unsupported, partial_class
+from .points import DIAGNOSIS_POINTS, PointSet, first_mismatch, values
+from .present import counterexample, expected, plain, symbols_of, text_of
+from .truth import Unsupported
 from .updates import ASCENT, implied_gradient, update_as_equation
-from .verdict import Verdict
+from .verdict import Verdict, summary
 
-SYMBOLIC_SECONDS = 1.0
+__all__ = ["Context", "NeedsValues", "Report", "check_claim", "check_claims", "check_text",
+           "make_context"]
 
 
 class TimeUp(Exception):
     pass
-
-
-class NeedsValues(Exception):
-    """A number was claimed, but the spec lacks what it is evaluated at (a spec
-    error: the ``check`` command exits 2 naming the claims)."""
-
-    def __init__(self, what: str):
-        super().__init__(what)
-        self.what = what
 
 
 @contextmanager
@@ -80,321 +82,250 @@ def is_number(side) -> bool:
     return is_constant(side.expr) and LITERAL.search(side.text) is not None
 
 
-class Checker(Diagnoser, Presenter):
-    """Checks claims against one model (None: free-standing calculus)."""
 
-    def __init__(self, model=None, seed: int = 0, symbolic_seconds: float = SYMBOLIC_SECONDS):
-        from ..formula.reader import build_scope
-        self.model, self.seed, self.symbolic_seconds = model, seed, symbolic_seconds
-        self.d = model.derivation if model is not None else None
-        self.nt = model.notation if model is not None else None
-        self.truth = Truth(self.d, self.nt)
-        self.scope = build_scope(model)
+# ---- claims ------------------------------------------------------------
+def check_claim(ctx: Context, claim: ClaimText) -> list[Verdict]:
+    """Every link of one claim of a file."""
+    return check_text(ctx, claim.text, claim.line)
 
-    @cached_property
-    def network_points(self) -> PointSet:
-        """Consistent forward passes, each with a learning rate η for update lines (the
-        spec's [values].learning_rate at the spec's point, when it has one)."""
-        pts = network_points(self.model, seed=self.seed)
-        rng = np.random.default_rng(self.seed + 1)
-        values = self.model.spec.values
-        given = values.learning_rate if values is not None else None
-        points = []
-        for p in pts.points:
-            lr = given if p is pts.base and given is not None else rng.uniform(0.01, 1.0)
-            points.append({**p, LR: sp.Float(str(lr), 30)})
-        base = None
-        if pts.base is not None:
-            base = points[0] if given is not None else dict(pts.base)
-        return PointSet(tuple(points), base, pts.region)
 
-    def warm_up(self) -> None:
-        """Compute the network's test points now (before forking workers)."""
-        if self.model is not None:
-            self.network_points
-
-    def points_for(self, *exprs) -> PointSet:
-        if self.model is not None:
-            return self.network_points
-        syms = set().union(*[e.free_symbols for e in exprs])
-        return free_points(syms, seed=self.seed)
-
-    # ---- claims ------------------------------------------------------------
-    def check_text(self, text: str, line: int = 1) -> list[Verdict]:
-        """Every link of the claim ``text`` (all instances of generic indices)."""
-        from ..formula.reader import FormulaError, parse_instances
-        try:
-            claims = parse_instances(text, self.scope)
-        except FormulaError as err:
-            # only when no network reading exists: a name it lacks (z), or d/dx of the
-            # input vector x; a shape error in a network formula stays that error
-            calculus = self.calculus(text, line) if err.message.startswith(
-                ("unknown name", "a derivative of a matrix by a matrix")) else None
-            if calculus is not None:
-                return calculus
-            return [Verdict(line, text, "unparseable", message=str(err), position=err.position,
-                            expected=err.expected)]
-        out = []
-        links = len(claims[0].sides) - 1
-        for i in range(links):
-            found = [self.check_link(c, i, line) for c in claims]
+def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
+    """Every link of the claim ``text`` (all instances of generic indices)."""
+    try:
+        claims = parse_instances(text, ctx.scope)
+    except FormulaError as err:
+        # only when no network reading exists: a name it lacks (z), or d/dx of the
+        # input vector x; a shape error in a network formula stays that error
+        found = calculus(ctx, text, line) if err.message.startswith(
+            ("unknown name", "a derivative of a matrix by a matrix")) else None
+        if found is not None:
+            return found
+        return [Verdict(line, text, "unparseable", message=str(err), position=err.position,
+                        expected=err.expected)]
+    out = []
+    links = len(claims[0].sides) - 1
+    for i in range(links):
+        found = [check_link(ctx, c, i, line) for c in claims]
+        bad = next((v for v in found if not v.ok), None)
+        if len(claims) > 1:
+            note = (f"for {', '.join(f'{k} = {v}' for k, v in bad_indices(claims, found))}"
+                    if bad else f"checked for all {len(claims)} index values")
+            found = [_with_note(v, note) for v in found]
             bad = next((v for v in found if not v.ok), None)
-            if len(claims) > 1:
-                note = (f"for {', '.join(f'{k} = {v}' for k, v in bad_indices(claims, found))}"
-                        if bad else f"checked for all {len(claims)} index values")
-                found = [_with_note(v, note) for v in found]
-                bad = next((v for v in found if not v.ok), None)
-            out.append(bad or found[0])
-        if links > 1 and len(claims) == 1 and not all(v.ok for v in out):
-            out = self.locate_wrong_step(claims[0], out)
-        return out
+        out.append(bad or found[0])
+    if links > 1 and len(claims) == 1 and not all(v.ok for v in out):
+        out = locate_wrong_step(ctx, claims[0], out)
+    return out
 
-    def calculus(self, text: str, line: int) -> list[Verdict] | None:
-        """A free-standing calculus line in a spec'd file (``σ'(z) = σ(z)(1 − σ(z))``,
-        z not a name of the network): its verdicts as free-standing calculus, or None
-        when it is not one (it names no function or takes ∂ of a plain name, such as
-        ``dE/dw`` with a w the network does not have)."""
-        from ..formula.reader import FormulaError, parse_instances
-        if self.model is None:
-            return None
-        free = self.free_checker
-        try:
-            claims = parse_instances(text, free.scope)
-        except FormulaError:
-            return None
-        Partial = partial_class()
-        sides = [side.expr for c in claims for side in c.sides]
-        if any(_has(e, Partial) for e in sides) or not any(_has(e, sp.Function) for e in sides):
-            return None
-        note = "checked as free-standing calculus: its variables are not names of this network"
-        return [_with_note(v, note) for v in free.check_text(text, line)]
 
-    @cached_property
-    def free_checker(self) -> "Checker":
-        return Checker(None, seed=self.seed, symbolic_seconds=self.symbolic_seconds)
+def calculus(ctx: Context, text: str, line: int) -> list[Verdict] | None:
+    """A free-standing calculus line in a spec'd file (``σ'(z) = σ(z)(1 − σ(z))``,
+    z not a name of the network): its verdicts as free-standing calculus, or None
+    when it is not one (it names no function or takes ∂ of a plain name, such as
+    ``dE/dw`` with a w the network does not have)."""
+    free = ctx.free
+    if free is None:
+        return None
+    try:
+        claims = parse_instances(text, free.scope)
+    except FormulaError:
+        return None
+    sides = [side.expr for c in claims for side in c.sides]
+    if any(_has(e, Partial) for e in sides) or not any(_has(e, sp.Function) for e in sides):
+        return None
+    note = "checked as free-standing calculus: its variables are not names of this network"
+    return [_with_note(v, note) for v in check_text(free, text, line)]
 
-    def locate_wrong_step(self, claim, verdicts: list[Verdict]) -> list[Verdict]:
-        """In a chain A = B = C …, name the side where it goes wrong: the sides that
-        differ from the first side (formula sides only; numbers have their own check)."""
-        from dataclasses import replace
-        first = self.truth.resolve(claim.sides[0].expr)
-        if is_number(claim.sides[0]):
-            return verdicts
-        wrong = set()
-        for k, side in enumerate(claim.sides[1:], start=1):
-            if not is_number(side):
-                other = self.truth.resolve(side.expr)
-                if _shape(other) != _shape(first) or first_mismatch(
-                        first, other, self.points_for(first, other).points[:DIAGNOSIS_POINTS])[0]:
-                    wrong.add(k)
-        out = []
-        for i, v in enumerate(verdicts):
-            left_wrong, right_wrong = i in wrong, i + 1 in wrong
-            if v.verdict == "incorrect" and left_wrong != right_wrong and \
-                    (left_wrong or v.diagnosis is None):
-                k = i if left_wrong else i + 1
-                v = replace(v, diagnosis=f"the wrong step is the side `{claim.sides[k].text}`: it "
-                                         f"differs from the first side `{claim.sides[0].text}`")
-            out.append(v)
-        return out
 
-    def check_link(self, claim, i: int, line: int = 1) -> Verdict:
-        """The link ``sides[i] = sides[i + 1]`` of a parsed claim."""
-        A, B = claim.sides[i], claim.sides[i + 1]
-        base = dict(line=line, text=claim.text, link=i, lhs=A.text, rhs=B.text,
-                    relation=claim.text[A.end:B.start].strip() or "=")
-        try:
-            if is_number(A) and is_number(B):
-                return self.numbers(A, B, base)
-            if is_number(A) or is_number(B):
-                S, C = (B, A) if is_number(A) else (A, B)
-                return self.numeric(S, C, base)
-            first = claim.sides[0]      # the quantity a chain is about: its truth is expected
-            return self.equivalent(A, B, base, first if not is_number(first) else A)
-        except Unsupported as err:      # readable, but not a statement about this network
-            return Verdict(verdict="unparseable", message=str(err), position=A.start,
-                           expected="a derivative of the loss or of a z, a or δ with respect to "
-                                    "a parameter, input or intermediate of the network", **base)
+def locate_wrong_step(ctx: Context, claim: Claim, verdicts: list[Verdict]) -> list[Verdict]:
+    """In a chain A = B = C …, name the side where it goes wrong: the sides that
+    differ from the first side (formula sides only; numbers have their own check)."""
+    first = ctx.truth.resolve(claim.sides[0].expr)
+    if is_number(claim.sides[0]):
+        return verdicts
+    wrong = set()
+    for k, side in enumerate(claim.sides[1:], start=1):
+        if not is_number(side):
+            other = ctx.truth.resolve(side.expr)
+            if _shape(other) != _shape(first) or first_mismatch(
+                    first, other, points_for(ctx, first, other).points[:DIAGNOSIS_POINTS])[0]:
+                wrong.add(k)
+    out = []
+    for i, v in enumerate(verdicts):
+        left_wrong, right_wrong = i in wrong, i + 1 in wrong
+        if v.verdict == "incorrect" and left_wrong != right_wrong and \
+                (left_wrong or v.diagnosis is None):
+            k = i if left_wrong else i + 1
+            v = replace(v, diagnosis=f"the wrong step is the side `{claim.sides[k].text}`: it "
+                                     f"differs from the first side `{claim.sides[0].text}`")
+        out.append(v)
+    return out
 
-    # ---- formula = formula -------------------------------------------------
-    def equivalent(self, A, B, base: dict, ref=None) -> Verdict:
-        """A concrete point where the sides differ refutes the claim; agreement at every
-        test point is confirmed by a symbolic proof when SymPy finds one in time."""
-        ta, tb = self.truth.resolve(A.expr), self.truth.resolve(B.expr)
-        ref = A if ref is None else ref
-        expected = lambda: self.expected(ref.expr, ta if ref is A else self.truth.resolve(ref.expr))
-        if _shape(ta) != _shape(tb):
-            diag = None
-            if _shape(ta)[::-1] == _shape(tb):
-                diag = "transpose missing: the right side is the transpose of the left side's shape"
-            text, tex = expected()
-            return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
-                           diagnosis=diag, method="shapes differ", **base)
-        pts = self.points_for(ta, tb)
-        bad, n = first_mismatch(ta, tb, pts.points)
-        if bad is None:
-            if self.symbolic_equal(ta, tb):
-                return Verdict(verdict="correct", method="symbolic (SymPy simplification)", **base)
-            if n == 0:
-                text, tex = expected()
-                return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
-                               message="both sides are undefined (not real numbers) at every "
-                               "test point", method="numeric: undefined", region=pts.region,
-                               **base)
-            return Verdict(verdict="correct", method=f"numeric: equal at {n} test points",
-                           region=pts.region, **base)
-        point, u, v = bad
-        text, tex = expected()
-        diagnosis = update_as_equation(self, A.expr, tb, pts.points[:DIAGNOSIS_POINTS]) \
-            or self.diagnose(A, B, ta, tb, pts.points)
-        if diagnosis == ASCENT and any(getattr(self.truth.nodes.get(s), "kind", None) == "delta"
-                                       for s in symbols_of(B.expr)):
-            diagnosis += "; here δ = ∂E/∂z (with δ defined as −∂E/∂z, + would be right)"
+
+def check_link(ctx: Context, claim: Claim, i: int, line: int = 1) -> Verdict:
+    """The link ``sides[i] = sides[i + 1]`` of a parsed claim."""
+    A, B = claim.sides[i], claim.sides[i + 1]
+    base = dict(line=line, text=claim.text, link=i, lhs=A.text, rhs=B.text,
+                relation=claim.text[A.end:B.start].strip() or "=")
+    try:
+        if is_number(A) and is_number(B):
+            return numbers(ctx, A, B, base)
+        if is_number(A) or is_number(B):
+            S, C = (B, A) if is_number(A) else (A, B)
+            return numeric(ctx, S, C, base)
+        first = claim.sides[0]      # the quantity a chain is about: its truth is expected
+        return equivalent(ctx, A, B, base, first if not is_number(first) else A)
+    except Unsupported as err:      # readable, but not a statement about this network
+        return Verdict(verdict="unparseable", message=str(err), position=A.start,
+                       expected="a derivative of the loss or of a z, a or δ with respect to "
+                                "a parameter, input or intermediate of the network", **base)
+
+
+# ---- formula = formula -------------------------------------------------
+def equivalent(ctx: Context, A: Side, B: Side, base: dict, ref: Side | None = None) -> Verdict:
+    """A concrete point where the sides differ refutes the claim; agreement at every
+    test point is confirmed by a symbolic proof when SymPy finds one in time."""
+    ta, tb = ctx.truth.resolve(A.expr), ctx.truth.resolve(B.expr)
+    ref = A if ref is None else ref
+    shown = lambda: expected(ctx, ref.expr, ta if ref is A else ctx.truth.resolve(ref.expr))  # noqa: E731
+    if _shape(ta) != _shape(tb):
+        diag = None
+        if _shape(ta)[::-1] == _shape(tb):
+            diag = "transpose missing: the right side is the transpose of the left side's shape"
+        text, tex = shown()
         return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
-                       diagnosis=diagnosis,
-                       counterexample=self.counterexample(point, u, v, A.expr, B.expr, ta),
-                       method="numeric: differ at a test point", region=pts.region, **base)
-
-    def symbolic_equal(self, ta, tb) -> bool:
-        """SymPy proves ta − tb = 0 (a and δ written out in z) within the time limit."""
-        try:
-            with time_limit(self.symbolic_seconds):
-                diff = (ta - tb).xreplace(self.definitions) if self.d else ta - tb
-                diff = diff.rewrite(sp.exp) if not isinstance(diff, sp.MatrixBase) \
-                    else diff.applyfunc(lambda e: e.rewrite(sp.exp))
-                simple = sp.simplify(diff)
-                return simple.is_zero_matrix if isinstance(simple, sp.MatrixBase) else simple == 0
-        except (TimeUp, RecursionError, TypeError, ValueError, ZeroDivisionError):
-            return False
-
-    @cached_property
-    def definitions(self) -> dict:
-        """a → f(z) and δ → its recursion, in z, W and y (for symbolic proofs)."""
-        env = {}
-        for layer in self.d.layers:
-            env.update(zip(layer.a, layer.outputs_of(list(layer.z))))
-        for layer in reversed(self.d.layers):
-            for j in range(layer.n_out):
-                env[layer.delta[j]] = self.d.delta(layer, j).xreplace(env)
-        return env
-
-    # ---- formula = number, number = number -----------------------------------
-    def numeric(self, S, C, base: dict) -> Verdict:
-        if self.model is None:          # free-standing: the number must hold identically
-            return self.equivalent(S, C, base)
-        pts = self.network_points
-        if pts.base is None:
-            raise NeedsValues("a [values] table (x, y and every parameter)")
-        ts = self.truth.resolve(S.expr)
-        if LR in symbols_of(ts) and LR not in pts.base:
-            raise NeedsValues("the learning rate ([values].learning_rate)")
-        if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
-            return self.numeric_matrix(ts, C, pts, base)
-        if isinstance(ts, sp.MatrixBase) or isinstance(C.expr, sp.MatrixBase):
-            shape = (ts if isinstance(ts, sp.MatrixBase) else C.expr).shape
-            what = ("a single number written for a {}×{} matrix" if isinstance(ts, sp.MatrixBase)
-                    else "a {}×{} matrix of numbers written for a single number").format(*shape)
-            true = values(ts, pts.base)
-            return Verdict(verdict="incorrect", expected=self.text(ts if true is None else true),
-                           diagnosis=what, method="shapes differ", region=pts.region, **base)
-        true, claimed = values(ts, pts.base), values(C.expr, {})
-        if true is None or claimed is None:
-            return Verdict(verdict="incorrect", message="undefined at the spec's [values]", **base)
-        ok = self.agrees(true, claimed, C)
-        places = C.decimals if C.decimals is not None else 6
-        verdict = "correct" if ok else "incorrect"
-        diag = None if ok else self.number_diagnosis(S.expr, ts, claimed, C, pts.base, true)
-        if not ok and diag is None:
-            diag = implied_gradient(self, S.expr, claimed, pts.base)
-        cx = None if ok else {"at": "the spec's [values]", "true": float(true),
-                              "claimed": float(claimed)}
-        return Verdict(verdict=verdict, expected=rounded(true, places), diagnosis=diag,
-                       counterexample=cx, method="value at the spec's [values]",
-                       region=pts.region, **base)
-
-    def numeric_matrix(self, ts, C, pts, base: dict) -> Verdict:
-        """A matrix of numbers (``\\begin{bmatrix} 1.05 \\\\ -0.25 \\end{bmatrix}``): each
-        entry must be what the true entry rounds to, to the places written (a whole
-        number among decimals, such as 0, to the most places of the matrix)."""
-        common = dict(method="value at the spec's [values]", region=pts.region, **base)
-        if ts.shape != C.expr.shape:
-            return Verdict(verdict="incorrect", diagnosis=f"shapes differ: {C.expr.rows}×"
-                           f"{C.expr.cols} written for {ts.rows}×{ts.cols}",
-                           expected=self.text(values(ts, pts.base) or ts), **common)
-        true, claimed = values(ts, pts.base), values(C.expr, {})
-        if true is None or claimed is None:
-            return Verdict(verdict="incorrect", message="undefined at the spec's [values]",
+                       diagnosis=diag, method="shapes differ", **base)
+    pts = points_for(ctx, ta, tb)
+    bad, n = first_mismatch(ta, tb, pts.points)
+    if bad is None:
+        if symbolic_equal(ctx, ta, tb):
+            return Verdict(verdict="correct", method="symbolic (SymPy simplification)", **base)
+        if n == 0:
+            text, tex = shown()
+            return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
+                           message="both sides are undefined (not real numbers) at every "
+                           "test point", method="numeric: undefined", region=pts.region,
                            **base)
-        places = [decimal_places(c) for c in C.expr]         # the parser's exact rationals
-        most = max(places)
-        places = [p if p > 0 else most for p in places]
-        wrong = [k for k, (t, c, p) in enumerate(zip(true, claimed, places))
-                 if not rounds_to(t, c, p)]
-        shown = sp.ImmutableMatrix(ts.rows, ts.cols,
-                                   [sp.Float(rounded(t, p)) for t, p in zip(true, places)])
-        if not wrong:
-            return Verdict(verdict="correct", **common)
-        k = wrong[0]
-        i, j = divmod(k, ts.cols)
-        diag = (f"entry ({i + 1}, {j + 1}): "
-                + digits_diagnosis(true[k], claimed[k], places[k])
-                + (f" ({len(wrong)} of {len(places)} entries are off)" if len(wrong) > 1 else ""))
-        return Verdict(verdict="incorrect", expected=self.text(shown), diagnosis=diag,
-                       counterexample={"at": "the spec's [values]", "true": plain(true),
-                                       "claimed": plain(claimed)}, **common)
+        return Verdict(verdict="correct", method=f"numeric: equal at {n} test points",
+                       region=pts.region, **base)
+    point, u, v = bad
+    text, tex = shown()
+    diagnosis = update_as_equation(ctx, A.expr, tb, pts.points[:DIAGNOSIS_POINTS]) \
+        or diagnose(ctx, A, B, ta, tb, pts.points)
+    if diagnosis == ASCENT and any(getattr(ctx.truth.nodes.get(s), "kind", None) == "delta"
+                                   for s in symbols_of(B.expr)):
+        diagnosis += "; here δ = ∂E/∂z (with δ defined as −∂E/∂z, + would be right)"
+    return Verdict(verdict="incorrect", expected=text, expected_tex=tex,
+                   diagnosis=diagnosis,
+                   counterexample=counterexample(ctx, point, u, v, A.expr, B.expr, ta),
+                   method="numeric: differ at a test point", region=pts.region, **base)
 
-    def agrees(self, true, claimed, C) -> bool:
-        if C.decimals is not None:
-            return rounds_to(true, claimed, C.decimals)
-        tol = rounding_error(C.text, self.number_of, self.given_numbers)
-        return abs(float(true) - float(claimed)) <= tol + 1e-12 * max(1.0, abs(float(true)))
 
-    @cached_property
-    def given_numbers(self) -> frozenset:
-        """The numbers of the spec's [values] (x, y, parameters, η): exact, not rounded,
-        when a claim writes them (``0.8 − 0.01 · 0.1408``)."""
-        from .points import spec_inputs
-        if self.model is None or self.model.spec.values is None:
-            return frozenset()
-        given = list((spec_inputs(self.model) or {}).values())
-        if self.model.spec.values.learning_rate is not None:
-            given.append(self.model.spec.values.learning_rate)
-        return frozenset(sp.Rational(str(sp.Float(str(v), 30))) for v in given)
+def symbolic_equal(ctx: Context, ta, tb) -> bool:
+    """SymPy proves ta − tb = 0 (a and δ written out in z) within the time limit."""
+    try:
+        with time_limit(ctx.symbolic_seconds):
+            diff = (ta - tb).xreplace(ctx.definitions) if ctx.d else ta - tb
+            diff = diff.rewrite(sp.exp) if not isinstance(diff, sp.MatrixBase) \
+                else diff.applyfunc(lambda e: e.rewrite(sp.exp))
+            simple = sp.simplify(diff)
+            return simple.is_zero_matrix if isinstance(simple, sp.MatrixBase) else simple == 0
+    except (TimeUp, RecursionError, TypeError, ValueError, ZeroDivisionError):
+        return False
 
-    def number_of(self, text: str):
-        """The value of the constant ``text`` (None if it does not parse to a real number)."""
-        from ..formula.reader import FormulaError, parse_claim
-        try:
-            v = values(parse_claim(f"{text} = 0", self.scope).sides[0].expr, {})
-        except FormulaError:
-            return None
-        return None if v is None or isinstance(v, sp.MatrixBase) else v
 
-    def numbers(self, A, B, base: dict) -> Verdict:
-        """Arithmetic: constant = constant."""
-        lit, other = (B, A) if B.decimals is not None else (A, B)
-        va, vb = values(other.expr, {}), values(lit.expr, {})
-        if va is None or vb is None:
-            return Verdict(verdict="incorrect", message="undefined (not a real number)", **base)
-        if lit.decimals is None:
-            tol = rounding_error(A.text, self.number_of) + rounding_error(B.text, self.number_of)
-            ok = abs(float(va) - float(vb)) <= tol + 1e-12 * max(1.0, abs(float(va)))
-        else:
-            ok = rounds_to(va, vb, lit.decimals)
-        places = lit.decimals if lit.decimals is not None else 6
-        diag = None if ok else self.number_diagnosis(other.expr, other.expr, vb, lit, {}, va)
-        cx = None if ok else {"at": "arithmetic", "true": float(va), "claimed": float(vb)}
-        return Verdict(verdict="correct" if ok else "incorrect", expected=rounded(va, places),
-                       diagnosis=diag, counterexample=cx, method="arithmetic", **base)
+# ---- formula = number, number = number -----------------------------------
+def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
+    """A formula ``S`` and a number ``C``: the truth at the spec's [values] rounds to ``C``."""
+    if ctx.model is None:           # free-standing: the number must hold identically
+        return equivalent(ctx, S, C, base)
+    pts = ctx.network_points
+    if pts.base is None:
+        raise NeedsValues("a [values] table (x, y and every parameter)")
+    ts = ctx.truth.resolve(S.expr)
+    if LR in symbols_of(ts) and LR not in pts.base:
+        raise NeedsValues("the learning rate ([values].learning_rate)")
+    if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
+        return numeric_matrix(ctx, ts, C, pts, base)
+    if isinstance(ts, sp.MatrixBase) or isinstance(C.expr, sp.MatrixBase):
+        shape = (ts if isinstance(ts, sp.MatrixBase) else C.expr).shape
+        what = ("a single number written for a {}×{} matrix" if isinstance(ts, sp.MatrixBase)
+                else "a {}×{} matrix of numbers written for a single number").format(*shape)
+        true = values(ts, pts.base)
+        return Verdict(verdict="incorrect", expected=text_of(ctx, ts if true is None else true),
+                       diagnosis=what, method="shapes differ", region=pts.region, **base)
+    true, claimed = values(ts, pts.base), values(C.expr, {})
+    if true is None or claimed is None:
+        return Verdict(verdict="incorrect", message="undefined at the spec's [values]", **base)
+    ok = agrees(ctx, true, claimed, C)
+    places = C.decimals if C.decimals is not None else 6
+    verdict = "correct" if ok else "incorrect"
+    diag = None if ok else number_diagnosis(ctx, S.expr, ts, claimed, C, pts.base, true)
+    if not ok and diag is None:
+        diag = implied_gradient(ctx, S.expr, claimed, pts.base)
+    cx = None if ok else {"at": "the spec's [values]", "true": float(true),
+                          "claimed": float(claimed)}
+    return Verdict(verdict=verdict, expected=rounded(true, places), diagnosis=diag,
+                   counterexample=cx, method="value at the spec's [values]",
+                   region=pts.region, **base)
 
+
+def numeric_matrix(ctx: Context, ts, C: Side, pts: PointSet, base: dict) -> Verdict:
+    """A matrix of numbers (``\\begin{bmatrix} 1.05 \\\\ -0.25 \\end{bmatrix}``): each
+    entry must be what the true entry rounds to, to the places written (a whole
+    number among decimals, such as 0, to the most places of the matrix)."""
+    common = dict(method="value at the spec's [values]", region=pts.region, **base)
+    if ts.shape != C.expr.shape:
+        return Verdict(verdict="incorrect", diagnosis=f"shapes differ: {C.expr.rows}×"
+                       f"{C.expr.cols} written for {ts.rows}×{ts.cols}",
+                       expected=text_of(ctx, values(ts, pts.base) or ts), **common)
+    true, claimed = values(ts, pts.base), values(C.expr, {})
+    if true is None or claimed is None:
+        return Verdict(verdict="incorrect", message="undefined at the spec's [values]",
+                       **base)
+    places = [decimal_places(c) for c in C.expr]         # the parser's exact rationals
+    most = max(places)
+    places = [p if p > 0 else most for p in places]
+    wrong = [k for k, (t, c, p) in enumerate(zip(true, claimed, places))
+             if not rounds_to(t, c, p)]
+    shown = sp.ImmutableMatrix(ts.rows, ts.cols,
+                               [sp.Float(rounded(t, p)) for t, p in zip(true, places)])
+    if not wrong:
+        return Verdict(verdict="correct", **common)
+    k = wrong[0]
+    i, j = divmod(k, ts.cols)
+    diag = (f"entry ({i + 1}, {j + 1}): "
+            + digits_diagnosis(true[k], claimed[k], places[k])
+            + (f" ({len(wrong)} of {len(places)} entries are off)" if len(wrong) > 1 else ""))
+    return Verdict(verdict="incorrect", expected=text_of(ctx, shown), diagnosis=diag,
+                   counterexample={"at": "the spec's [values]", "true": plain(true),
+                                   "claimed": plain(claimed)}, **common)
+
+
+def numbers(ctx: Context, A: Side, B: Side, base: dict) -> Verdict:
+    """Arithmetic: constant = constant."""
+    lit, other = (B, A) if B.decimals is not None else (A, B)
+    va, vb = values(other.expr, {}), values(lit.expr, {})
+    if va is None or vb is None:
+        return Verdict(verdict="incorrect", message="undefined (not a real number)", **base)
+    if lit.decimals is None:
+        number = partial(number_of, ctx)
+        tol = rounding_error(A.text, number) + rounding_error(B.text, number)
+        ok = abs(float(va) - float(vb)) <= tol + 1e-12 * max(1.0, abs(float(va)))
+    else:
+        ok = rounds_to(va, vb, lit.decimals)
+    places = lit.decimals if lit.decimals is not None else 6
+    diag = None if ok else number_diagnosis(ctx, other.expr, other.expr, vb, lit, {}, va)
+    cx = None if ok else {"at": "arithmetic", "true": float(va), "claimed": float(vb)}
+    return Verdict(verdict="correct" if ok else "incorrect", expected=rounded(va, places),
+                   diagnosis=diag, counterexample=cx, method="arithmetic", **base)
 
 
 def _with_note(v: Verdict, note: str) -> Verdict:
-    from dataclasses import replace
     return replace(v, notes=v.notes + (note,))
 
 
-def bad_indices(claims, found):
+def bad_indices(claims: list[Claim], found: list[Verdict]):
     for c, v in zip(claims, found):
         if not v.ok:
             return c.indices
@@ -420,7 +351,6 @@ class Report:
 
     @property
     def summary(self) -> dict[str, int]:
-        from .verdict import summary
         return summary(self.verdicts)
 
     @property
@@ -429,20 +359,19 @@ class Report:
 
 
 def check_claims(model, text: str, kind: str = "text", source: str = "<claims>",
-                 timeout: float = 5.0, isolate: bool = True, seed: int = 0,
-                 checker: Checker | None = None) -> Report:
+                 timeout: float = CLAIM_TIMEOUT, isolate: bool = True, seed: int = 0,
+                 checker: Context | None = None) -> Report:
     """Check every claim of ``text`` (a text, Markdown or LaTeX file's contents).
 
     ``model``: a ``pipeline.Model`` or None for free-standing calculus.  Each
     claim runs in a child process with ``timeout`` seconds (``isolate=False``:
-    in this process, with only the symbolic step time-limited).
+    in this process, with only the symbolic step time-limited).  ``checker``: the
+    model's ``Context`` when the caller has one (files checked against one model
+    share its test points).
     """
-    from ..formula.claims import extract
-    from ..core.errors import SpecError
-    from .isolate import run
-    checker = checker or Checker(model, seed=seed)
+    ctx = checker or make_context(model, seed=seed)
     claims = extract(text, kind)
-    results = run(checker, claims, timeout=timeout, isolate=isolate)
+    results = run(partial(check_claim, ctx), claims, timeout=timeout, isolate=isolate)
     missing = [(c.line, r.what) for c, r in zip(claims, results) if isinstance(r, NeedsValues)]
     if missing:
         lines = ", ".join(str(line) for line, _ in missing)

@@ -14,12 +14,17 @@ import multiprocessing
 import os
 import resource
 import traceback
+from collections.abc import Callable
 
+from ..core.defaults import CLAIM_TIMEOUT
 from ..formula.claims import ClaimText
+from .errors import NeedsValues
 from .verdict import Verdict
 
-TIMEOUT = 5.0
 MEMORY_MB = 1024
+
+Check = Callable[[ClaimText], list[Verdict]]       # the verdicts of one claim
+Outcome = list[Verdict] | NeedsValues               # what checking one claim gives
 
 
 def _address_space() -> int:
@@ -36,12 +41,12 @@ def _limit_memory(extra_mb: int) -> None:
         pass                       # no /proc or no permission: the time limit still holds
 
 
-def check_one(checker, claim: ClaimText) -> list[Verdict]:
+def check_one(check: Check, claim: ClaimText) -> Outcome:
     """All verdicts of one claim; an unexpected failure becomes ``undecided``
-    (a number the spec has no values for: the ``check.NeedsValues`` itself)."""
-    from .engine import NeedsValues
+    (a number the spec has no values for: the ``NeedsValues`` itself, which the
+    caller reports for the whole file)."""
     try:
-        return checker.check_text(claim.text, claim.line)
+        return check(claim)
     except NeedsValues as err:       # a spec error, reported by the caller for the file
         return err
     except MemoryError:
@@ -58,28 +63,28 @@ def undecided(claim: ClaimText, why: str) -> Verdict:
     return Verdict(claim.line, claim.text, "undecided", message=why)
 
 
-def _child(checker, claims, start, conn, memory_mb) -> None:
+def _child(check: Check, claims, start, conn, memory_mb) -> None:
     _limit_memory(memory_mb)
     for i in range(start, len(claims)):
         conn.send(("start", i))
-        conn.send(("done", i, check_one(checker, claims[i])))
+        conn.send(("done", i, check_one(check, claims[i])))
     conn.close()
 
 
-def run(checker, claims: list[ClaimText], timeout: float = TIMEOUT,
-        memory_mb: int = MEMORY_MB, isolate: bool = True) -> list:
-    """The verdicts of each claim (a list each), in order, each claim within
-    ``timeout`` seconds."""
+def run(check: Check, claims: list[ClaimText], timeout: float = CLAIM_TIMEOUT,
+        memory_mb: int = MEMORY_MB, isolate: bool = True) -> list[Outcome]:
+    """The outcome of each claim (its verdicts, or the ``NeedsValues`` it raised), in
+    order, each claim within ``timeout`` seconds.  ``check`` runs in forked children:
+    whatever it reads (the checker's context, with its test points) is built before."""
     if not isolate:
-        return [check_one(checker, c) for c in claims]
-    checker.warm_up()                 # test points are computed once, before forking
-    ctx = multiprocessing.get_context("fork")
-    results: dict[int, list[Verdict]] = {}
+        return [check_one(check, c) for c in claims]
+    mp = multiprocessing.get_context("fork")
+    results: dict[int, Outcome] = {}
     start = 0
     while start < len(claims):
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(checker, claims, start, child, memory_mb),
-                           daemon=True)
+        parent, child = mp.Pipe(duplex=False)
+        proc = mp.Process(target=_child, args=(check, claims, start, child, memory_mb),
+                          daemon=True)
         proc.start()
         child.close()
         start = _collect(parent, proc, claims, results, timeout)

@@ -9,7 +9,7 @@ half a unit in each literal's last place).
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
 import sympy as sp
 
@@ -49,11 +49,6 @@ def decimal_places(q: sp.Rational, most: int = 30) -> int:
         if (q * 10 ** places).is_integer:
             return places
     return most
-
-
-def literal_values(text: str) -> list[tuple[sp.Rational, int]]:
-    """The decimal literals written in ``text`` with their decimal places."""
-    return [(sp.Rational(m), len(m.partition(".")[2])) for m in LITERAL.findall(text)]
 
 
 def rounding_error(text: str, evaluate, exact=frozenset()) -> float:
@@ -117,7 +112,6 @@ def _round(v: Decimal, places: int) -> Decimal:
 
 
 def _truncated(true, places: int) -> Decimal:
-    from decimal import ROUND_DOWN
     with localcontext() as ctx:
         ctx.prec = 60
         return to_decimal(true).quantize(Decimal(1).scaleb(-places), ROUND_DOWN)

@@ -3,8 +3,9 @@
 ``Forms`` writes the textbook formula of a target (∂E/∂w, δ, ∂E/∂a, z, a,
 the loss) with hooks where students go wrong; a ``Mistake`` switches one
 hook.  The checker evaluates every mutation at the claim's test points and
-names the first one that matches the claim.  Free-standing derivatives of
-an activation get the activation-level mutations from ``free_mutations``.
+names the first one that matches the claim (``mutated``: the mutated truth of a
+written quantity).  Free-standing derivatives of an activation get the
+activation-level mutations from ``free_mutations``.
 """
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..core.derive import Z, Derivation
+from ..core.derive import Derivation
 from ..core.functions import ACTIVATIONS, sigmoid
-from .truth import Truth, loss_symbol
+from ..core.symbols import A, Z
+from ..formula.names import LOSS
+from ..formula.ops import Partial
+from .context import Context, points_for
+from .points import DIAGNOSIS_POINTS, matches
+from .truth import Truth
 
 OTHER_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 
@@ -141,7 +147,7 @@ class Forms:
         """The mutated ∂of/∂wrt (wrt None: the named quantity ``of`` itself)."""
         if wrt is None:
             return self.quantity(of)
-        if of == loss_symbol():
+        if of == LOSS:
             found = self.loss_partial(wrt)
         else:
             a, b = self.truth.nodes.get(of), self.truth.nodes.get(wrt)
@@ -155,7 +161,7 @@ class Forms:
     def quantity(self, sym) -> sp.Expr | None:
         """Mutated definitions of named quantities: δ, the loss, a = f(z), z."""
         node = self.truth.nodes.get(sym)
-        if sym == loss_symbol():
+        if sym == LOSS:
             loss = self.d.loss
             if self.m.dEda == "log10":
                 loss = loss.replace(sp.log, lambda u: sp.log(u) / sp.log(10))
@@ -188,7 +194,7 @@ def mistakes(d: Derivation) -> list[Mistake]:
                                        f"layer {l}, whose activation is {name}",
                                        fprime=f"wrong:{other}", at_layer=l))
                     if ACTIVATIONS[other].in_terms_of_output is not None:
-                        form = ACTIVATIONS[other].in_terms_of_output(sp.Symbol("a"))
+                        form = ACTIVATIONS[other].in_terms_of_output(A)
                         out.append(Mistake(f"derivative of the wrong activation: {other}' "
                                            f"({form}) used in layer {l}, whose activation is "
                                            f"{name}", fprime=f"wrong_out:{other}", at_layer=l))
@@ -251,3 +257,54 @@ def derivative_mutations(true) -> list[tuple[str, sp.Expr]]:
             out.append((f"derivative of the wrong activation: {name}'({u}) written",
                         sp.diff(f, u) if u.is_Symbol else sp.diff(f.subs(u, Z), Z).subs(Z, u)))
     return out
+
+
+def mutated(ctx: Context, written, m: Mistake):
+    """The truth of ``written`` (a Partial, a named quantity, or a matrix of them) with
+    the mistake ``m`` made; None when ``m`` cannot be made on it."""
+    if isinstance(written, sp.MatrixBase):
+        entries = [mutated(ctx, e, m) for e in written]
+        return None if any(e is None for e in entries) else \
+            sp.ImmutableMatrix(written.rows, written.cols, entries)
+    if isinstance(written, sp.Derivative):
+        written = operator_target(ctx, written)
+        if written is None:
+            return None
+    forms = Forms(ctx.d, m)
+    try:
+        if isinstance(written, Partial):
+            of, wrt = written.args
+            parts = [forms.target(of, s) for s in ctx.truth.tied(wrt)]
+            return None if any(p is None for p in parts) else sp.Add(*parts)
+        if isinstance(written, sp.Symbol):
+            return forms.target(written, None)
+    except NotApplicable:
+        pass
+    return None
+
+
+def operator_target(ctx: Context, written):
+    """``∂/∂w (½(y − out)²)`` (an operator on a body) as the Partial it stands for,
+    ``∂E/∂w``: the network quantity the body equals at the test points (the loss,
+    or a z or a of the body, or the a of a z in it), or None.  The body must be
+    a function of the forward pass alone (no δ, no η), so that equal bodies have
+    equal derivatives."""
+    if ctx.d is None or not isinstance(written, sp.Derivative) \
+            or written.variable_count != ((written.variables[0], 1),):
+        return None
+    body, wrt, nodes = written.expr, written.variables[0], ctx.truth.nodes
+    syms = body.free_symbols - {LOSS}
+    if wrt not in nodes or body.has(sp.Derivative, Partial) or \
+            any(s not in nodes or nodes[s].kind == "delta" for s in syms):
+        return None
+    candidates = [LOSS]
+    for s in sorted(syms, key=str):
+        node = nodes[s]
+        if node.kind in ("z", "a"):
+            candidates.append(s)
+        if node.kind == "z":
+            candidates.append(ctx.d.layers[node.layer - 1].a[node.j])
+    resolved = ctx.truth.resolve(body)
+    pts = points_for(ctx, resolved).points[:DIAGNOSIS_POINTS]
+    return next((Partial(q, wrt) for q in dict.fromkeys(candidates)
+                 if matches(ctx.truth.resolve(q), resolved, pts)), None)

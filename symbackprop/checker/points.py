@@ -20,11 +20,13 @@ import numpy as np
 import sympy as sp
 
 from ..core.derive import Derivation
+from ..core.parameters import parameters_from_spec
 
 DIGITS = 30
 PREC = dps_to_prec(DIGITS)                      # bits of a DIGITS-digit Float
 _NOISE = from_str(f"1e{1 - DIGITS}", 64, round_nearest)  # a sum this small relative to its terms is 0
 GATED = ("relu", "leaky_relu", "elu")   # piecewise at z = 0: the spec's side is kept
+DIAGNOSIS_POINTS = 6                    # the test points a diagnosis tries its candidates at
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,6 @@ def spec_inputs(model) -> dict | None:
     spec = model.spec
     if spec.values is None or not spec.values.samples:
         return None
-    from ..core.parameters import parameters_from_spec
     try:
         params = parameters_from_spec(spec, None, names=model.notation.slots, exact=True)
     except ValueError:
@@ -235,7 +236,7 @@ def value(expr, point: dict):
 def substitute(expr, point: dict):
     """``expr.xreplace(point)``, visiting each distinct subexpression once.
 
-    A chain-rule derivative (``truth.Chain``) shares its sub-derivatives: as a
+    A chain-rule derivative (``truth.TruthChain``) shares its sub-derivatives: as a
     tree it has one copy per path (10^5 on a 4-12-12-12-12-12-2 network), as a
     DAG a few per edge; ``xreplace`` walks the tree, this walks the DAG.
     """
@@ -272,3 +273,22 @@ def close(u, v, rtol: float = 1e-9) -> bool:
         return all(close(a, b, rtol) for a, b in zip(u, v))
     u, v = float(u), float(v)
     return abs(u - v) <= rtol * max(abs(u), abs(v)) + 1e-15
+
+
+def first_mismatch(ta, tb, points):
+    """(point, u, v) where the sides differ or one is undefined; and the number of agreeing points."""
+    n = 0
+    for p in points:
+        u, v = values(ta, p), values(tb, p)
+        if u is None and v is None:
+            continue
+        if u is None or v is None or not close(u, v):
+            return (p, u, v), n
+        n += 1
+    return None, n
+
+
+def matches(form, tb, points) -> bool:
+    """``form`` equals ``tb`` at every point where either is defined (and at one at least)."""
+    bad, n = first_mismatch(form, tb, points)
+    return bad is None and n > 0

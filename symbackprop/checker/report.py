@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .engine import Checker, Report, check_claims
-from ..formula.claims import kind_of
+from ..core.defaults import CLAIM_TIMEOUT
 from ..core.examples import example_names, example_path
+from ..formula.claims import kind_of
+from .context import make_context
+from .engine import Report, check_claims
 from .verdict import VERDICTS, summary
 
 MAX_FILE_BYTES = 5_000_000
@@ -32,9 +34,9 @@ def split_paths(paths: list[str], no_spec: bool) -> tuple[Path | None, list[Path
     return spec, files
 
 
-def check_files(model, files: list[Path], timeout: float = 5.0) -> list[Report]:
-    """One report per claims file (one checker, so test points are computed once)."""
-    checker = Checker(model)
+def check_files(model, files: list[Path], timeout: float = CLAIM_TIMEOUT) -> list[Report]:
+    """One report per claims file (one context, so test points are computed once)."""
+    checker = make_context(model)
     reports = []
     for f in files:
         try:

@@ -9,7 +9,7 @@ derivative, written in the network's own symbols (z, a, δ, W, b, x, y):
 - local links: ∂a/∂z = f'(z) (the softmax Jacobian), ∂z^l_j/∂a^{l−1}_k = w^l_{jk},
   ∂z^l_j/∂w^l_{jk} = a^{l−1}_k, ∂z^l_j/∂b^l_j = 1;
 - anything else (∂a^3_1/∂w^1_{11}, ∂z^2_1/∂x_1, ∂δ/∂w, ∂/∂w of an expression) by
-  the exact chain rule over the network's definitions (``Chain``): every z, a,
+  the exact chain rule over the network's definitions (``TruthChain``): every z, a,
   δ and the loss is defined in other network symbols, so d(of)/d(wrt) is the sum
   over the symbols s of of's definition of ∂def/∂s · d(s)/d(wrt), memoised and
   restricted to the symbols downstream of ``wrt``.  The result is written in
@@ -29,6 +29,8 @@ from functools import cached_property
 import sympy as sp
 
 from ..core.derive import Derivation
+from ..formula.names import LOSS, LR
+from ..formula.ops import Partial, Updated
 
 MAX_GRAPH_PATHS = 5_000
 
@@ -37,18 +39,8 @@ class Unsupported(ValueError):
     """A derivative the checker cannot state (the message says which)."""
 
 
-def partial_class():
-    from ..formula.reader import Partial
-    return Partial
-
-
-def loss_symbol() -> sp.Symbol:
-    from ..formula.reader import LOSS
-    return LOSS
-
-
 @dataclass(frozen=True)
-class Node:
+class NetworkNode:
     """Where a network symbol sits: kind in x, y, z, a, delta, W, b; layer; indices."""
 
     kind: str
@@ -60,21 +52,21 @@ class Node:
 _TABLES: dict[int, tuple] = {}      # id(derivation) → (weak reference, node table)
 
 
-def node_table(d: Derivation) -> dict[sp.Symbol, Node]:
+def node_table(d: Derivation) -> dict[sp.Symbol, NetworkNode]:
     """Where every network symbol sits, built once per derivation (a 784-30-10
     network has 24k symbols, and every diagnosis's ``Forms`` asks again)."""
     hit = _TABLES.get(id(d))
     if hit is not None and hit[0]() is d:
         return hit[1]
     net = d.network
-    table = {s: Node("x", 0, k) for k, s in enumerate(net.x)}
-    table.update((s, Node("y", len(net.layers), j)) for j, s in enumerate(net.y))
+    table = {s: NetworkNode("x", 0, k) for k, s in enumerate(net.x)}
+    table.update((s, NetworkNode("y", len(net.layers), j)) for j, s in enumerate(net.y))
     for layer in net.layers:
         l = layer.index
         for kind, vec in (("z", layer.z), ("a", layer.a), ("delta", layer.delta), ("b", layer.b)):
-            table.update((s, Node(kind, l, j)) for j, s in enumerate(vec))
+            table.update((s, NetworkNode(kind, l, j)) for j, s in enumerate(vec))
         for j, row in enumerate(layer.W.tolist()):      # tolist: entry indexing is slow
-            table.update((s, Node("W", l, j, k)) for k, s in enumerate(row))
+            table.update((s, NetworkNode("W", l, j, k)) for k, s in enumerate(row))
     _TABLES[id(d)] = (weakref.ref(d), table)
     weakref.finalize(d, _TABLES.pop, id(d), None)
     return table
@@ -86,11 +78,11 @@ class Truth:
     def __init__(self, derivation: Derivation | None, notation=None):
         self.d = derivation
         self.notation = notation
-        self._chains: dict = {}          # wrt → its memoised Chain
+        self._chains: dict = {}          # wrt → its memoised TruthChain
 
     # ---- symbol table ----------------------------------------------------
     @cached_property
-    def nodes(self) -> dict[sp.Symbol, Node]:
+    def nodes(self) -> dict[sp.Symbol, NetworkNode]:
         return {} if self.d is None else node_table(self.d)
 
     def tied(self, sym: sp.Symbol) -> list[sp.Symbol]:
@@ -111,15 +103,13 @@ class Truth:
     # ---- resolution ------------------------------------------------------
     def resolve(self, expr):
         """``expr`` with every Partial and the loss symbol replaced by the truth."""
-        Partial = partial_class()
         if isinstance(expr, sp.MatrixBase):
             return sp.ImmutableMatrix(expr.rows, expr.cols, [self.resolve(e) for e in expr])
-        from ..formula.ops import Updated
         expr = expr.replace(lambda e: isinstance(e, Updated), lambda e: self.updated(e.args[0]))
         expr = expr.replace(lambda e: isinstance(e, Partial),
                             lambda e: self.partial(e.args[0], e.args[1]))
         if self.d is not None:
-            expr = expr.xreplace({loss_symbol(): self.d.loss})
+            expr = expr.xreplace({LOSS: self.d.loss})
             # ∂/∂w (…) written as an operator: the network's forward pass from w's level
             # up is substituted first, so that out_{n_9} depends on w_{16}
             expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
@@ -128,12 +118,11 @@ class Truth:
 
     def updated(self, param) -> sp.Expr:
         """θ after one gradient-descent step: θ − η ∂E/∂θ."""
-        from ..formula.names import LR
-        return param - LR * self.partial(loss_symbol(), param)
+        return param - LR * self.partial(LOSS, param)
 
     def operator(self, body, variables) -> sp.Expr:
         """∂/∂w applied to ``body`` (an expression in network symbols): the chain rule
-        through every network symbol of ``body`` that depends on w (``Chain.of_expression``)."""
+        through every network symbol of ``body`` that depends on w (``TruthChain.of_expression``)."""
         for wrt in variables:
             if wrt not in self.nodes:
                 body = sp.diff(body, wrt)
@@ -146,18 +135,20 @@ class Truth:
         """The true ∂of/∂wrt (a tied parameter: summed over its places)."""
         if self.d is None:
             return sp.diff(self.resolve(of), wrt)
-        if of == loss_symbol() and wrt == of:
+        if of == LOSS and wrt == of:
             return sp.S.One
-        if wrt == loss_symbol():
+        if wrt == LOSS:
             raise Unsupported("a derivative with respect to the loss itself")
         if wrt in self.nodes and self.nodes[wrt].kind in ("W", "b"):
-            return sp.Add(*[self._partial(of, s) for s in self.tied(wrt)])
-        return self._partial(of, wrt)
+            return sp.Add(*[self.place_partial(of, s) for s in self.tied(wrt)])
+        return self.place_partial(of, wrt)
 
-    def _partial(self, of, wrt) -> sp.Expr:
+    def place_partial(self, of, wrt) -> sp.Expr:
+        """The true ∂of/∂wrt at the one place ``wrt`` (a tied parameter's other places
+        not summed in)."""
         if of == wrt:
             return sp.S.One
-        if of == loss_symbol():
+        if of == LOSS:
             found = self.loss_partial(wrt)
         else:
             found = self.local(of, wrt)
@@ -203,24 +194,24 @@ class Truth:
     def composed(self, of, wrt) -> sp.Expr:
         """∂of/∂wrt over all paths, by the chain rule over the network's definitions."""
         chain = self.chain(wrt)
-        if of == loss_symbol() or of in self.nodes:
+        if of == LOSS or of in self.nodes:
             return chain.derivative(of)
         if isinstance(of, sp.Symbol):
             return sp.S.Zero                   # not a network quantity: a constant
         return chain.of_expression(self.resolve(of))
 
-    def chain(self, wrt) -> "Chain":
+    def chain(self, wrt) -> "TruthChain":
         """The memoised chain rule from one place ``wrt`` (W, b, x, z or a) upwards."""
         node = self.nodes.get(wrt)
         if node is None or node.kind in ("delta", "y"):
             raise Unsupported(f"derivatives with respect to {self.name(wrt)}")
         if wrt not in self._chains:
-            self._chains[wrt] = Chain(self, wrt)
+            self._chains[wrt] = TruthChain(self, wrt)
         return self._chains[wrt]
 
     def definition(self, sym) -> sp.Expr:
         """The right-hand side of δ^l_j or of the loss, in other network symbols."""
-        if sym == loss_symbol():
+        if sym == LOSS:
             return self.d.loss
         node = self.nodes[sym]
         return self.d.delta(self.layer(node.layer), node.j)
@@ -249,7 +240,7 @@ class Truth:
             return [self.layer(node.layer).z[node.j]]
         if node.kind in ("a", "x"):
             if node.layer == n_layers:
-                return [loss_symbol()]
+                return [LOSS]
             return list(self.layer(node.layer + 1).z)
         if node.kind == "z":
             layer = self.layer(node.layer)
@@ -272,10 +263,10 @@ class Truth:
     def name(self, sym) -> str:
         if self.notation is not None and sym in self.notation.text:
             return self.notation.text[sym]
-        return "E" if sym == loss_symbol() else str(sym)
+        return "E" if sym == LOSS else str(sym)
 
 
-class Chain:
+class TruthChain:
     """d(s)/d(wrt) for the network symbols s downstream of one place ``wrt``.
 
     Each z, a, δ and the loss has a definition in other network symbols:

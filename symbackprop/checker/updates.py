@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..formula.names import LR
-from ..formula.ops import Updated
-from .mistakes import mistakes
-from .truth import loss_symbol, partial_class
+from ..formula.names import LOSS, LR
+from ..formula.ops import Partial, Updated
+from .context import Context
+from .mistakes import mistakes, mutated
+from .points import matches, values
 
 ASCENT = ("sign flipped: a gradient-ascent update θ + η ∂E/∂θ; gradient descent steps "
           "against the gradient, θ − η ∂E/∂θ")
@@ -28,12 +29,11 @@ def is_update(written) -> bool:
     return bool(entries) and all(isinstance(e, Updated) for e in entries)
 
 
-def update_mutations(diagnoser, written):
+def update_mutations(ctx: Context, written):
     """(label, mutated truth) for the new value ``written`` (Updated or a matrix of them)."""
     entries = list(written) if isinstance(written, sp.MatrixBase) else [written]
     params = [e.args[0] for e in entries]
-    Partial = partial_class()
-    grads = [diagnoser.truth.resolve(Partial(loss_symbol(), p)) for p in params]
+    grads = [ctx.truth.resolve(Partial(LOSS, p)) for p in params]
 
     def shaped(values):
         if isinstance(written, sp.MatrixBase):
@@ -43,8 +43,8 @@ def update_mutations(diagnoser, written):
     yield ASCENT, shaped([p + LR * g for p, g in zip(params, grads)])
     yield NO_RATE, shaped([p - g for p, g in zip(params, grads)])
     yield NO_THETA, shaped([-LR * g for g in grads])
-    for m in mistakes(diagnoser.d):
-        wrong = [diagnoser.mutated(Partial(loss_symbol(), p), m) for p in params]
+    for m in mistakes(ctx.d):
+        wrong = [mutated(ctx, Partial(LOSS, p), m) for p in params]
         if all(w is not None for w in wrong):
             yield (f"in the gradient ∂E/∂θ of the update: {m.label}",
                    shaped([p - LR * w for p, w in zip(params, wrong)]))
@@ -55,28 +55,26 @@ UPDATE_AS_EQUATION = ("an update written as an equation: the left side must be t
                       "both sides it claims ∂E/∂θ = 0")
 
 
-def update_as_equation(diagnoser, written, tb, points) -> str | None:
+def update_as_equation(ctx: Context, written, tb, points) -> str | None:
     """``W_{ij} = W_{ij} − α ∂E/∂W_{ij}`` (seed 000): the right side is the update of the
     parameter on the left, which ``=`` does not say."""
-    from .diagnose import matches
     entries = list(written) if isinstance(written, sp.MatrixBase) else [written]
-    params = set(diagnoser.d.network.parameters) if diagnoser.d is not None else set()
+    params = set(ctx.d.network.parameters) if ctx.d is not None else set()
     if not entries or not all(e in params for e in entries):
         return None
     new = written.applyfunc(Updated) if isinstance(written, sp.MatrixBase) else Updated(written)
-    return UPDATE_AS_EQUATION if matches(diagnoser.truth.resolve(new), tb, points) else None
+    return UPDATE_AS_EQUATION if matches(ctx.truth.resolve(new), tb, points) else None
 
 
-def implied_gradient(checker, written, claimed, point) -> str | None:
+def implied_gradient(ctx: Context, written, claimed, point) -> str | None:
     """For a wrong new value θ^{new} = c: the gradient the step used, (θ − c)/η, next to
     the true ∂E/∂θ (the post's w17 update uses 0.0850 where ∂E/∂w17 = 0.1408)."""
-    from .points import values
     if not isinstance(written, Updated) or LR not in point:
         return None
     theta = written.args[0]
-    true = values(checker.truth.resolve(partial_class()(loss_symbol(), theta)), point)
+    true = values(ctx.truth.resolve(Partial(LOSS, theta)), point)
     if true is None:
         return None
     used = (point[theta] - claimed) / point[LR]
     return (f"the step uses ∂E/∂θ = {float(used):.6g} (θ − θ^new over η); the true "
-            f"∂E/∂{checker.truth.name(theta)} is {float(true):.6g}")
+            f"∂E/∂{ctx.truth.name(theta)} is {float(true):.6g}")

@@ -1,0 +1,147 @@
+"""The checker's context: everything checking a claim reads about one model, built once.
+
+``Context.of(model)`` (or ``make_context``) builds the scope claims are read in,
+the ``Truth`` their derivatives resolve to, and the network's test points
+(consistent forward passes, each with a learning rate η), once per model: every
+claim of every file checked against the model shares them, and the isolated run
+forks its children after they exist.  The context is frozen; the checker's steps
+(``engine``, ``diagnose``, ``present``, ``updates``, ``mistakes``) are functions
+of it.  ``model`` None is free-standing calculus (no network, no test points:
+``points_for`` draws free ones per claim).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+import sympy as sp
+
+from ..core.derive import Derivation
+from ..core.network import Network
+from ..core.notation import Notation
+from ..core.spec import Spec
+from ..formula.names import LR, Scope, build_scope
+from ..formula.reader import FormulaError, parse_claim
+from .literals import rounding_error, rounds_to
+from .points import PointSet, free_points, network_points, spec_inputs, values
+from .truth import Truth
+
+SYMBOLIC_SECONDS = 1.0       # SymPy's simplification of one link, at most
+
+
+class ModelLike(Protocol):
+    """What the checker reads of a model (``symbackprop.api.Model``)."""
+
+    spec: Spec
+    network: Network
+    derivation: Derivation
+    notation: Notation
+
+
+@dataclass(frozen=True)
+class Context:
+    """The model (None: free-standing calculus), its truth, scope and test points,
+    the free-standing context for calculus lines in a spec'd file, and the limits."""
+
+    model: ModelLike | None
+    truth: Truth
+    scope: Scope
+    network_points: PointSet | None     # None free-standing: points are drawn per claim
+    given_numbers: frozenset            # the spec's [values] numbers, exact (see ``of``)
+    free: Context | None                # free-standing calculus beside a model (None: is one)
+    seed: int = 0
+    symbolic_seconds: float = SYMBOLIC_SECONDS
+
+    @classmethod
+    def of(cls, model: ModelLike | None = None, seed: int = 0,
+           symbolic_seconds: float = SYMBOLIC_SECONDS) -> Context:
+        """The context of ``model``: its test points are computed here, once."""
+        d = model.derivation if model is not None else None
+        nt = model.notation if model is not None else None
+        free = cls.of(None, seed, symbolic_seconds) if model is not None else None
+        return cls(model=model, truth=Truth(d, nt), scope=build_scope(model),
+                   network_points=_network_points(model, seed) if model is not None else None,
+                   given_numbers=_given_numbers(model), free=free, seed=seed,
+                   symbolic_seconds=symbolic_seconds)
+
+    @property
+    def d(self) -> Derivation | None:
+        return self.truth.d
+
+    @property
+    def nt(self) -> Notation | None:
+        return self.truth.notation
+
+    @cached_property
+    def definitions(self) -> dict:
+        """a → f(z) and δ → its recursion, in z, W and y (for symbolic proofs; computed on
+        first use, once: seconds on a 5-100-100-10 network, and most claims never need it)."""
+        env = {}
+        for layer in self.d.layers:
+            env.update(zip(layer.a, layer.outputs_of(list(layer.z))))
+        for layer in reversed(self.d.layers):
+            for j in range(layer.n_out):
+                env[layer.delta[j]] = self.d.delta(layer, j).xreplace(env)
+        return env
+
+
+def make_context(model: ModelLike | None = None, seed: int = 0,
+                 symbolic_seconds: float = SYMBOLIC_SECONDS) -> Context:
+    """``Context.of(model, seed, symbolic_seconds)``."""
+    return Context.of(model, seed, symbolic_seconds)
+
+
+def _network_points(model: ModelLike, seed: int) -> PointSet:
+    """Consistent forward passes, each with a learning rate η for update lines (the
+    spec's [values].learning_rate at the spec's point, when it has one)."""
+    pts = network_points(model, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    given_values = model.spec.values
+    given = given_values.learning_rate if given_values is not None else None
+    points = []
+    for p in pts.points:
+        lr = given if p is pts.base and given is not None else rng.uniform(0.01, 1.0)
+        points.append({**p, LR: sp.Float(str(lr), 30)})
+    base = None
+    if pts.base is not None:
+        base = points[0] if given is not None else dict(pts.base)
+    return PointSet(tuple(points), base, pts.region)
+
+
+def _given_numbers(model: ModelLike | None) -> frozenset:
+    """The numbers of the spec's [values] (x, y, parameters, η): exact, not rounded,
+    when a claim writes them (``0.8 − 0.01 · 0.1408``)."""
+    if model is None or model.spec.values is None:
+        return frozenset()
+    given = list((spec_inputs(model) or {}).values())
+    if model.spec.values.learning_rate is not None:
+        given.append(model.spec.values.learning_rate)
+    return frozenset(sp.Rational(str(sp.Float(str(v), 30))) for v in given)
+
+
+def points_for(ctx: Context, *exprs) -> PointSet:
+    """The test points of a claim: the network's, or free ones for the symbols of ``exprs``."""
+    if ctx.network_points is not None:
+        return ctx.network_points
+    syms = set().union(*[e.free_symbols for e in exprs])
+    return free_points(syms, seed=ctx.seed)
+
+
+def number_of(ctx: Context, text: str):
+    """The value of the constant ``text`` (None if it does not parse to a real number)."""
+    try:
+        v = values(parse_claim(f"{text} = 0", ctx.scope).sides[0].expr, {})
+    except FormulaError:
+        return None
+    return None if v is None or isinstance(v, sp.MatrixBase) else v
+
+
+def agrees(ctx: Context, true, claimed, C) -> bool:
+    """Does ``true`` agree with the number ``claimed`` written as the side ``C``: to its
+    decimal places, or (arithmetic on rounded numbers) within their rounding error?"""
+    if C.decimals is not None:
+        return rounds_to(true, claimed, C.decimals)
+    tol = rounding_error(C.text, lambda t: number_of(ctx, t), ctx.given_numbers)
+    return abs(float(true) - float(claimed)) <= tol + 1e-12 * max(1.0, abs(float(true)))
