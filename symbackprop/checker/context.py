@@ -12,7 +12,6 @@ of it.  ``model`` None is free-standing calculus (no network, no test points:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -73,18 +72,6 @@ class Context:
     @property
     def nt(self) -> Notation | None:
         return self.truth.notation
-
-    @cached_property
-    def definitions(self) -> dict:
-        """a → f(z) and δ → its recursion, in z, W and y (for symbolic proofs; computed on
-        first use, once: seconds on a 5-100-100-10 network, and most claims never need it)."""
-        env = {}
-        for layer in self.d.layers:
-            env.update(zip(layer.a, layer.outputs_of(list(layer.z))))
-        for layer in reversed(self.d.layers):
-            for j in range(layer.n_out):
-                env[layer.delta[j]] = self.d.delta(layer, j).xreplace(env)
-        return env
 
 
 def make_context(model: ModelLike | None = None, seed: int = 0,

@@ -225,7 +225,7 @@ def symbolic_equal(ctx: Context, ta, tb) -> bool:
     """SymPy proves ta − tb = 0 (a and δ written out in z) within the time limit."""
     try:
         with time_limit(ctx.symbolic_seconds):
-            diff = (ta - tb).xreplace(ctx.definitions) if ctx.d else ta - tb
+            diff = (ta - tb).xreplace(ctx.truth.expansions) if ctx.d else ta - tb
             diff = diff.rewrite(sp.exp) if not isinstance(diff, sp.MatrixBase) \
                 else diff.applyfunc(lambda e: e.rewrite(sp.exp))
             simple = sp.simplify(diff)

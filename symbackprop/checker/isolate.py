@@ -22,6 +22,8 @@ from .errors import NeedsValues
 from .verdict import Verdict
 
 MEMORY_MB = 1024
+START_SECONDS = 5.0        # a fresh child's time to its first claim, on top of the claim's own
+JOIN_SECONDS = 5.0         # the last child's time to exit once every verdict is in
 
 Check = Callable[[ClaimText], list[Verdict]]       # the verdicts of one claim
 Outcome = list[Verdict] | NeedsValues               # what checking one claim gives
@@ -98,7 +100,8 @@ def _collect(conn, proc, claims, results, timeout) -> int:
     try:
         while True:
             links = claims[current].text.count("=") if current is not None else 1
-            if not conn.poll(timeout * max(1, links) + (0.0 if current is not None else 5.0)):
+            grace = 0.0 if current is not None else START_SECONDS
+            if not conn.poll(timeout * max(1, links) + grace):
                 raise TimeoutError
             msg = conn.recv()
             if msg[0] == "start":
@@ -107,7 +110,7 @@ def _collect(conn, proc, claims, results, timeout) -> int:
                 results[msg[1]] = msg[2]
                 current = None
                 if msg[1] == len(claims) - 1:
-                    proc.join(timeout=5.0)
+                    proc.join(timeout=JOIN_SECONDS)
                     return len(claims)
     except TimeoutError:
         reason = f"the time limit of {timeout:g} s was reached"
