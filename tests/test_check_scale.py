@@ -1,4 +1,4 @@
-"""The checker's exact chain rule (truth.Chain) and its test points at any size.
+"""The checker's exact chain rule (truth.TruthChain) and its test points at any size.
 
 Oracles, none sharing code with truth.py or points.py:
 - small networks: sympy.diff of the fully expanded forward pass, built here
