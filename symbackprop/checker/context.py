@@ -39,16 +39,17 @@ class ModelLike(Protocol):
     notation: Notation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Context:
     """The model (None: free-standing calculus), its truth, scope and test points,
-    the free-standing context for calculus lines in a spec'd file, and the limits."""
+    the free-standing context for calculus lines in a spec'd file, and the limits.
+    Compared and hashed by identity (one context per model)."""
 
     model: ModelLike | None
     truth: Truth
     scope: Scope
     network_points: PointSet | None     # None free-standing: points are drawn per claim
-    given_numbers: frozenset            # the spec's [values] numbers, exact (see ``of``)
+    given_numbers: frozenset            # the spec's [values] numbers, taken as exact
     free: Context | None                # free-standing calculus beside a model (None: is one)
     seed: int = 0
     symbolic_seconds: float = SYMBOLIC_SECONDS
