@@ -107,3 +107,50 @@ def test_training_that_diverges_says_where_and_fails_unless_asked_to_go_on(tmp_p
     assert out["final_loss"] is None and "diverged at step 162" in captured.err
     assert main(["train", str(path), "--steps", "5", "--lr", "0.01", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["diverged"] is None
+
+
+@pytest.mark.parametrize("cell,message", [
+    ("1_000", "expected an ASCII decimal number"),
+    ("\u0661\u0662", "expected an ASCII decimal number"),        # Arabic-Indic ١٢
+    ("\uff11", "expected an ASCII decimal number"),              # fullwidth １
+    ("inf", "expected a finite number"),
+    ("nan", "expected a finite number"),
+    ("1e999", "1e999 is beyond the range of float64"),
+    ("0x10", "expected a number"),
+    ("", "expected a number"),
+])
+def test_csv_cells_are_ascii_decimals_only(cell, message, tmp_path):
+    from symbackprop.numeric.data import load_samples_csv
+    path = tmp_path / "d.csv"
+    path.write_text(f"x1,y1\n0.5,1\n{cell},1\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=f"line 3, column x1: {message}"):
+        load_samples_csv(path, 1, 1)
+
+
+def test_csv_header_of_commas_is_not_called_empty(tmp_path):
+    from symbackprop.numeric.data import load_samples_csv
+    path = tmp_path / "d.csv"
+    path.write_text(",,\n1,2,3\n")
+    with pytest.raises(SpecError, match="line 1: the header has 3 columns but no names"):
+        load_samples_csv(path, 1, 1)
+    path.write_text("")
+    with pytest.raises(SpecError, match="the file is empty"):
+        load_samples_csv(path, 1, 1)
+
+
+@pytest.mark.parametrize("quoted,rows", [(False, 40_000), (True, 4_000)])
+def test_csv_memory_is_twice_the_file_plus_24_bytes_a_number(quoted, rows, tmp_path):
+    """The README's bound: plain files go through NumPy's reader, others line by line."""
+    import tracemalloc
+    from symbackprop.numeric.data import load_samples_csv
+    path = tmp_path / "d.csv"
+    cell = '"0.25"' if quoted else "0.25"
+    path.write_text("x1,x2,x3,y1\n" + f"{cell},1.5,-3e2,0.5\n" * rows)
+    tracemalloc.start()
+    try:
+        X, Y = load_samples_csv(path, 3, 1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert X.shape == (3, rows) and Y[0, -1] == 0.5 and X[2, 0] == -300.0
+    assert peak <= 2 * path.stat().st_size + 24 * 4 * rows
