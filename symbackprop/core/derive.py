@@ -4,23 +4,25 @@ The derivation works per layer with named intermediates (z^l, a^l, δ^l),
 which is what makes it linear in the number of parameters; expanding the
 nested loss and differentiating it is exponential in depth.  Every local
 derivative comes from ``sympy.diff``; only the shape of the recursion
-(δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ f'(z^l), ∂E/∂W^l = δ^l (a^{l−1})ᵀ) is stated
-here, and the tests prove it equal to ``sympy.diff`` of the expanded loss.
+(δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ f'(z^l), ∂E/∂W^l = δ^l (a^{l−1})ᵀ) and the
+textbook forms (σ' = a(1 − a), tanh' = 1 − a², the softmax Jacobian
+a_i([i = j] − a_j), δ^L = a·Σy − y for softmax + cross-entropy) are stated
+here.  The proofs that they equal ``sympy.diff`` live in the test suite
+(tests/test_derive.py), not on this path: ``derive`` runs no ``simplify``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import product
 from math import prod
 
 import sympy as sp
 
-from .functions import softmax_layer
+from .functions import Activation, softmax_layer
 from .network import Layer, Network
+from .symbols import A, A_I, A_J, KD, S, Y, Z
 
-# Generic scalars for the per-layer (index-form) formulas.
-Z, A, Y = sp.symbols("z a y", real=True)
 MAX_PATHS = 20_000
 
 
@@ -59,30 +61,29 @@ class Chain:
 
 def local_derivative(layer: Layer) -> LocalDerivative:
     """f, f' (by sympy.diff) and f' in terms of the output, for one layer."""
-    if layer.activation.layerwise:
+    return _local_derivative(layer.activation, layer.alpha)
+
+
+# Generic-symbol formulas depend only on the activation (and α, and the loss): the
+# same immutable expressions serve every layer and every network that uses them.
+@lru_cache(maxsize=256)
+def _local_derivative(activation: Activation, alpha: sp.Expr | None) -> LocalDerivative:
+    if activation.layerwise:
         return LocalDerivative(f=sp.Function("softmax")(Z), fprime=sp.nan,
                                fprime_output=None, jacobian=softmax_jacobian())
-    f = layer.f(Z)
+    f = activation.build(Z, alpha)
     fprime = sp.diff(f, Z)
-    rule = layer.activation.in_terms_of_output
-    fprime_output = None
-    if rule is not None:
-        fprime_output = rule(A)
-        # Guard the table: the output form must be the sympy.diff derivative.
-        assert sp.simplify((fprime_output.subs(A, f) - fprime).rewrite(sp.exp)) == 0
+    rule = activation.in_terms_of_output
+    # The output form is proved equal to the sympy.diff derivative in the tests.
+    fprime_output = None if rule is None else rule(A)
     return LocalDerivative(f=f, fprime=fprime, fprime_output=fprime_output)
 
 
 def softmax_jacobian() -> sp.Expr:
-    """∂a_i/∂z_j of softmax by sympy.diff, rewritten in the outputs:
-    a_i([i = j] − a_j).  Returned with symbols a_i, a_j, kronecker (KD)."""
-    z1, z2 = sp.symbols("z_1 z_2", real=True)
-    a = softmax_layer([z1, z2])
-    ai, aj, kd = sp.symbols("a_i a_j KD", real=True)
-    # The textbook form a_i([i = j] - a_j), proved equal to sympy.diff here.
-    assert sp.simplify(sp.diff(a[0], z1) - a[0] * (1 - a[0])) == 0
-    assert sp.simplify(sp.diff(a[0], z2) + a[0] * a[1]) == 0
-    return ai * (kd - aj)
+    """∂a_i/∂z_j of softmax written in the outputs: a_i([i = j] − a_j), with the
+    symbols a_i, a_j and KD for the Kronecker delta [i = j] (core.symbols).  The
+    tests prove it equal to sympy.diff of e^{z_i} / Σ_k e^{z_k}."""
+    return A_I * (KD - A_J)
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,8 @@ class Derivation:
     def dadz(self, layer: Layer, i: int, j: int) -> sp.Expr:
         """∂a^l_i/∂z^l_j (zero off the diagonal except for softmax)."""
         if layer.activation.layerwise:
-            ai, aj, kd = sp.symbols("a_i a_j KD", real=True)
             return self.local[layer.index - 1].jacobian.subs(
-                {ai: layer.a[i], aj: layer.a[j], kd: int(i == j)})
+                {A_I: layer.a[i], A_J: layer.a[j], KD: int(i == j)})
         return self.fprime(layer, j) if i == j else sp.S.Zero
 
     def delta(self, layer: Layer, j: int) -> sp.Expr:
@@ -137,7 +137,7 @@ class Derivation:
         out = self.layers[-1]
         subs = {A: out.a[j], Y: self.network.y[j], Z: out.z[j]}
         if out.activation.layerwise:
-            subs[sp.Symbol("S", real=True)] = sp.Add(*self.network.y)
+            subs[S] = sp.Add(*self.network.y)
             if self.delta_output is sp.nan:
                 return sp.Add(*[self.dE_da[i] * self.dadz(out, i, j) for i in range(out.n_out)])
         return self.delta_output.xreplace(subs)
@@ -216,33 +216,28 @@ def derive(network: Network) -> Derivation:
     dE_da = tuple(sp.diff(loss, aj) for aj in out.a)
     term = network.loss.term(A, Y)
     scale = sp.Rational(1, out.n_out) if network.loss.mean else sp.S.One
-    dterm = sp.diff(term, A) * scale
     normalised = None
     if out.activation.layerwise:
         delta_out, normalised = _softmax_output_delta(network.loss.name)
     else:
         ld = local[-1]
         fp = ld.fprime_output if ld.fprime_output is not None else ld.fprime
-        delta_out = dterm * fp
-        cancelled = sp.cancel(delta_out)          # sigmoid + BCE: a - y
-        if sp.count_ops(cancelled) < sp.count_ops(delta_out):
-            delta_out = cancelled
+        delta_out = _output_delta(sp.diff(term, A) * scale, fp)
     return Derivation(network, local, loss, term, dE_da, delta_out, normalised)
+
+
+@lru_cache(maxsize=256)
+def _output_delta(dterm: sp.Expr, fprime: sp.Expr) -> sp.Expr:
+    """δ^L = ∂ℓ/∂a · f'(z), cancelled when that is shorter (sigmoid + BCE: a − y)."""
+    delta_out = dterm * fprime
+    cancelled = sp.cancel(delta_out)
+    return cancelled if sp.count_ops(cancelled) < sp.count_ops(delta_out) else delta_out
 
 
 def _softmax_output_delta(loss: str) -> tuple[sp.Expr, sp.Expr | None]:
     """δ^L_j for a softmax output: with cross-entropy Σ_i (−y_i/a_i) a_i([i=j] − a_j)
-    = a_j Σ_i y_i − y_j (returned first), which is a_j − y_j when Σ y = 1."""
+    = a_j Σ_i y_i − y_j (returned first, S = Σ_i y_i), which is a_j − y_j when Σ y = 1.
+    The tests prove the identity from sympy.diff of the loss and of softmax."""
     if loss != "cross_entropy":
         return sp.nan, None          # the general Jacobian product, per neuron
-    n = 3
-    a = sp.symbols(f"a1:{n + 1}", positive=True)
-    y = sp.symbols(f"y1:{n + 1}", real=True)
-    ai, aj, kd = sp.symbols("a_i a_j KD", real=True)
-    jac = softmax_jacobian()
-    E = sum(-yi * sp.log(ak) for yi, ak in zip(y, a))
-    d0 = sum(sp.diff(E, a[i]) * jac.subs({ai: a[i], aj: a[0], kd: int(i == 0)}) for i in range(n))
-    S = sp.Symbol("S", real=True)
-    general = A * S - Y
-    assert sp.expand(d0 - general.subs({A: a[0], Y: y[0], S: sum(y)})) == 0
-    return general, A - Y
+    return A * S - Y, A - Y
