@@ -8,7 +8,9 @@ import sympy as sp
 
 from conftest import spec_text
 from oracles import sym_activation, sym_loss
+from symbackprop.core.derive import _softmax_output_delta, softmax_jacobian
 from symbackprop.core.functions import ACTIVATIONS, LOSSES, expand_custom
+from symbackprop.core.symbols import A, A_I, A_J, KD, S, Y, Z
 from symbackprop.api import prepare
 
 HIDDEN = [a for a in ACTIVATIONS if a != "softmax"]
@@ -99,3 +101,78 @@ def test_relu_derivative_at_zero_is_zero():
     z = sp.Symbol("z", real=True)
     assert d.local[0].fprime.subs(z, 0) == 0
     assert d.local[0].fprime.subs(z, sp.Rational(1, 10**9)) == 1
+
+
+# ---- the textbook forms derive states, proved here (derive itself proves nothing) ----
+# Each form is checked against sympy.diff of the textbook definition in tests/oracles.py,
+# not against anything derive computes.
+
+ALPHA = sp.Symbol("alpha", positive=True)
+ELEMENTWISE = [name for name, act in ACTIVATIONS.items() if not act.layerwise]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_activation_builder_is_the_textbook_function(name):
+    act = ACTIVATIONS[name]
+    ours = expand_custom(act.build(Z, ALPHA))
+    assert is_zero(ours - sym_activation(name, [Z], ALPHA)[0])
+
+
+@pytest.mark.parametrize("name", [n for n in ELEMENTWISE if ACTIVATIONS[n].in_terms_of_output])
+def test_derivative_in_terms_of_the_output_is_sympy_diff(name):
+    """σ' = a(1 − a), tanh' = 1 − a²: the table's output form at a = f(z) is d f/dz."""
+    f = sym_activation(name, [Z])[0]
+    form = ACTIVATIONS[name].in_terms_of_output(A)
+    assert sp.simplify(form.subs(A, f) - sp.diff(f, Z)) == 0
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_local_derivative_derive_uses_is_sympy_diff(name):
+    """The f' derive hands on (the output form where the table has one), at the spec's α."""
+    model = prepare(spec_text([1, 1], [name], "sse"))
+    ld = model.derivation.local[0]
+    alpha = model.network.layers[0].alpha
+    f = sym_activation(name, [Z], alpha)[0]
+    used = ld.fprime if ld.fprime_output is None else ld.fprime_output.subs(A, ld.f)
+    assert is_zero(expand_custom(used) - sp.diff(f, Z))
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_softmax_jacobian_is_sympy_diff(n):
+    """∂a_i/∂z_j = a_i([i = j] − a_j) for every i, j."""
+    z = sp.symbols(f"z1:{n + 1}", real=True)
+    a = sym_activation("softmax", z)
+    jac = softmax_jacobian()
+    for i, j in itertools.product(range(n), repeat=2):
+        form = jac.subs({A_I: a[i], A_J: a[j], KD: int(i == j)})
+        assert sp.simplify(sp.diff(a[i], z[j]) - form) == 0, (i, j)
+
+
+def test_softmax_cross_entropy_output_delta_is_sympy_diff():
+    """δ^L_j = ∂E/∂z_j of E = −Σ y_i log softmax(z)_i is a_j Σ_i y_i − y_j, and a_j − y_j
+    when Σ y = 1: the two forms derive returns for softmax + cross-entropy."""
+    n = 3
+    z = sp.symbols(f"z1:{n + 1}", real=True)
+    y = sp.symbols(f"y1:{n + 1}", real=True)
+    a = sym_activation("softmax", z)
+    E = sym_loss("cross_entropy", a, list(y))
+    general, normalised = _softmax_output_delta("cross_entropy")
+    one_hot = {y[-1]: 1 - sum(y[:-1])}
+    for j in range(n):
+        dE = sp.diff(E, z[j])
+        assert sp.simplify(dE - general.subs({A: a[j], Y: y[j], S: sum(y)})) == 0, j
+        assert sp.simplify((dE - normalised.subs({A: a[j], Y: y[j]})).subs(one_hot)) == 0, j
+
+
+@pytest.mark.parametrize("out,loss", [(o, l) for o, l in PAIRS if not ACTIVATIONS[o].layerwise])
+def test_output_delta_form_is_sympy_diff(out, loss):
+    """δ^L as derive writes it (∂ℓ/∂a · f', cancelled where shorter: sigmoid + BCE a − y),
+    at a = f(z), is d/dz of the textbook loss of the textbook activation."""
+    model = prepare(spec_text([1, 2], [out], loss))
+    d = model.derivation
+    z, y = sp.symbols("z1:3", real=True), sp.symbols("y1:3", real=True)
+    alpha = model.network.layers[0].alpha
+    E = sym_loss(loss, sym_activation(out, z, alpha), list(y))
+    f = sym_activation(out, [Z], alpha)[0]
+    ours = d.delta_output.subs(A, f).subs({Z: z[0], Y: y[0]})
+    assert is_zero(expand_custom(ours) - sp.diff(E, z[0]))
