@@ -15,12 +15,13 @@ import jinja2
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from ..core.derive import A, Derivation
+from ..core.derive import Derivation
 from ..core.files import template_dirs
+from ..core.symbols import A, LOG1MA, LOGA, S
 from .vectorised import branch_safe, stable_delta_output
 
-S = sp.Symbol("s", real=True)                 # Σ_i y_i (softmax + cross-entropy)
-LOGA, LOG1MA = sp.symbols("loga log1ma", real=True)
+# The generated module's name for S = Σ_i y_i (softmax + cross-entropy): printing only.
+S_PRINTED = sp.Symbol("s", real=True)
 
 
 class ModulePrinter(NumPyPrinter):
@@ -107,7 +108,7 @@ def loss_pieces(d: Derivation) -> dict:
     scale = sp.Rational(1, n_out) if d.network.loss.mean else sp.S.One
     softmax_ce = d.delta_output is not sp.nan and d.network.output.activation.layerwise
     delta = (None if d.delta_output is sp.nan
-             else stable_delta_output(d).subs(sp.Symbol("S", real=True), S))
+             else stable_delta_output(d).subs(S, S_PRINTED))
     return {"term": piece(term), "term_math": sp.sstr(d.loss_term), "mean": d.network.loss.mean,
             "needs_logs": bool(term.free_symbols & {LOGA, LOG1MA}),
             "dterm": piece(sp.diff(d.loss_term, A) * scale),

@@ -15,11 +15,9 @@ import numpy as np
 import sympy as sp
 from sympy.codegen.rewriting import expm1_opt, optimize
 
-from ..core.derive import A, Y, Z, Derivation
+from ..core.derive import Derivation
 from ..core.functions import NUMPY_FUNCTIONS, sigmoid
-
-S = sp.Symbol("S", real=True)          # Σ_i y_i, in the softmax + CE δ^L
-LOGA, LOG1MA = sp.symbols("loga log1ma", real=True)
+from ..core.symbols import A, LOG1MA, LOGA, S, Y, Z
 
 
 class softplus_ratio(sp.Function):
