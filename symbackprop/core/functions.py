@@ -98,32 +98,22 @@ class Activation:
     build: Callable[..., sp.Expr]
     in_terms_of_output: Callable[[sp.Expr], sp.Expr] | None = None
     layerwise: bool = False
-    takes_alpha: bool = False
-    latex_name: str = ""
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "identity": Activation("identity", lambda z, alpha=None: z,
-                           latex_name=r"\operatorname{id}"),
+    "identity": Activation("identity", lambda z, alpha=None: z),
     "sigmoid": Activation("sigmoid", lambda z, alpha=None: sigmoid(z),
-                          in_terms_of_output=lambda a: a * (1 - a),
-                          latex_name=r"\sigma"),
+                          in_terms_of_output=lambda a: a * (1 - a)),
     "tanh": Activation("tanh", lambda z, alpha=None: sp.tanh(z),
-                       in_terms_of_output=lambda a: 1 - a**2,
-                       latex_name=r"\tanh"),
-    "relu": Activation("relu", lambda z, alpha=None: relu(z),
-                       latex_name=r"\operatorname{ReLU}"),
-    "leaky_relu": Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha),
-                             takes_alpha=True,
-                             latex_name=r"\operatorname{LeakyReLU}"),
+                       in_terms_of_output=lambda a: 1 - a**2),
+    "relu": Activation("relu", lambda z, alpha=None: relu(z)),
+    "leaky_relu": Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha)),
     # the α of elu and leaky_relu, and its default, are read in spec.ALPHA_DEFAULTS
     "elu": Activation("elu", lambda z, alpha=None: elu(z, 1 if alpha is None else alpha)),
-    "softplus": Activation("softplus", lambda z, alpha=None: softplus(z),
-                           latex_name=r"\operatorname{softplus}"),
+    "softplus": Activation("softplus", lambda z, alpha=None: softplus(z)),
     # softmax is built for a whole layer in softmax_layer(); the scalar
     # builder here is never called for it.
-    "softmax": Activation("softmax", None, layerwise=True,
-                          latex_name=r"\operatorname{softmax}"),
+    "softmax": Activation("softmax", None, layerwise=True),
 }
 
 

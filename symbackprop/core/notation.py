@@ -21,6 +21,7 @@ import sympy as sp
 
 from .network import Network
 from .spec import SpecError
+from .symbols import A, A_I, A_J, KD, S, Y, Z
 
 # Symbols for the choices naming.NOTATION_CHOICES allows.
 LOSS_TEX = {"E": "E", "C": "C", "L": r"\mathcal{L}", "J": "J", "E_total": "E_{total}"}
@@ -53,7 +54,6 @@ class Notation:
     error: str = r"\delta"
     pre_activation: str = "z"
     activation: str = "a"
-    extras: dict[str, str] = field(default_factory=dict)
     prediction: str | None = None          # LaTeX of the outputs when written ŷ
     bias: str = "separate"                 # or "extra_weight"
     index_base: int = 1
@@ -183,7 +183,7 @@ def neuron_labels(network: Network, opts: dict) -> dict[tuple[int, int], str]:
 
 def _neuron_symbols(network: Network, opts: dict, labels, latex, text) -> None:
     """x, y and every z, a, δ of the network."""
-    P, A = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
+    pre, act = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
     base, style = opts["index_base"], opts["style"]
     given = network.spec.names.get("neurons")
     for k, sym in enumerate(network.x):
@@ -196,7 +196,7 @@ def _neuron_symbols(network: Network, opts: dict, labels, latex, text) -> None:
     for layer in network.layers:
         for j in range(layer.n_out):
             label = labels.get((layer.index, j))
-            for head, sym in ((P, layer.z[j]), (A, layer.a[j]), (r"\delta", layer.delta[j])):
+            for head, sym in ((pre, layer.z[j]), (act, layer.a[j]), (r"\delta", layer.delta[j])):
                 if label:
                     latex[sym] = f"{head}_{{{name_tex(label)}}}"
                     text[sym] = f"{head.lstrip(chr(92))}_{label}"
@@ -227,10 +227,9 @@ def _parameter_symbols(network: Network, opts: dict, names, latex, text) -> None
 
 def _generic_symbols(opts: dict, latex) -> None:
     """The scalars of the index-form formulas (f(z), f'(a), the softmax Jacobian)."""
-    P, A = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
-    for name, tex in (("z", P), ("a", A), ("y", "y"), ("S", r"\left(\sum_i y_i\right)"),
-                      ("a_i", f"{A}_i"), ("a_j", f"{A}_j"), ("KD", r"[i = j]")):
-        latex[sp.Symbol(name, real=True)] = tex
+    pre, act = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
+    latex.update({Z: pre, A: act, Y: "y", S: r"\left(\sum_i y_i\right)",
+                  A_I: f"{act}_i", A_J: f"{act}_j", KD: r"[i = j]"})
 
 
 def make_notation(network: Network) -> Notation:

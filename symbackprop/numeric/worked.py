@@ -11,13 +11,14 @@ the sum of its occurrences' partial derivatives) and frozen parameters.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import sympy as sp
 from sympy.core.sympify import _sympify   # strict: numbers and SymPy objects only, never text
 
+from ..core.defaults import LEARNING_RATE
 from ..core.derive import Derivation
 from ..core.notation import Notation
 from .vectorised import Evaluation
@@ -36,7 +37,6 @@ class Worked:
     target_sum: float
     exact: bool = False
     frozen: tuple[str, ...] = ()
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def value(self, expr):
         """An expression of network symbols, evaluated at the example's numbers."""
@@ -76,7 +76,7 @@ def _update(d, nt, numbers, grads, lr, frozen) -> dict[sp.Symbol, Any]:
             for p in d.network.parameters}
 
 
-def worked_example(d: Derivation, params, evaluation: Evaluation, Y, lr=0.01,
+def worked_example(d: Derivation, params, evaluation: Evaluation, Y, lr=LEARNING_RATE,
                    nt: Notation | None = None, frozen: tuple[str, ...] = ()) -> Worked:
     """The float64 numbers of the first example (column 0 of ``evaluation``); the
     update is this example's step, with ties summed and frozen names kept."""
