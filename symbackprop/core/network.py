@@ -12,7 +12,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from .functions import ACTIVATIONS, LOSSES, Activation, Loss
+from .functions import ACTIVATIONS, LOSSES, Activation, Loss, softmax_layer
 from .spec import Spec
 
 
@@ -43,7 +43,6 @@ class Layer:
     def outputs_of(self, z: list[sp.Expr]) -> list[sp.Expr]:
         """a^l as expressions of the given z^l (handles softmax)."""
         if self.activation.layerwise:
-            from .functions import softmax_layer
             return softmax_layer(list(z))
         return [self.f(zj) for zj in z]
 

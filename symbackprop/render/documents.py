@@ -19,9 +19,12 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from ..core.files import PACKAGE
+from ..core.errors import SpecError
+from ..core.files import PACKAGE, template_dirs
+from ..core.limits import LimitError, run_bounded
 from .drawing import layout
 from .environment import environment, render_document, render_markdown
+from .sandbox import allow, template_error
 
 FORMATS = ("md", "tex", "pdf", "html")
 STATIC = PACKAGE / "static"
@@ -29,6 +32,10 @@ INSTALL_TEX = ("no TeX engine found (pdflatex or latexmk) to make the PDF; insta
                "TeX Live, e.g. `apt-get install texlive-latex-base texlive-pictures`, "
                "or ask for -f tex and compile it yourself.")
 LINE_WIDTH = 66          # visible characters of one display line on the A4 page (11pt)
+TEMPLATE_SECONDS = 60    # user templates (--templates): the time to render every format …
+TEMPLATE_MEMORY_MB = 1024        # … the memory it may take beyond what it starts with …
+MAX_DOCUMENT_CHARS = 50_000_000  # … and the size of one document
+TEX_SECONDS = 300        # one pdflatex run
 
 # LaTeX-friendly delimiters, so template syntax never meets TeX's braces and #.
 TEX_SYNTAX = dict(block_start_string=r"\BLOCK{", block_end_string="}",
@@ -50,6 +57,9 @@ class Figure:
 
     src: str | None = None
     svg: str | None = None
+
+
+allow(Figure, ["src", "svg"])
 
 
 def tex_escape(text) -> str:
@@ -156,8 +166,12 @@ def compile_pdf(tex: str, log: list | None = None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="symbackprop-tex-") as tmp:
         (Path(tmp) / "doc.tex").write_text(tex, encoding="utf-8")
         for _ in range(3):
-            run = subprocess.run(engine + ["doc.tex"], cwd=tmp, env=env, capture_output=True,
-                                 stdin=subprocess.DEVNULL, timeout=300)
+            try:
+                run = subprocess.run(engine + ["doc.tex"], cwd=tmp, env=env, capture_output=True,
+                                     stdin=subprocess.DEVNULL, timeout=TEX_SECONDS)
+            except subprocess.TimeoutExpired:
+                raise DocumentError(f"the TeX engine ran longer than {TEX_SECONDS} s on the "
+                                    "document and was stopped.") from None
             text = (Path(tmp) / "doc.log").read_text(encoding="utf-8", errors="replace") \
                 if (Path(tmp) / "doc.log").exists() else run.stdout.decode(errors="replace")
             if run.returncode != 0:
@@ -177,6 +191,7 @@ def _tex_error(log: str) -> str:
 
 def markdown_to_html(text: str) -> str:
     """CommonMark with tables, raw HTML (the inline SVG) and $…$ / $$…$$ math left for KaTeX."""
+    # lazy: markdown-it is needed for -f html only; importing it costs every other command start-up
     from markdown_it import MarkdownIt
     from mdit_py_plugins.dollarmath import dollarmath_plugin
     md = MarkdownIt("commonmark", {"html": True}).enable("table")
@@ -204,18 +219,47 @@ def make_documents(model, formats, stem: str, worked=None, only=None, digits: in
     """File name → content of every asked format (md brings its SVG picture along).
 
     Everything is made before anything is written, so a failing PDF leaves no
-    half set of files behind.
+    half set of files behind.  A user's ``templates`` folder is rendered in the
+    sandbox, in a child process within ``TEMPLATE_SECONDS`` and ``TEMPLATE_MEMORY_MB``;
+    any failure is one ``DocumentError`` naming the template and its line.
     """
+    args = dict(worked=worked, only=only, digits=digits, templates=templates)
+    if templates is None:
+        return _make(model, formats, stem, args)
+    folder = Path(templates)
+    if not folder.is_dir():
+        reason = "is not a folder" if folder.exists() else "no such folder"
+        raise DocumentError(f"--templates {templates}: {reason}; expected a folder of "
+                            "templates such as derivation.md.j2.")
+    dirs = [folder] + template_dirs()
     try:
-        return _make(model, formats, stem, dict(worked=worked, only=only, digits=digits,
-                                                templates=templates))
-    except jinja2.TemplateError as exc:
-        if templates is None:
-            raise           # a shipped template failing is a bug, not a user error
-        raise DocumentError(f"--templates {templates}: {type(exc).__name__}: {exc}") from exc
+        files = run_bounded(_make_bounded, (model, formats, stem, args),
+                            seconds=TEMPLATE_SECONDS, memory_mb=TEMPLATE_MEMORY_MB,
+                            describe=lambda exc: template_error(exc, dirs))
+    except LimitError as exc:
+        raise DocumentError(f"--templates {templates}: {exc}") from None
+    return {name: compile_pdf(data.tex) if isinstance(data, _LaterPDF) else data
+            for name, data in files.items()}
 
 
-def _make(model, formats, stem: str, args: dict) -> dict[str, str | bytes]:
+@dataclass(frozen=True)
+class _LaterPDF:
+    """The LaTeX of a PDF that the parent compiles (the child only renders)."""
+
+    tex: str
+
+
+def _make_bounded(model, formats, stem: str, args: dict) -> dict:
+    files = _make(model, formats, stem, args, pdf=_LaterPDF)
+    for name, data in files.items():
+        size = len(data.tex if isinstance(data, _LaterPDF) else data)
+        if size > MAX_DOCUMENT_CHARS:
+            raise DocumentError(f"{name} would be {size} characters; a document from user "
+                                f"templates is at most {MAX_DOCUMENT_CHARS}")
+    return files
+
+
+def _make(model, formats, stem: str, args: dict, pdf=None) -> dict[str, str | bytes]:
     files: dict[str, str | bytes] = {}
     templates = args["templates"]
     for fmt in dict.fromkeys(formats):
@@ -227,7 +271,7 @@ def _make(model, formats, stem: str, args: dict) -> dict[str, str | bytes]:
             if fmt == "tex":
                 files[f"{stem}.tex"] = tex
             else:
-                files[f"{stem}.pdf"] = compile_pdf(tex)
+                files[f"{stem}.pdf"] = (pdf or compile_pdf)(tex)
         elif fmt == "html":
             files[f"{stem}.html"] = render_html(model, **args)
         else:
@@ -245,7 +289,6 @@ def summary_latex(model) -> str:
 def notebook_markdown(model) -> str:
     """The Markdown document with the network inline, and the worked example when the
     spec gives every value (Jupyter's ``_repr_markdown_``)."""
-    from ..core.errors import SpecError
     try:
         worked = model.worked() if model.spec.values and model.spec.values.samples else None
     except SpecError:

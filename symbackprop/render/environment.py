@@ -6,17 +6,20 @@ notation's symbol names, and ``num`` formats a number.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import jinja2
-import jinja2.sandbox
+import mpmath
 import sympy as sp
 
 from ..core.derive import Derivation
 from ..core.files import template_dirs
 from ..core.notation import Notation
 from ..numeric.worked import Worked, worked_example  # noqa: F401  (re-exported)
+from .sandbox import UserSandbox, allow
 
 MAX_FULL_PARAMS = 100     # above this, one representative parameter per layer
 MAX_PATHS_SHOWN = 16      # chains with more paths are shown in δ form only
@@ -25,9 +28,9 @@ MAX_PATHS_SHOWN = 16      # chains with more paths are shown in δ form only
 def environment(extra_dir: str | Path | None = None, **options) -> jinja2.Environment:
     """The Jinja environment over the template folders; ``options`` override the settings
     (the LaTeX document uses other delimiters).  A user's template folder is untrusted
-    code: it gets a sandboxed environment."""
+    code: it gets the sandbox of ``sandbox.py`` (data only, sizes capped)."""
     dirs = ([Path(extra_dir)] if extra_dir else []) + template_dirs()
-    cls = jinja2.sandbox.SandboxedEnvironment if extra_dir else jinja2.Environment
+    cls = UserSandbox if extra_dir else jinja2.Environment
     settings = dict(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                     trim_blocks=True, lstrip_blocks=True)
     return cls(loader=jinja2.FileSystemLoader([str(d) for d in dirs]), **{**settings, **options})
@@ -41,6 +44,9 @@ class Group:
     symbols: tuple[sp.Symbol, ...]
     gradient: sp.Expr          # Σ over the symbols of δ-form partial derivatives
     frozen: bool = False
+
+
+allow(Group, ["name", "symbols", "gradient", "frozen"])
 
 
 def parameter_groups(d: Derivation, notation: Notation, shown) -> list[Group]:
@@ -124,7 +130,6 @@ def _terminates(q: sp.Rational, digits: int) -> bool:
 
 
 def _decimal(q: sp.Rational) -> str:
-    from decimal import Decimal, localcontext
     with localcontext() as ctx:
         ctx.prec = 200
         return format((Decimal(int(q.p)) / Decimal(int(q.q))).normalize(), "f")
@@ -132,7 +137,6 @@ def _decimal(q: sp.Rational) -> str:
 
 def _sympy_g(x: sp.Basic, digits: int) -> str:
     """``digits`` significant digits of an exact or high-precision SymPy number."""
-    import mpmath
     with mpmath.workdps(digits + 10):
         return mpmath.nstr(mpmath.mpf(sp.Float(x, digits + 10)), digits)
 
@@ -140,7 +144,6 @@ def _sympy_g(x: sp.Basic, digits: int) -> str:
 def _num_step(new, old, digits: int) -> str:
     """An updated value with enough digits that its change from ``old`` shows
     (to two significant digits), however small the step: 0.699975, not 0.7."""
-    import math
     delta = abs(float(new) - float(old))
     if delta == 0 or float(new) == 0:
         return _num(new, digits)
