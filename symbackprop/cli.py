@@ -11,10 +11,13 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from .api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model, NonFinite,
                   SpecError, check_files, example_names, example_path, generate, load_samples_csv,
                   make_documents, plot_loss, prepare, report_json, report_text, split_paths,
                   train, training_json, write_atomic)
+from .core.defaults import CLAIM_TIMEOUT, LEARNING_RATE
 
 EPILOG = """examples:
   symbackprop                              derive the built-in 2-3-3-1 example into ./output
@@ -61,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("spec", help="network spec (TOML)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
-    e.add_argument("--lr", type=float, help="learning rate (default [values].learning_rate or 0.01)")
+    e.add_argument("--lr", type=float,
+                   help=f"learning rate (default [values].learning_rate or {LEARNING_RATE})")
     e.add_argument("--data", metavar="CSV", help="a batch of examples: a CSV file whose header names "
                    "the columns x1..xn, y1..ym (replaces the spec's samples)")
     g = sub.add_parser("codegen", help="write a standalone NumPy module: forward, loss, gradients, update",
@@ -77,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
                               "  symbackprop train net.toml --steps 100 --json")
     t.add_argument("spec", help="network spec (TOML)")
     t.add_argument("--steps", type=int, required=True, metavar="N", help="number of gradient-descent steps")
-    t.add_argument("--lr", type=float, help="learning rate (default [values].learning_rate or 0.01)")
+    t.add_argument("--lr", type=float,
+                   help=f"learning rate (default [values].learning_rate or {LEARNING_RATE})")
     t.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
     t.add_argument("--json", action="store_true",
                    help="print {loss_history, final_loss, parameters, by_name} as JSON")
@@ -98,7 +103,11 @@ def _parser() -> argparse.ArgumentParser:
                         "(text: one claim a line, # comments; .md/.tex: every equation)")
     c.add_argument("--no-spec", action="store_true", help="free-standing calculus: no spec, only claims")
     c.add_argument("--json", action="store_true", help="print {claims: [...], files, summary} as JSON")
-    c.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds a claim (default 5)")
+    c.add_argument("--timeout", type=float, default=CLAIM_TIMEOUT, metavar="S",
+                   help=f"seconds a claim, however many = it chains (default {CLAIM_TIMEOUT:g})")
+    c.add_argument("--max-time", type=float, default=600.0, metavar="S",
+                   help="seconds the whole run may take (default 600): claims left when it is "
+                        "over are undecided")
     sub.add_parser("examples", help="list the built-in example specs",
                    epilog="example:\n  symbackprop examples")
     return p
@@ -255,12 +264,10 @@ def cmd_eval(args) -> int:
 
 
 def _indices(g):
-    import numpy as np
     return [i if len(i) > 1 else i[0] for i in np.ndindex(g.shape)]
 
 
 def cmd_train(args) -> int:
-    import numpy as np
     if not 1 <= args.steps <= MAX_STEPS:
         raise UsageError(f"--steps {args.steps}: expected a number of steps from 1 to {MAX_STEPS}.")
     _learning_rate(args.lr)
@@ -270,6 +277,7 @@ def cmd_train(args) -> int:
     model = _model(args.spec)
     progress = iter
     if sys.stderr.isatty():
+        # lazy: tqdm only draws a bar on a terminal; piped runs never need it
         from tqdm import tqdm
         progress = lambda steps: tqdm(steps, desc="training", unit="step", leave=False)  # noqa: E731
     t = train(model, args.steps, args.lr, args.init, data=_data(args, model), progress=progress,
@@ -313,12 +321,14 @@ def cmd_check(args) -> int:
     """Check claims files against a spec; exit 0 when every claim is correct, else 1."""
     if not 0 < args.timeout <= 600:
         raise UsageError(f"--timeout {args.timeout:g}: expected seconds between 0 and 600.")
+    if not 0 < args.max_time <= 86400:
+        raise UsageError(f"--max-time {args.max_time:g}: expected seconds between 0 and 86400.")
     try:
         spec, files = split_paths(args.paths, args.no_spec)
     except ValueError as err:
         raise UsageError(str(err)) from None
     model = prepare(spec) if spec is not None else None
-    reports = check_files(model, files, timeout=args.timeout)
+    reports = check_files(model, files, timeout=args.timeout, max_time=args.max_time)
     print(dumps(finite_or_null(report_json(reports))) if args.json else report_text(reports, model),
           end="")
     return 0 if all(r.ok for r in reports) else 1

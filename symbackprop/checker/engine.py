@@ -37,7 +37,7 @@ from ..formula.reader import Claim, FormulaError, Side, parse_instances
 from .context import Context, agrees, make_context, number_of, points_for
 from .diagnose import diagnose, number_diagnosis
 from .errors import NeedsValues
-from .isolate import run
+from .isolate import Deadline, run
 from .literals import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
 from .points import DIAGNOSIS_POINTS, PointSet, first_mismatch, values
 from .present import counterexample, expected, plain, symbols_of, text_of
@@ -360,18 +360,20 @@ class Report:
 
 def check_claims(model, text: str, kind: str = "text", source: str = "<claims>",
                  timeout: float = CLAIM_TIMEOUT, isolate: bool = True, seed: int = 0,
-                 checker: Context | None = None) -> Report:
+                 checker: Context | None = None, deadline: Deadline | None = None) -> Report:
     """Check every claim of ``text`` (a text, Markdown or LaTeX file's contents).
 
     ``model``: a ``pipeline.Model`` or None for free-standing calculus.  Each
     claim runs in a child process with ``timeout`` seconds (``isolate=False``:
     in this process, with only the symbolic step time-limited).  ``checker``: the
     model's ``Context`` when the caller has one (files checked against one model
-    share its test points).
+    share its test points).  ``deadline``: the end of the whole run (claims left
+    are ``undecided``).
     """
     ctx = checker or make_context(model, seed=seed)
     claims = extract(text, kind)
-    results = run(partial(check_claim, ctx), claims, timeout=timeout, isolate=isolate)
+    results = run(partial(check_claim, ctx), claims, timeout=timeout, isolate=isolate,
+                  deadline=deadline)
     missing = [(c.line, r.what) for c, r in zip(claims, results) if isinstance(r, NeedsValues)]
     if missing:
         lines = ", ".join(str(line) for line, _ in missing)

@@ -4,18 +4,24 @@ Claims are untrusted text: some SymPy operations on them cannot be
 interrupted by a signal (big-integer powers) or grow memory without bound.
 A forked child checks the claims one after another and reports each
 verdict through a pipe; the parent waits at most ``timeout`` seconds a
-claim (times the number of ``=`` of a chain), kills the child when a claim runs over, marks
-that claim ``undecided`` and forks a fresh child for the rest of the file.
-The child's address space is capped with ``RLIMIT_AS``.
+claim (the whole claim, however many ``=`` it chains), kills the child when a claim
+runs over, marks that claim ``undecided`` and forks a fresh child for the rest of the
+file.  The child's address space is capped with ``RLIMIT_AS``, and it dies with its
+parent (``core.children``).  A claim written several times is checked once.  An
+optional ``Deadline`` bounds the whole run: claims it leaves are ``undecided``.
 """
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import resource
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from ..core.children import die_with_parent
 from ..core.defaults import CLAIM_TIMEOUT
 from ..formula.claims import ClaimText
 from .errors import NeedsValues
@@ -65,7 +71,27 @@ def undecided(claim: ClaimText, why: str) -> Verdict:
     return Verdict(claim.line, claim.text, "undecided", message=why)
 
 
-def _child(check: Check, claims, start, conn, memory_mb) -> None:
+@dataclass(frozen=True)
+class Deadline:
+    """The end of a whole ``check`` run: ``seconds`` from when it was made."""
+
+    at: float
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float) -> "Deadline":
+        return cls(time.monotonic() + seconds, seconds)
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    @property
+    def reason(self) -> str:
+        return f"the time limit of the whole run ({self.seconds:g} s) was reached"
+
+
+def _child(check: Check, claims, start, conn, memory_mb, parent_pid) -> None:
+    die_with_parent(parent_pid)
     _limit_memory(memory_mb)
     for i in range(start, len(claims)):
         conn.send(("start", i))
@@ -73,35 +99,71 @@ def _child(check: Check, claims, start, conn, memory_mb) -> None:
     conn.close()
 
 
+class _OutOfRunTime(Exception):
+    pass
+
+
 def run(check: Check, claims: list[ClaimText], timeout: float = CLAIM_TIMEOUT,
-        memory_mb: int = MEMORY_MB, isolate: bool = True) -> list[Outcome]:
+        memory_mb: int = MEMORY_MB, isolate: bool = True,
+        deadline: Deadline | None = None) -> list[Outcome]:
     """The outcome of each claim (its verdicts, or the ``NeedsValues`` it raised), in
-    order, each claim within ``timeout`` seconds.  ``check`` runs in forked children:
-    whatever it reads (the checker's context, with its test points) is built before."""
+    order, each claim within ``timeout`` seconds and all of them before ``deadline``.
+    ``check`` runs in forked children: whatever it reads (the checker's context, with
+    its test points) is built before.  Each distinct claim text is checked once."""
+    first: dict[str, int] = {}
+    distinct = []
+    for c in claims:
+        if c.text not in first:
+            first[c.text] = len(distinct)
+            distinct.append(c)
+    outcomes = _run(check, distinct, timeout, memory_mb, isolate, deadline)
+    return [_relined(outcomes[first[c.text]], c) for c in claims]
+
+
+def _relined(outcome: Outcome, claim: ClaimText) -> Outcome:
+    """The outcome of a claim checked at another line, moved to ``claim``'s line."""
+    if isinstance(outcome, NeedsValues) or all(v.line == claim.line for v in outcome):
+        return outcome
+    return [dataclasses.replace(v, line=claim.line) for v in outcome]
+
+
+def _run(check, claims, timeout, memory_mb, isolate, deadline) -> list[Outcome]:
     if not isolate:
-        return [check_one(check, c) for c in claims]
+        out = []
+        for c in claims:
+            late = deadline is not None and deadline.left() <= 0
+            out.append([undecided(c, deadline.reason)] if late else check_one(check, c))
+        return out
     mp = multiprocessing.get_context("fork")
     results: dict[int, Outcome] = {}
     start = 0
     while start < len(claims):
+        if deadline is not None and deadline.left() <= 0:
+            for i in range(start, len(claims)):
+                results[i] = [undecided(claims[i], deadline.reason)]
+            break
         parent, child = mp.Pipe(duplex=False)
-        proc = mp.Process(target=_child, args=(check, claims, start, child, memory_mb),
-                          daemon=True)
+        proc = mp.Process(target=_child, daemon=True,
+                          args=(check, claims, start, child, memory_mb, os.getpid()))
         proc.start()
         child.close()
-        start = _collect(parent, proc, claims, results, timeout)
+        start = _collect(parent, proc, claims, results, timeout, deadline)
         parent.close()
     return [results[i] for i in range(len(claims))]
 
 
-def _collect(conn, proc, claims, results, timeout) -> int:
+def _collect(conn, proc, claims, results, timeout, deadline=None) -> int:
     """Read verdicts until the child finishes or a claim runs over; the next start index."""
     current = None
     try:
         while True:
-            links = claims[current].text.count("=") if current is not None else 1
             grace = 0.0 if current is not None else START_SECONDS
-            if not conn.poll(timeout * max(1, links) + grace):
+            wait = timeout + grace
+            if deadline is not None and deadline.left() < wait:
+                wait = max(0.0, deadline.left())
+                if not conn.poll(wait):
+                    raise _OutOfRunTime
+            elif not conn.poll(wait):
                 raise TimeoutError
             msg = conn.recv()
             if msg[0] == "start":
@@ -114,6 +176,8 @@ def _collect(conn, proc, claims, results, timeout) -> int:
                     return len(claims)
     except TimeoutError:
         reason = f"the time limit of {timeout:g} s was reached"
+    except _OutOfRunTime:
+        reason = deadline.reason
     except (EOFError, OSError):
         reason = "the checker process ended (memory limit?)"
     proc.kill()

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.defaults import CLAIM_TIMEOUT
+from ..core.defaults import CHECK_SECONDS, CLAIM_TIMEOUT
 from ..core.examples import example_names, example_path
 from ..formula.claims import kind_of
 from .context import make_context
 from .engine import Report, check_claims
+from .isolate import Deadline
 from .verdict import VERDICTS, summary
 
 MAX_FILE_BYTES = 5_000_000
@@ -34,17 +35,20 @@ def split_paths(paths: list[str], no_spec: bool) -> tuple[Path | None, list[Path
     return spec, files
 
 
-def check_files(model, files: list[Path], timeout: float = CLAIM_TIMEOUT) -> list[Report]:
-    """One report per claims file (one context, so test points are computed once)."""
+def check_files(model, files: list[Path], timeout: float = CLAIM_TIMEOUT,
+                max_time: float = CHECK_SECONDS) -> list[Report]:
+    """One report per claims file (one context, so test points are computed once), all
+    within ``max_time`` seconds: claims the run has no time left for are ``undecided``."""
+    deadline = Deadline.after(max_time)
     checker = make_context(model)
     reports = []
     for f in files:
         try:
-            text = f.read_text(encoding="utf-8")
+            text = f.read_text(encoding="utf-8-sig")      # a byte-order mark is dropped
         except UnicodeDecodeError as err:
             raise ValueError(f"{f}: not UTF-8 text ({err.reason} at byte {err.start})") from None
         reports.append(check_claims(model, text, kind_of(f), str(f), timeout=timeout,
-                                    checker=checker))
+                                    checker=checker, deadline=deadline))
     return reports
 
 

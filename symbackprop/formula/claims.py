@@ -8,21 +8,25 @@ point at the line the equation starts on.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .reader import EQUATION
 
-MATH = re.compile(
-    r"\$\$(?P<display>.+?)\$\$"
-    r"|\\\[(?P<bracket>.+?)\\\]"
-    r"|\\begin\{(?P<env>equation|align|gather|multline|eqnarray)(?P<star>\*?)\}(?P<body>.+?)"
-    r"\\end\{(?P=env)(?P=star)\}"
-    r"|(?<![\\$])\$(?P<inline>[^$\n]+?)(?<!\\)\$",
-    re.DOTALL)
+# Math in Markdown/LaTeX, as the regular expression
+#   \$\$(?P<display>.+?)\$\$ | \\\[(?P<bracket>.+?)\\\]
+#   | \\begin\{(?P<env>equation|align|gather|multline|eqnarray)(?P<star>\*?)\}(?P<body>.+?)\\end\{(?P=env)(?P=star)\}
+#   | (?<![\\$])\$(?P<inline>[^$\n]+?)(?<!\\)\$          (DOTALL)
+# would find it, but that expression retries its lazy bodies from every opening
+# delimiter (48 KB of \[ takes 15 s) and counting lines per match is quadratic too;
+# ``math_spans`` finds the same spans in one pass (tests/test_hostile2_claims.py
+# compares the two on random text).
+CANDIDATE = re.compile(r"\$|\\\[|\\begin\{")
+ENVIRONMENT = re.compile(r"\\begin\{(equation|align|gather|multline|eqnarray)(\*?)\}")
 LABEL = re.compile(r"\\(?:label|tag|nonumber|notag)(?:\{[^}]*\})?")
-FENCE = re.compile(r"^(```|~~~).*?^\1", re.DOTALL | re.MULTILINE)
+FENCES = ("```", "~~~")
 MARKUP = {".md", ".markdown", ".tex", ".latex", ".mdx", ".rmd", ".qmd"}
 
 
@@ -42,6 +46,7 @@ def extract(text: str, kind: str = "text") -> list[ClaimText]:
     >>> extract("So $\\\\sigma'(z) = \\\\sigma(z)(1-\\\\sigma(z))$ and $x$.", "markup")
     [ClaimText(line=1, text="\\\\sigma'(z) = \\\\sigma(z)(1-\\\\sigma(z))")]
     """
+    text = text.removeprefix("\ufeff")       # a byte-order mark is not part of a claim
     if kind == "markup":
         return _markup(text)
     out = []
@@ -55,31 +60,126 @@ def kind_of(path: str | Path) -> str:
     return "markup" if Path(path).suffix.lower() in MARKUP else "text"
 
 
+def fence_spans(text: str) -> list[tuple[int, int]]:
+    r"""(start, end) of each code fence: from a line starting with ``` or ~~~ to the
+    three characters opening the next line that starts with the same three (the
+    regular expression ``^(```|~~~).*?^\1``, multiline, found in one pass).
+
+    >>> fence_spans("a\n```py\nx = 1\n```\nb = 2\n~~~\n")
+    [(2, 17)]
+    """
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    openers = {f: [i for i, s in enumerate(starts) if text.startswith(f, s)] for f in FENCES}
+    spans, i, dead = [], 0, set()
+    while i < len(starts):
+        fence = next((f for f in FENCES if f not in dead and text.startswith(f, starts[i])), None)
+        if fence is None:
+            i += 1
+            continue
+        later = openers[fence]
+        k = bisect.bisect_right(later, i)
+        if k == len(later):                 # never closed: no later fence of this kind opens
+            dead.add(fence)
+            i += 1
+            continue
+        j = later[k]
+        spans.append((starts[i], starts[j] + 3))
+        i = j + 1
+    return spans
+
+
+def math_spans(text: str):
+    """(kind, start, end, env) of each piece of math, in order: kind "display", "bracket",
+    "inline" or "env" (then ``env`` is the environment with its star), start/end the
+    body's slice.  Linear: a closing delimiter searched for and not found is never
+    searched for again, and an inline ``$`` looks no further than the next ``$``."""
+    never: set = set()                      # closing delimiters absent from the rest
+    pos, n = 0, len(text)
+    while True:
+        m = CANDIDATE.search(text, pos)
+        if m is None:
+            return
+        p = m.start()
+        found = None
+        if text.startswith("$$", p) and "$$" not in never:
+            close = text.find("$$", p + 3)
+            if close < 0:
+                never.add("$$")
+            else:
+                found = ("display", p + 2, close, None, close + 2)
+        elif text.startswith("\\[", p) and "\\]" not in never:
+            close = text.find("\\]", p + 3)
+            if close < 0:
+                never.add("\\]")
+            else:
+                found = ("bracket", p + 2, close, None, close + 2)
+        elif text.startswith("\\begin{", p):
+            env = ENVIRONMENT.match(text, p)
+            if env is not None:
+                end = f"\\end{{{env[1]}{env[2]}}}"
+                close = -1 if end in never else text.find(end, env.end() + 1)
+                if close < 0:
+                    never.add(end)
+                else:
+                    found = ("env", env.end(), close, env[1] + env[2], close + len(end))
+        if found is None and text[p] == "$" and (p == 0 or text[p - 1] not in "\\$"):
+            close = text.find("$", p + 1)
+            if close > p + 1 and text[close - 1] != "\\" and text.find("\n", p + 1, close) < 0:
+                found = ("inline", p + 1, close, None, close + 1)
+        if found is None:
+            pos = p + 1
+            continue
+        yield found[:4]
+        pos = found[4]
+
+
+class _Lines:
+    """Line numbers of increasing offsets in one text, counted incrementally."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def at(self, offset: int) -> int:
+        if offset < self.pos:               # never on the way, kept correct regardless
+            self.pos, self.line = 0, 1
+        self.line += self.text.count("\n", self.pos, offset)
+        self.pos = offset
+        return self.line
+
+
 def _markup(text: str) -> list[ClaimText]:
     # Code fences hold code, not claims: blank them out, keeping line numbers.
-    text = FENCE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    spans = fence_spans(text)
+    if spans:
+        pieces, last = [], 0
+        for a, b in spans:
+            pieces += [text[last:a], re.sub(r"[^\n]", " ", text[a:b])]
+            last = b
+        text = "".join(pieces + [text[last:]])
     out = []
-    for m in MATH.finditer(text):
-        line = text.count("\n", 0, m.start()) + 1
-        if m.group("body") is not None:
-            out += _rows(m.group("body"), line, m.start("body"), text)
+    lines = _Lines(text)
+    for kind, start, end, env in math_spans(text):
+        body = text[start:end]
+        if EQUATION.search(body) is None:   # no relation, no claim (most inline math)
             continue
-        group = next(g for g in ("display", "bracket", "inline") if m.group(g))
-        body = m.group(group)
-        line = text.count("\n", 0, m.start(group) + len(body) - len(body.lstrip())) + 1
+        if kind == "env":
+            out += _rows(body, lines.at(start - len(env) - len("\\begin{}")))
+            continue
+        line = lines.at(start + len(body) - len(body.lstrip()))
         for claim in split_equations(_clean(body)):
             if EQUATION.search(claim):
                 out.append(ClaimText(line, claim))
     return out
 
 
-def _rows(body: str, line: int, offset: int, text: str) -> list[ClaimText]:
+def _rows(body: str, line: int) -> list[ClaimText]:
     r"""Each ``\\``-separated row of an environment, on the line it starts; rows and
     alignment ``&`` are cut at the top level only (a matrix or cases inside a row keeps
     its own)."""
     out = []
+    lines = _Lines(body)
     for pos, row in _top_level_rows(body):
-        start = line + body.count("\n", 0, pos) + (len(row) - len(row.lstrip("\n")))
+        start = line - 1 + lines.at(pos) + (len(row) - len(row.lstrip("\n")))
         for claim in split_equations(_clean(row)):
             if EQUATION.search(claim):
                 out.append(ClaimText(start, claim))

@@ -113,6 +113,7 @@ def training_json(t: Training) -> dict:
 
 def plot_loss(t: Training, path: Path, title: str) -> None:
     """Save the loss curve as PNG or SVG (matplotlib, no display needed)."""
+    # lazy: matplotlib takes most of a second to import, and only --plot draws anything
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
