@@ -221,6 +221,8 @@ def _check_binop(op: str, left, right) -> None:
 def _check_arguments(args, kwargs, skip: int = 0) -> None:
     """Integer arguments (widths, counts, precisions) at most MAX_SIZE."""
     for a in list(args[skip:]) + list(kwargs.values()):
+        if isinstance(a, jinja2.Undefined):
+            a._fail_with_undefined_error()       # names what is undefined
         if type(a) is int and abs(a) > MAX_SIZE:
             raise TemplateLimit(f"an argument of {a} is above the limit {MAX_SIZE}")
 
@@ -343,6 +345,8 @@ class UserSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
         given = {k: v for k, v in kwargs.items() if k not in ("_loop_vars", "_block_vars")}
         if isinstance(wrapped, types.BuiltinMethodType) and isinstance(wrapped.__self__, str):
             _check_format(wrapped.__self__)
+        if type(owner) in METHODS or type(owner) in PLAIN:
+            _check_arguments(args, given)
         if type(owner) in METHODS:
             check = METHODS[type(owner)][__obj.__name__]
             error = "does not take keyword arguments" if given else check(owner, *args) \
@@ -350,7 +354,6 @@ class UserSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
             if error:
                 raise TemplateLimit(f"{type(owner).__name__.lower()}.{__obj.__name__}() {error}")
         elif type(owner) in PLAIN:
-            _check_arguments(args, given)
             if getattr(__obj, "__name__", "") == "replace":
                 _check_replace(owner, args)
         return _check_result(__context.call(__obj, *args, **kwargs))
