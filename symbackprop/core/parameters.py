@@ -43,7 +43,6 @@ def parameters_from_spec(spec: Spec, init: int | None = None,
     entries (object arrays) for exact arithmetic.
     """
     values = spec.values
-    dtype = object if exact else float
     params: dict[str, np.ndarray] = {}
     given = values.arrays if values else {}
     for key, shape in array_shapes(spec).items():

@@ -9,7 +9,6 @@ The generated module imports only NumPy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import jinja2
 import sympy as sp

@@ -18,7 +18,7 @@ import sympy as sp
 from ..core.derive import Derivation
 from ..core.files import template_dirs
 from ..core.notation import Notation
-from ..numeric.worked import Worked, worked_example  # noqa: F401  (re-exported)
+from ..numeric.worked import Worked
 from .sandbox import UserSandbox, allow
 
 MAX_FULL_PARAMS = 100     # above this, one representative parameter per layer
