@@ -20,7 +20,7 @@ from .checker.report import report_text as _report_text
 from .core.defaults import CLAIM_TIMEOUT, LEARNING_RATE
 from .core.derive import Derivation, derive
 from .core.examples import DEFAULT_EXAMPLE, EXAMPLES, example_names, example_path
-from .core.files import write_atomic
+from .core.files import write_atomic, write_files
 from .core.network import Network, build_network
 from .core.notation import Notation, make_notation
 from .core.parameters import (by_name, check_named, check_value_names, frozen_mask,

@@ -16,7 +16,7 @@ import numpy as np
 from .api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model, NonFinite,
                   SpecError, check_files, example_names, example_path, generate, load_samples_csv,
                   make_documents, plot_loss, prepare, report_json, report_text, split_paths,
-                  train, training_json, write_atomic)
+                  train, training_json, write_atomic, write_files)
 from .core.defaults import CLAIM_TIMEOUT, LEARNING_RATE
 
 EPILOG = """examples:
@@ -187,9 +187,7 @@ def cmd_derive(args) -> int:
         raise UsageError("--exact needs a worked example: give values.x and values.y in the spec.")
     files = make_documents(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
                            worked, only, digits, templates)
-    for name, data in files.items():
-        out = Path(getattr(args, "output", "output")) / name
-        write_atomic(out, data)
+    for out in write_files(Path(getattr(args, "output", "output")), files):   # all or none
         print(f"wrote {out}")
     return 0
 

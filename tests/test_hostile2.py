@@ -1,6 +1,7 @@
 """Issue #23, "no silent acceptance": typos, odd bytes and odd arguments are errors
 that name the real cause, never reinterpretations."""
 import json
+import os
 
 import pytest
 
@@ -154,3 +155,44 @@ def test_csv_memory_is_twice_the_file_plus_24_bytes_a_number(quoted, rows, tmp_p
         tracemalloc.stop()
     assert X.shape == (3, rows) and Y[0, -1] == 0.5 and X[2, 0] == -300.0
     assert peak <= 2 * path.stat().st_size + 24 * 4 * rows
+
+
+def test_a_set_of_output_files_is_replaced_together_or_not_at_all(tmp_path, monkeypatch):
+    import os
+    import signal
+    from symbackprop.core import files as files_module
+    from symbackprop.core.files import write_files
+    write_files(tmp_path, {"net.svg": "<svg/>", "net.md": "old"})
+    with pytest.raises(UnicodeEncodeError):              # the second file cannot be written
+        write_files(tmp_path, {"net.svg": "<svg>new</svg>", "net.md": "bad \udc80"})
+    assert (tmp_path / "net.svg").read_text() == "<svg/>"   # the old set, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.md", "net.svg"]
+
+    replace = os.replace
+
+    def interrupted(src, dst):                           # Ctrl-C between the renames
+        if str(dst).endswith("net.svg"):
+            os.kill(os.getpid(), signal.SIGINT)
+        replace(src, dst)
+
+    monkeypatch.setattr(files_module.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):               # held back until both are in place
+        write_files(tmp_path, {"net.svg": "<svg>2</svg>", "net.md": "new"})
+    assert (tmp_path / "net.md").read_text() == "new"
+    assert (tmp_path / "net.svg").read_text() == "<svg>2</svg>"
+
+
+def test_stray_temporary_files_of_killed_runs_are_removed(tmp_path, spec_file, capsys):
+    import subprocess
+    import sys
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()                                           # a pid that no longer runs
+    out = tmp_path / "out"
+    out.mkdir()
+    stray = out / f".net.md.{dead.pid}.k1ll3d.tmp"
+    stray.write_text("half")
+    live = out / f".net.md.{os.getppid()}.alive.tmp"      # a running writer's: kept
+    live.write_text("busy")
+    assert main(["derive", str(spec_file), "-o", str(out)]) == 0
+    assert not stray.exists() and live.exists()
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["net.md", "net.svg"]
