@@ -196,3 +196,17 @@ def test_stray_temporary_files_of_killed_runs_are_removed(tmp_path, spec_file, c
     assert main(["derive", str(spec_file), "-o", str(out)]) == 0
     assert not stray.exists() and live.exists()
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["net.md", "net.svg"]
+
+
+@pytest.mark.parametrize("sizes,params", [((1000, 1000), 1_001_000), ((50000, 49999), 2_499_999_999),
+                                          ((784, 300, 10), 238_510)])
+def test_size_limits_count_parameters_not_only_neurons(sizes, params):
+    text = f"inputs = {sizes[0]}\nloss = \"sse\"\n" + "".join(
+        f"[[layer]]\nsize = {n}\nactivation = \"tanh\"\n" for n in sizes[1:])
+    if params <= 250_000:
+        assert parse_spec(text).sizes == sizes
+        return
+    start = __import__("time").process_time()
+    with pytest.raises(SpecError, match=f"{params:,} parameters.*at most 250,000"):
+        parse_spec(text)
+    assert __import__("time").process_time() - start < 1.0      # refused before any work

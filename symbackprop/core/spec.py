@@ -20,6 +20,10 @@ from .naming import validate_names, validate_notation
 
 MAX_SPEC_BYTES = 5_000_000
 MAX_NEURONS = 100_000
+# What derivation costs grows with the parameters (one symbol, one gradient expression
+# each): 784-256-10 (203,530) takes about 13 s and 350 MB; a 1000×1000 layer over a
+# minute and 1 GB.  The limit keeps every command within about 15 s and 400 MB.
+MAX_PARAMETERS = 250_000
 # Activations with a parameter α (a [[layer]] `alpha` key) and its default.
 ALPHA_DEFAULTS = {"leaky_relu": Decimal("0.01"), "elu": Decimal("1.0")}
 
@@ -232,6 +236,13 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
     names = validate_names(data.get("names", {}), sizes, source)
     if sum(sizes) > MAX_NEURONS:
         raise SpecError(f"{source}: the network has {sum(sizes)} neurons; at most {MAX_NEURONS}.")
+    n_params = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
+    if n_params > MAX_PARAMETERS:
+        biggest = max(range(1, len(sizes)), key=lambda l: sizes[l] * (sizes[l - 1] + 1))
+        raise SpecError(f"{source}: the network has {n_params:,} parameters (weights and biases; "
+                        f"layer {biggest} alone {sizes[biggest] * (sizes[biggest - 1] + 1):,}); at "
+                        f"most {MAX_PARAMETERS:,}, since every parameter is a symbol and a "
+                        "derived gradient (784-256-10, 203,530 parameters, takes about 13 s).")
     values = _values(data.get("values"), sizes, loss, source) if "values" in data else None
     spec_name = data.get("name", name)
     if "name" not in data and name_from_file and not NAME_PATTERN.fullmatch(name):
