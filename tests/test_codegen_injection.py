@@ -5,8 +5,12 @@ A spec's file path reaches the docstring of the module `codegen` writes; a spec'
 generated file must compile (or parse) and run no code, whatever the name.
 """
 import ast
+import contextlib
 import importlib.util
+import io
+import json
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -131,3 +135,61 @@ def test_odd_valid_names_render_every_format(name, tmp_path):
     assert tex.count("{") == tex.count("}")
     assert f"]({name}.svg)" in files[f"{name}.md"]
     assert_inert_module(generate(m.derivation, source=name))
+
+
+# ---- values: every number either refused at the spec (naming the key), or computed --------
+EXTREMES = ["1e309", "-1e400", "1" + "0" * 400, "1e-400", "5e-324", "1e308", "-1e200", "1e155",
+            "-0.0", "0"]
+NET2 = ('inputs = 2\nloss = "{loss}"\nname = "v"\n[[layer]]\nsize = 2\nactivation = "{hidden}"\n'
+        '[[layer]]\nsize = {n}\nactivation = "{out}"\n')
+COMBOS = [("tanh", "sigmoid", "binary_cross_entropy", 1), ("relu", "softmax", "cross_entropy", 2),
+          ("elu", "softplus", "cross_entropy", 1), ("leaky_relu", "identity", "half_sse", 1)]
+
+
+def _strict(text: str):
+    def refuse(constant):
+        raise AssertionError(f"bare {constant} in JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.floats(-4, 4).map(repr), min_size=13, max_size=13),
+       extremes=st.lists(st.tuples(st.integers(0, 12), st.sampled_from(EXTREMES)), max_size=2),
+       combo=st.sampled_from(COMBOS))
+def test_any_values_are_refused_with_their_key_or_give_strict_json(values, extremes, combo,
+                                                                   tmp_path_factory):
+    for i, v in extremes:
+        values[i] = v
+    hidden, out, loss, n = combo
+    v = values
+    W2 = f"[[{v[8]}, {v[9]}], [{v[10]}, {v[11]}]]" if n == 2 else f"[[{v[8]}, {v[9]}]]"
+    b2 = f"[{v[12]}, 0]" if n == 2 else f"[{v[12]}]"
+    text = (NET2.format(loss=loss, hidden=hidden, out=out, n=n) +
+            f"[values]\nx = [{v[0]}, {v[1]}]\ny = {'[1, 0]' if n == 2 else '[1]'}\n"
+            f"W1 = [[{v[2]}, {v[3]}], [{v[4]}, {v[5]}]]\nb1 = [{v[6]}, {v[7]}]\n"
+            f"W2 = {W2}\nb2 = {b2}\nlearning_rate = 0.5\n")
+    path = tmp_path_factory.mktemp("values") / "v.toml"
+    path.write_text(text)
+    out_, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out_), contextlib.redirect_stderr(err):
+        status = main(["eval", str(path), "--json"])
+    if status == 0:
+        result = _strict(out_.getvalue())
+        assert isinstance(result["loss"], float)
+    elif status == 2:                 # refused at the spec, naming the key
+        assert re.search(r"key `values\.\w+(\[\d+\])*`: .*float64", err.getvalue()), err.getvalue()
+    else:                             # computed, but a result is not a float64 number
+        assert status == 1 and "in --json) is " in err.getvalue(), err.getvalue()
+    assert "Traceback" not in err.getvalue()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(st.sampled_from(["0.5", "-1e-300", "1e155", "-3.25", "5e-324", "1e300"]),
+                       min_size=4, max_size=4))
+def test_documents_with_any_values_parse(values):
+    m = prepare(SPEC + f"[values]\nx = [{values[0]}]\ny = [{values[1]}]\nW1 = [[{values[2]}]]\n"
+                f"b1 = [{values[3]}]\n")
+    files = make_documents(m, ["md", "tex"], "net", m.worked(), None, 6, None)
+    ET.fromstring(files["net.svg"])
+    assert files["net.tex"].count("{") == files["net.tex"].count("}")
+    assert not re.search(r"\bnan\b", files["net.md"], re.IGNORECASE)

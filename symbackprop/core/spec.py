@@ -309,7 +309,8 @@ def _number(value, source: str, where: str) -> Decimal:
     if not value.is_finite():
         raise SpecError(f"{_where(source, where)}: expected a finite number, got {value}.")
     if math.isinf(float(value)):
-        raise SpecError(f"{_where(source, where)}: {value} is beyond the range of float64 "
+        shown = str(value) if len(str(value)) <= 24 else f"{value:.3E}"
+        raise SpecError(f"{_where(source, where)}: {shown} is beyond the range of float64 "
                         "numbers (about ±1.8e308), in which every value is computed.")
     return value
 
