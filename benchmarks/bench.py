@@ -1,9 +1,17 @@
 """symbackprop benchmarks: derivation cost growth, numeric speed, memory.
 
-Run from the repository root (takes about a minute on 2 cores):
+Run from the repository root (takes a few minutes on 2 cores):
 
     python benchmarks/bench.py            # everything
     python benchmarks/bench.py --quick    # smaller sweep, fewer repeats
+    python benchmarks/bench.py --versus-only   # only (d): derive/check against the old main
+
+Section (d) times ``derive()`` of every shipped example and ``check`` of every
+shipped claims file for this code and for the old main (commit ``REFERENCE``,
+taken from git with ``git archive``, or ``--reference-tree DIR`` for a checkout
+of it, e.g. ``git worktree add /tmp/old 2c47c78``), each in its own fresh
+process, on the same spec and claims files, one after the other in one run, so
+the ratios compare like with like.
 
 Every number is measured here, on this machine, in this run; nothing is
 asserted.  BLAS is pinned to one thread before NumPy is imported, because
@@ -13,15 +21,18 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tarfile  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import timeit  # noqa: E402
@@ -249,9 +260,158 @@ def print_memory(m: dict) -> None:
           f"{m['traced_peak'] / 2**20:.0f} MiB")
 
 
+# ---- (d) derive() and check against the old main ------------------------------------
+
+REFERENCE = "2c47c78"    # the old main: derive() still proved its textbook forms with simplify
+RUNS = 15
+EXAMPLES_DIR = ROOT / "symbackprop" / "examples"
+# The shipped claims files and the spec each is checked against (the command each file names).
+CLAIMS = [(None, "calculus.txt"), ("bias_extra_weight", "four_equations.md"),
+          ("claims/one_hidden_ij.toml", "one_hidden_ij.md"), ("softmax_classifier", "relu_softmax.md"),
+          ("worked_2331_numbered", "worked_2331_numbered.md")]
+
+# Run in a fresh process inside one source tree (this one or the reference), so it imports
+# that tree's package; both layouts (core/… now, flat modules at the reference) are handled.
+# Warm: SymPy imported and a network that is not an example derived first.
+TIMING_CHILD = r"""
+import json, statistics, sys, time
+from pathlib import Path
+import symbackprop
+try:
+    from symbackprop.core.derive import derive
+    from symbackprop.core.network import build_network
+    from symbackprop.core.spec import load_spec, parse_spec
+    from symbackprop.api import prepare
+    from symbackprop.checker.report import check_files
+except ImportError:                       # the flat layout of the reference
+    from symbackprop.derive import derive
+    from symbackprop.network import build_network
+    from symbackprop.spec import load_spec, parse_spec
+    from symbackprop.pipeline import prepare
+    from symbackprop.check_report import check_files
+task, runs = json.loads(sys.argv[1]), int(sys.argv[2])
+derive(build_network(parse_spec('inputs = 2\nloss = "sse"\n[[layer]]\nsize = 2\nactivation = "tanh"\n'
+                                '[[layer]]\nsize = 1\nactivation = "sigmoid"\n')))
+
+def timed(fn):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return {"first": times[0], "median": statistics.median(times)}
+
+out = {"package": symbackprop.__file__, "derive": {}, "check": {}}
+if task["kind"] == "derive":
+    for name, path in task["examples"].items():
+        net = build_network(load_spec(Path(path)))
+        out["derive"][name] = timed(lambda: derive(net))
+else:
+    model = prepare(Path(task["spec"])) if task["spec"] else None
+    files = [Path(task["claims"])]
+    out["check"][task["label"]] = timed(lambda: check_files(model, files))
+print(json.dumps(out))
+"""
+
+
+def reference_tree(commit: str, given: str | None, scratch: Path) -> Path | None:
+    """A source tree of ``commit``: the one given, or ``git archive`` into ``scratch``."""
+    if given:
+        return Path(given).resolve()
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit],
+                                 capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"reference {commit} not available from git ({exc}); check it out with "
+              f"`git worktree add /tmp/old {commit}` and pass --reference-tree /tmp/old")
+        return None
+    tree = scratch / commit
+    tree.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+def run_timing(tree: Path, task: dict, runs: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    run = subprocess.run([sys.executable, "-c", TIMING_CHILD, json.dumps(task), str(runs)],
+                         cwd=tree, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        return {"error": (run.stderr.strip().splitlines() or ["exit " + str(run.returncode)])[-1]}
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    if not Path(out["package"]).resolve().is_relative_to(tree.resolve()):
+        raise RuntimeError(f"the timing child in {tree} imported {out['package']}")
+    return out
+
+
+def _claims_tasks() -> list[dict]:
+    tasks = []
+    for spec, claims in CLAIMS:
+        path = None if spec is None else (EXAMPLES_DIR / spec if spec.endswith(".toml")
+                                          else EXAMPLES_DIR / f"{spec}.toml")
+        tasks.append({"kind": "check", "spec": None if path is None else str(path),
+                      "claims": str(EXAMPLES_DIR / "claims" / claims),
+                      "label": f"{claims} ({spec or '--no-spec'})"})
+    return tasks
+
+
+def bench_versus(commit: str, given_tree: str | None, runs: int) -> None:
+    """derive() per shipped example and check per shipped claims file: now against ``commit``."""
+    examples = {p.stem: str(p) for p in sorted(EXAMPLES_DIR.glob("*.toml"))}
+    with tempfile.TemporaryDirectory(prefix="symbackprop-reference-") as scratch:
+        old_tree = reference_tree(commit, given_tree, Path(scratch))
+        trees = {"now": ROOT} | ({"old": old_tree} if old_tree else {})
+        results = {label: {"derive": {}, "check": {}} for label in trees}
+        # old and new alternate task by task, so a change in the machine's load hits both
+        for task in [{"kind": "derive", "examples": examples}] + _claims_tasks():
+            for label, tree in trees.items():
+                out = run_timing(tree, task, runs)
+                if "error" in out:
+                    key = "derive" if task["kind"] == "derive" else "check"
+                    names = examples if key == "derive" else [task["label"]]
+                    results[label][key].update({n: {"error": out["error"]} for n in names})
+                    continue
+                for key in ("derive", "check"):
+                    results[label][key].update(out[key])
+    print(f"\n(d) derive() and check, this code ('now') against the old main {commit} ('old'):")
+    print(f"    each in a fresh process, warm (SymPy imported, a 2-2-1 network derived first); "
+          f"median of {runs} runs; 'first' = the first of them")
+    _versus_table("derive() of the example", results, "derive", 1e3, "ms")
+    _versus_table("check of the claims file (spec)", results, "check", 1.0, "s")
+    if "old" not in trees:
+        print("    (no reference: ratios not measured)")
+
+
+def _versus_table(title: str, results: dict, key: str, scale: float, unit: str) -> None:
+    names = list(results["now"][key])
+    width = max(len(title), *(len(n) for n in names))
+    print(f"{title:<{width}} {'first old':>10} {'first now':>10} {'median old':>11} "
+          f"{'median now':>11} {'old/now':>8}   ({unit})")
+    for name in names:
+        now, old = results["now"][key][name], results.get("old", {}).get(key, {}).get(name, {})
+        cells = []
+        for which in ("first", "median"):
+            for row in (old, now):
+                cells.append(f"{row[which] * scale:.3g}" if which in row else "—")
+        ratio = (f"{old['median'] / now['median']:.1f}×" if "median" in old and "median" in now
+                 else "—")
+        print(f"{name:<{width}} {cells[0]:>10} {cells[1]:>10} {cells[2]:>11} {cells[3]:>11} {ratio:>8}")
+        for row, label in ((old, "old"), (now, "now")):
+            if "error" in row:
+                print(f"    {label}: {row['error']}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sweep and fewer repeats")
+    p.add_argument("--versus-only", action="store_true",
+                   help="only (d): derive() and check against the old main")
+    p.add_argument("--reference", default=REFERENCE, metavar="COMMIT",
+                   help=f"the old code for (d) (default {REFERENCE})")
+    p.add_argument("--reference-tree", metavar="DIR",
+                   help="a checkout of the reference instead of `git archive` of it")
+    p.add_argument("--runs", type=int, metavar="N",
+                   help=f"runs per example and claims file in (d) (default {RUNS}; 5 with --quick)")
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.memory_child:
@@ -259,11 +419,13 @@ def main() -> None:
     print(f"symbackprop benchmarks: Python {platform.python_version()}, NumPy {np.__version__}, "
           f"SymPy {sp.__version__}, {os.cpu_count()} cores, {platform.machine()}, "
           f"BLAS threads pinned to 1")
-    memory = measure_memory()
-    bench_derivation(args.quick)
-    bench_mnist_document()
-    bench_numeric(args.quick)
-    print_memory(memory)
+    if not args.versus_only:
+        memory = measure_memory()
+        bench_derivation(args.quick)
+        bench_mnist_document()
+        bench_numeric(args.quick)
+        print_memory(memory)
+    bench_versus(args.reference, args.reference_tree, args.runs or (5 if args.quick else RUNS))
 
 
 if __name__ == "__main__":
