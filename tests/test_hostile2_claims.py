@@ -95,27 +95,27 @@ def test_byte_order_mark_before_a_claim():
 
 # ---- time limits ------------------------------------------------------------------
 def sleepy(claim):
-    """A check that takes 0.2 s a link (sleeping: no CPU)."""
-    time.sleep(0.2 * claim.text.count("="))
+    """A check that takes 0.3 s a link (sleeping: no CPU)."""
+    time.sleep(0.3 * claim.text.count("="))
     return []
 
 
 def test_the_time_limit_is_per_claim_not_per_link():
-    claim = ClaimText(1, " = ".join(["a"] * 31))           # 30 links: 6 s of work
+    claim = ClaimText(1, " = ".join(["a"] * 31))           # 30 links: 9 s of work
     start = time.monotonic()
     [verdicts] = run(sleepy, [claim], timeout=1.0)
-    assert time.monotonic() - start < 3.5                 # was 30 × 1 s + 5 s
+    assert time.monotonic() - start < 6.0                 # 1 s and a fork (was 9 s: all links)
     assert verdicts[0].verdict == "undecided" and "1 s" in verdicts[0].message
 
 
 def test_a_whole_run_stops_at_its_deadline():
-    claims = [ClaimText(i, f"a{i} = b = c = d = e") for i in range(1, 11)]   # 0.8 s each
+    claims = [ClaimText(i, f"a{i} = b = c") for i in range(1, 11)]   # 0.6 s each: 6 s in all
     start = time.monotonic()
-    out = run(sleepy, claims, timeout=5.0, deadline=Deadline.after(1.2))
-    assert time.monotonic() - start < 3.5
+    out = run(sleepy, claims, timeout=5.0, deadline=Deadline.after(2.0))
+    assert time.monotonic() - start < 5.0
     assert out[0] == []
-    assert all(v[0].verdict == "undecided" and "whole run (1.2 s)" in v[0].message
-               for v in out[2:])
+    assert all(v[0].verdict == "undecided" and "whole run (2 s)" in v[0].message
+               for v in out[4:])
 
 
 CHECKS = """
@@ -153,7 +153,7 @@ def test_killing_check_leaves_no_child_running():
         for (parent, worker), sig in zip(pairs, (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)):
             assert _alive(worker)
             os.kill(parent, sig)
-            until = time.monotonic() + 5
+            until = time.monotonic() + 10
             while _alive(worker) and time.monotonic() < until:
                 time.sleep(0.05)
             assert not _alive(worker), f"worker {worker} outlived its parent ({sig.name})"
