@@ -119,11 +119,15 @@ def plot_loss(t: Training, path: Path, title: str) -> None:
     from matplotlib.figure import Figure
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.subplots()
-    ax.plot(range(len(t.loss_history)), t.loss_history)
+    history = np.asarray(t.loss_history, dtype=float)
+    finite = history[np.isfinite(history)]
+    # after a divergence (--keep-going) the curve stops where the loss stopped being a number
+    ax.plot(range(len(history)), np.where(np.isfinite(history), history, np.nan))
     ax.set_xlabel("step")
     ax.set_ylabel("batch loss")
-    ax.set_title(title)
-    if min(t.loss_history) > 0 and max(t.loss_history) / min(t.loss_history) > 100:
+    ax.set_title(title if t.diverged is None else f"{title}\n(diverged at step {t.diverged[0]})")
+    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100 \
+            and finite.max() < 1e300:
         ax.set_yscale("log")
     buf = io.BytesIO()
     fmt = path.suffix[1:].lower()
