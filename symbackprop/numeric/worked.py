@@ -11,19 +11,38 @@ the sum of its occurrences' partial derivatives) and frozen parameters.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy as sp
 from sympy.core.sympify import _sympify   # strict: numbers and SymPy objects only, never text
 
 from ..core.defaults import LEARNING_RATE
 from ..core.derive import Derivation
+from ..core.errors import SpecError
 from ..core.notation import Notation
+from . import precise
 from .vectorised import Evaluation
 
 PRECISION = 50
+EDGE = 1e-6       # an activation this close to 0 or ±1 has lost digits in float64
+
+
+class Unrepresentable(float):
+    """A value of the worked example that float64 cannot hold: inf or nan as a float,
+    with its true magnitude (``magnitude``, a SymPy Float) when it is known."""
+
+    def __new__(cls, x: float, magnitude: sp.Float | None = None):
+        obj = super().__new__(cls, x)
+        obj.magnitude = magnitude
+        return obj
+
+    def __reduce__(self):
+        return (Unrepresentable, (float(self), self.magnitude))
 
 
 @dataclass(frozen=True)
@@ -37,19 +56,120 @@ class Worked:
     target_sum: float
     exact: bool = False
     frozen: tuple[str, ...] = ()
+    # each activation symbol → its formula of the pre-activations (a = σ(z), …): formulas
+    # whose float64 value has lost its digits are evaluated from z instead
+    definitions: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
 
     def value(self, expr):
-        """An expression of network symbols, evaluated at the example's numbers."""
-        v = _sympify(expr).xreplace(self.numbers)
-        return settle(v) if self.exact else float(v)
+        """An expression of network symbols, evaluated at the example's numbers.
+
+        float64: the direct evaluation, unless an activation in ``expr`` is saturated
+        (within EDGE of 0 or ±1, as σ(40) = 1.0) or the result is not a finite number;
+        then ``precise`` evaluates it from the pre-activations.  A value float64 cannot
+        hold is an ``Unrepresentable`` (printed as such)."""
+        expr = _sympify(expr)
+        v = expr.xreplace(self.numbers)
+        if self.exact:
+            if self._saturated(expr) or not (v.is_real and v.is_finite):
+                v = self._from_z(expr)
+            return v if v.is_Rational else settle(v)
+        number = _float(v)
+        if number is not None and math.isfinite(number) and not self._saturated(expr) \
+                and not (number == 0 and _transcendental(expr)):
+            return number
+        return precise_float(self._from_z(expr), number)
+
+    def _from_z(self, expr):
+        """``expr`` with the activations written out and every number as an exact
+        rational (a Float would make SymPy round e^{-40} away in 1 − 1/(1 + e^{-40}))."""
+        return expr.xreplace(self.definitions).xreplace(self._rationals)
+
+    @cached_property
+    def _rationals(self) -> dict:
+        return _rationals(self.numbers)
+
+    def _saturated(self, expr) -> bool:
+        return any(s in self.definitions and _near_edge(self.numbers.get(s))
+                   for s in expr.free_symbols)
+
+
+def _rationals(numbers: dict) -> dict:
+    """Each finite number as the rational it is exactly (a float's binary value)."""
+    out = {}
+    for k, v in numbers.items():
+        if isinstance(v, sp.Rational):
+            out[k] = v
+        elif isinstance(v, (float, sp.Float)) and math.isfinite(float(v)):
+            out[k] = sp.Rational(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _float(v) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):
+        return None           # complex, zoo, nan as SymPy, a symbol left
+
+
+def _transcendental(expr) -> bool:
+    """exp, log or an activation function in ``expr`` (a 0 from it may be an underflow)."""
+    return any(not f.is_Piecewise for f in expr.atoms(sp.Function))
+
+
+def _near_edge(v) -> bool:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return False
+    return v == 0 or abs(abs(v) - 1) < EDGE or not 1e-300 < abs(v) < 1e300
+
+
+def precise_float(v: sp.Expr, fallback: float | None = None) -> float:
+    """``v`` (no symbols) as the nearest float64, from interval arithmetic; an
+    ``Unrepresentable`` when it is beyond float64 or cannot be pinned down."""
+    try:
+        r = precise.value(v, 53)
+    except precise.Unsupported:
+        if fallback is not None and math.isfinite(fallback):
+            return fallback
+        r = None
+    if r is None:
+        return Unrepresentable(math.nan)
+    if precise.beyond_float64(r):
+        rounded = math.copysign(math.inf if abs(r) > 1 else 0.0, r)
+        return Unrepresentable(rounded, sp.Float(r, 17))
+    return float(r)
 
 
 def settle(v: sp.Expr) -> sp.Expr:
-    """Keep a rational number exact; evaluate anything else to PRECISION digits."""
+    """Keep a rational number exact; evaluate anything else to PRECISION correct digits
+    (interval arithmetic: 1 − σ(1000) = 5.07…e-435, not 0)."""
     v = _sympify(v)
     if v.is_Rational:
         return v
-    return sp.Float(v.rewrite(sp.exp).evalf(PRECISION), PRECISION)
+    try:
+        r = precise.value(v, int(PRECISION * 3.33) + 8)
+    except precise.Unsupported:
+        r = v.rewrite(sp.exp).evalf(PRECISION)
+        if not (r.is_real and r.is_finite):
+            raise SpecError(f"--exact: a value of the worked example is {r}; it has no "
+                            "finite real value.") from None
+        return sp.Float(r, PRECISION)
+    if r is None:
+        raise SpecError(f"--exact: a value of the worked example cannot be pinned down to "
+                        f"{PRECISION} digits even at {precise.MAX_BITS} bits of working "
+                        "precision (pre-activations of magnitude beyond about 10,000?); "
+                        "the float64 worked example (without --exact) states such values.")
+    with mpmath.workprec(int(PRECISION * 3.33) + 16):
+        return sp.Float(mpmath.nstr(r, PRECISION + 5), PRECISION)
+
+
+def definitions(d: Derivation) -> dict[sp.Symbol, sp.Expr]:
+    """Each activation symbol a^l_j → f_l(z^l_j) (softmax: of the layer's z)."""
+    return {a: expr.rewrite(sp.exp) for layer in d.network.layers
+            for a, expr in zip(layer.a, layer.outputs_of(list(layer.z)))}
 
 
 def tied_gradients(d: Derivation, nt: Notation, value) -> dict[sp.Symbol, Any]:
@@ -93,11 +213,15 @@ def worked_example(d: Derivation, params, evaluation: Evaluation, Y, lr=LEARNING
         numbers.update(zip(layer.delta, evaluation.delta[l - 1][:, 0]))
     numbers = {k: float(v) for k, v in numbers.items()}
     nt = nt or Notation("layered", {}, {})
-    w = Worked(numbers, {}, float(evaluation.losses[0]), float(lr),
-               float(np.asarray(Y, float)[:, 0].sum()), frozen=tuple(frozen))
+    defs = definitions(d)
+    loss = float(evaluation.losses[0])
+    w = Worked(numbers, {}, loss, float(lr), float(np.asarray(Y, float)[:, 0].sum()),
+               frozen=tuple(frozen), definitions=defs)
+    if not math.isfinite(loss):        # beyond float64: say so, with its magnitude
+        loss = w.value(d.loss)
     grads = tied_gradients(d, nt, w.value)
-    return Worked(numbers, _update(d, nt, numbers, grads, float(lr), frozen), w.loss, w.learning_rate,
-                  w.target_sum, frozen=tuple(frozen))
+    return Worked(numbers, _update(d, nt, numbers, grads, float(lr), frozen), loss, w.learning_rate,
+                  w.target_sum, frozen=tuple(frozen), definitions=defs)
 
 
 def exact_worked(d: Derivation, nt: Notation, params, x, y, lr, frozen: tuple[str, ...] = ()) -> Worked:
@@ -118,14 +242,17 @@ def exact_worked(d: Derivation, nt: Notation, params, x, y, lr, frozen: tuple[st
     for layer in net.layers:
         env.update({s: q(v) for s, v in zip(layer.W, np.asarray(params[f"W{layer.index}"], object).ravel())})
         env.update({s: q(v) for s, v in zip(layer.b, params[f"b{layer.index}"])})
+    defs = definitions(d)        # formulas of a are evaluated from z: no cancellation in 1 − a
+    at = lambda expr: settle(expr.xreplace(defs).xreplace(_rationals(env)))  # noqa: E731
     for layer in net.layers:
         zs = [settle(d.forward(layer, j)[0].xreplace(env)) for j in range(layer.n_out)]
         env.update(zip(layer.z, zs))
         env.update(zip(layer.a, [settle(a) for a in layer.outputs_of(zs)]))
     for layer in reversed(net.layers):
-        env.update({layer.delta[j]: settle(d.delta(layer, j).xreplace(env)) for j in range(layer.n_out)})
-    w = Worked(env, {}, settle(d.loss.xreplace(env)), q(lr), float(sum(env[s] for s in net.y)),
-               exact=True, frozen=tuple(frozen))
+        env.update({layer.delta[j]: at(d.delta(layer, j)) for j in range(layer.n_out)})
+    w = Worked(env, {}, at(d.loss), q(lr), float(sum(env[s] for s in net.y)),
+               exact=True, frozen=tuple(frozen), definitions=defs)
     grads = tied_gradients(d, nt, w.value)
     updated = {p: settle(v) for p, v in _update(d, nt, env, grads, q(lr), frozen).items()}
-    return Worked(env, updated, w.loss, w.learning_rate, w.target_sum, exact=True, frozen=tuple(frozen))
+    return Worked(env, updated, w.loss, w.learning_rate, w.target_sum, exact=True, frozen=tuple(frozen),
+                  definitions=defs)

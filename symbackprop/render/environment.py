@@ -18,7 +18,7 @@ import sympy as sp
 from ..core.derive import Derivation
 from ..core.files import template_dirs
 from ..core.notation import Notation
-from ..numeric.worked import Worked
+from ..numeric.worked import Unrepresentable, Worked
 from .sandbox import UserSandbox, allow
 
 MAX_FULL_PARAMS = 100     # above this, one representative parameter per layer
@@ -106,8 +106,17 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
         n_params=len(d.network.parameters), digits=digits, **extra)
 
 
+BEYOND = r"\text{beyond float64}"
+
+
 def _num(x, digits: int) -> str:
-    """``digits`` significant digits, with LaTeX powers of ten for tiny or huge numbers."""
+    """``digits`` significant digits, with LaTeX powers of ten for tiny or huge numbers;
+    a value float64 cannot hold says so (with its magnitude when it is known)."""
+    if isinstance(x, Unrepresentable) and x.magnitude is not None:
+        return _num(x.magnitude, digits) + r"\ (" + BEYOND + ")"
+    if isinstance(x, float) and not math.isfinite(x):
+        return (r"\text{not representable in float64}" if math.isnan(x)
+                else ("-" if x < 0 else "") + BEYOND)
     if isinstance(x, sp.Basic) and x.is_Rational and _terminates(x, digits):
         return _decimal(x)      # an exact decimal short enough to show in full
     x = float(x) if not isinstance(x, sp.Basic) else x
@@ -145,7 +154,7 @@ def _num_step(new, old, digits: int) -> str:
     """An updated value with enough digits that its change from ``old`` shows
     (to two significant digits), however small the step: 0.699975, not 0.7."""
     delta = abs(float(new) - float(old))
-    if delta == 0 or float(new) == 0:
+    if delta == 0 or float(new) == 0 or not math.isfinite(delta):
         return _num(new, digits)
     need = math.floor(math.log10(abs(float(new)))) - math.floor(math.log10(delta)) + 2
     return _num(new, max(digits, min(need, 17)))

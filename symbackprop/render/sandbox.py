@@ -141,7 +141,7 @@ allow(Spec, _fields(Spec) + ["sizes"])
 allow(LayerSpec, _fields(LayerSpec))
 allow(Values, _fields(Values))
 allow(Sample, _fields(Sample))
-allow(Worked, [f for f in _fields(Worked) if f != "extras"], {"value": _formula})
+allow(Worked, [f for f in _fields(Worked) if f != "definitions"], {"value": _formula})
 for _cls in (Drawing, Node, Edge, Column, Label):
     allow(_cls, _fields(_cls))
 
