@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from .api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model
                   SpecError, check_files, example_names, example_path, generate, load_samples_csv,
                   make_documents, plot_loss, prepare, report_json, report_text, split_paths,
                   train, training_json, write_atomic, write_files)
+from .core.spec import MAX_LAYERS, MAX_PARAMETERS, raised_limits
 from .core.defaults import CLAIM_TIMEOUT, LEARNING_RATE
 
 EPILOG = """examples:
@@ -35,6 +37,34 @@ class UsageError(Exception):
     """A bad command line or option value (exit status 2)."""
 
 
+def _seed(text: str) -> int:
+    """--init SEED: a non-negative integer (NumPy's generator takes no negative seed)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {seed}")
+    return seed
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    return n
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-params", type=_count, metavar="N",
+                   help=f"allow up to N parameters (default {MAX_PARAMETERS:,}; more take longer)")
+    p.add_argument("--max-layers", type=_count, metavar="N",
+                   help=f"allow up to N layers (default {MAX_LAYERS:,}; more take longer)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="symbackprop", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -50,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="output format, repeatable: md (+ the network as SVG), tex, pdf (needs "
                         "pdflatex), html (one offline page); default md")
     d.add_argument("-o", "--output", default="output", help="output directory (default ./output)")
-    d.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
+    d.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
     d.add_argument("--templates", metavar="DIR", help="a directory of templates overriding the shipped ones")
     d.add_argument("--param", metavar="NAME", help="the derivation of one parameter alone (e.g. w7, w^1_11)")
     d.add_argument("--digits", type=int, metavar="N",
@@ -63,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
                               "  symbackprop eval net.toml --data batch.csv --json")
     e.add_argument("spec", help="network spec (TOML)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
+    e.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
     e.add_argument("--lr", type=float,
                    help=f"learning rate (default [values].learning_rate or {LEARNING_RATE})")
     e.add_argument("--data", metavar="CSV", help="a batch of examples: a CSV file whose header names "
@@ -83,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, required=True, metavar="N", help="number of gradient-descent steps")
     t.add_argument("--lr", type=float,
                    help=f"learning rate (default [values].learning_rate or {LEARNING_RATE})")
-    t.add_argument("--init", type=int, metavar="SEED", help="random parameters where [values] gives none")
+    t.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
     t.add_argument("--json", action="store_true",
                    help="print {loss_history, final_loss, parameters, by_name} as JSON")
     t.add_argument("--plot", metavar="FILE", help="save the loss curve (.png or .svg)")
@@ -110,11 +140,31 @@ def _parser() -> argparse.ArgumentParser:
                         "over are undecided")
     sub.add_parser("examples", help="list the built-in example specs",
                    epilog="example:\n  symbackprop examples")
+    for command in (d, e, g, t, c):
+        _limit_options(command)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        with raised_limits(getattr(args, "max_params", None), getattr(args, "max_layers", None)):
+            return _run(args)
+    except BrokenPipeError:           # `symbackprop eval … | head`: the reader left; end quietly
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass                          # not a real file (a test's capture): nothing to flush
+
+
+def _run(args) -> int:
     try:
         if args.command in (None, "derive"):
             return cmd_derive(args)

@@ -1,17 +1,20 @@
 """The ``check`` command's files and reports (JSON, and text through a template)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..core.defaults import CHECK_SECONDS, CLAIM_TIMEOUT
 from ..core.examples import example_names, example_path
-from ..formula.claims import kind_of
+from ..core.files import FileError, read_text_limited
+from ..formula.claims import extract, kind_of
 from .context import make_context
 from .engine import Report, check_claims
 from .isolate import Deadline
 from .verdict import VERDICTS, summary
 
 MAX_FILE_BYTES = 5_000_000
+MAX_CLAIMS = 100_000           # claims in one run, over all its files (100,000 trivial: ~7 s)
 
 
 def split_paths(paths: list[str], no_spec: bool) -> tuple[Path | None, list[Path]]:
@@ -27,11 +30,8 @@ def split_paths(paths: list[str], no_spec: bool) -> tuple[Path | None, list[Path
                          "(or --no-spec CLAIMS...)")
     files = [Path(p) for p in paths]
     for f in files:
-        if not f.is_file():
+        if not os.path.lexists(f):
             raise ValueError(f"{f}: no such claims file")
-        if f.stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"{f}: {f.stat().st_size} bytes; claims files of at most "
-                             f"{MAX_FILE_BYTES} bytes are read")
     return spec, files
 
 
@@ -42,11 +42,17 @@ def check_files(model, files: list[Path], timeout: float = CLAIM_TIMEOUT,
     deadline = Deadline.after(max_time)
     checker = make_context(model)
     reports = []
+    texts = {}
     for f in files:
-        try:
-            text = f.read_text(encoding="utf-8-sig")      # a byte-order mark is dropped
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{f}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        # a regular file of at most MAX_FILE_BYTES, UTF-8 (a byte-order mark dropped);
+        # a FIFO, a device, UTF-16 or a bad byte: one FileError naming the file
+        texts[f] = read_text_limited(f, MAX_FILE_BYTES, "claims file")
+    count = sum(len(extract(text, kind_of(f))) for f, text in texts.items())
+    if count > MAX_CLAIMS:
+        raise FileError(f"{', '.join(map(str, files))}: {count:,} claims; one check runs at most "
+                        f"{MAX_CLAIMS:,}; split them over several runs.")
+    for f in files:
+        text = texts[f]
         reports.append(check_claims(model, text, kind_of(f), str(f), timeout=timeout,
                                     checker=checker, deadline=deadline))
     return reports

@@ -7,14 +7,17 @@ can be redone exactly from the digits as written.
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .errors import SpecError, suggest, where as _where
+from .files import read_text_limited
 from .functions import ACTIVATIONS, LOSSES
 from .naming import validate_names, validate_notation
 
@@ -24,6 +27,28 @@ MAX_NEURONS = 100_000
 # each): 784-256-10 (203,530) takes about 13 s and 350 MB; a 1000×1000 layer over a
 # minute and 1 GB.  The limit keeps every command within about 15 s and 400 MB.
 MAX_PARAMETERS = 250_000
+MAX_LAYERS = 500       # 1,000 layers of 2: derive 14 s; 10,000: eval alone 30 s
+MAX_DEPTH = 10         # nesting of arrays and tables (values.samples[i].x is 5 deep)
+# --max-params / --max-layers raise the two limits for one command (``raised_limits``)
+_RAISED: dict[str, int | None] = {"parameters": None, "layers": None}
+
+
+@contextmanager
+def raised_limits(parameters: int | None = None, layers: int | None = None):
+    """Within the block, specs may have up to ``parameters`` parameters and ``layers``
+    layers (None: the default MAX_PARAMETERS, MAX_LAYERS)."""
+    saved = dict(_RAISED)
+    _RAISED.update(parameters=parameters, layers=layers)
+    try:
+        yield
+    finally:
+        _RAISED.update(saved)
+
+
+def limit(kind: str) -> int:
+    """The parameter or layer limit in force."""
+    default = {"parameters": MAX_PARAMETERS, "layers": MAX_LAYERS}[kind]
+    return _RAISED[kind] or default
 # Activations with a parameter α (a [[layer]] `alpha` key) and its default.
 ALPHA_DEFAULTS = {"leaky_relu": Decimal("0.01"), "elu": Decimal("1.0")}
 
@@ -156,21 +181,12 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 def load_spec(path: str | Path) -> Spec:
     """Read and validate the spec file at ``path``."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         raise SpecError(f"{path}: no such file; expected a network spec in TOML "
-                        "(see `symbackprop examples`).") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read the file ({exc.strerror}).") from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"{path}: the file is {len(data)} bytes; a spec may be "
-                        f"at most {MAX_SPEC_BYTES} bytes.")
-    try:
-        text = data.decode("utf-8-sig")        # a byte-order mark (Windows editors) is dropped
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); "
-                        "save the spec as UTF-8.") from None
+                        "(see `symbackprop examples`).")
+    # a regular file of at most MAX_SPEC_BYTES (no FIFO, device, /dev/zero), UTF-8 (a
+    # byte-order mark from Windows editors dropped); else one FileError naming the path
+    text = read_text_limited(path, MAX_SPEC_BYTES, "spec")
     return parse_spec(text, source=str(path), name=path.stem, name_from_file=True)
 
 
@@ -189,7 +205,27 @@ def parse_spec(text: str, source: str = "<spec>", name: str = "network",
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML: {exc}.") from None
+    except RecursionError:
+        raise SpecError(f"{source}: arrays or tables nested too deeply to read; a spec nests "
+                        f"at most {MAX_DEPTH} levels.") from None
+    depth = _depth(data)
+    if depth > MAX_DEPTH:
+        raise SpecError(f"{source}: arrays or tables nested {depth} levels deep; a spec nests "
+                        f"at most {MAX_DEPTH} (values.W1 = [[…]] is 4).")
     return _spec_from_dict(data, source, name, name_from_file)
+
+
+def _depth(data) -> int:
+    """How deeply lists and tables nest (iterative: no recursion limit)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
 
 
 def _unknown_keys(table: dict, allowed, source: str, where: str) -> None:
@@ -237,12 +273,17 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
     if sum(sizes) > MAX_NEURONS:
         raise SpecError(f"{source}: the network has {sum(sizes)} neurons; at most {MAX_NEURONS}.")
     n_params = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
-    if n_params > MAX_PARAMETERS:
+    if n_params > limit("parameters"):
         biggest = max(range(1, len(sizes)), key=lambda l: sizes[l] * (sizes[l - 1] + 1))
         raise SpecError(f"{source}: the network has {n_params:,} parameters (weights and biases; "
                         f"layer {biggest} alone {sizes[biggest] * (sizes[biggest - 1] + 1):,}); at "
-                        f"most {MAX_PARAMETERS:,}, since every parameter is a symbol and a "
-                        "derived gradient (784-256-10, 203,530 parameters, takes about 13 s).")
+                        f"most {limit('parameters'):,}, since every parameter is a symbol and a "
+                        "derived gradient (784-256-10, 203,530 parameters, takes about 13 s); "
+                        "--max-params N raises the limit, at that cost.")
+    if len(layers) > limit("layers"):
+        raise SpecError(f"{source}: the network has {len(layers):,} layers; at most "
+                        f"{limit('layers'):,} (1,000 layers take about 15 s to derive); "
+                        "--max-layers N raises the limit, at that cost.")
     values = _values(data.get("values"), sizes, loss, source) if "values" in data else None
     spec_name = data.get("name", name)
     if "name" not in data and name_from_file and not NAME_PATTERN.fullmatch(name):
@@ -284,7 +325,7 @@ def _layers(raw, source: str) -> tuple[LayerSpec, ...]:
                                 f"{suggest(key, LAYER_KEYS)} Expected size, activation, alpha.")
         size = _positive_int(table, "size", source, where + ".size")
         act = table.get("activation")
-        if act not in ACTIVATIONS:
+        if not isinstance(act, str) or act not in ACTIVATIONS:
             raise SpecError(f"{_where(source, where + '.activation')}: unknown activation {act!r}."
                             f"{suggest(act, ACTIVATIONS)} Expected one of: {', '.join(ACTIVATIONS)}.")
         alpha = table.get("alpha")
@@ -348,6 +389,9 @@ def _values(raw, sizes, loss: str, source: str) -> Values:
         y = raw["y"] if isinstance(raw["y"], list) else [raw["y"]]
         samples.append(Sample(_vector(raw["x"], n_in, source, "values.x"),
                               _vector(y, n_out, source, "values.y")))
+    if not isinstance(raw.get("samples", []), list):
+        raise SpecError(f"{_where(source, 'values.samples')}: expected [[values.samples]] tables "
+                        "(each with x and y), got {!r}.".format(raw["samples"]))
     for i, table in enumerate(raw.get("samples", [])):
         where = f"values.samples[{i}]"
         if not isinstance(table, dict):

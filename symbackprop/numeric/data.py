@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 import warnings
 from array import array
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.files import read_text_limited
 from ..core.spec import SpecError
 
 MAX_DATA_BYTES = 100_000_000
@@ -46,6 +48,10 @@ def load_samples_csv(path: str | Path, n_in: int, n_out: int, loss: str = "") ->
     except csv.Error as err:
         raise SpecError(f"{path}: line 1: not readable as CSV ({err}).") from None
     columns = _columns(path, header, n_in, n_out)
+    rows = text.count("\n") - text.count("\n\n") - 1      # at least this many examples
+    if rows * len(header) > MAX_VALUES:                    # said before any number is read
+        raise SpecError(f"{path}: more than {MAX_VALUES} numbers (about {rows * len(header):,}: "
+                        f"{rows:,} lines of {len(header)}); split the data into smaller files.")
     data = _plain(text, len(header))
     if data is not None:                  # every line plain decimals: NumPy's C reader
         del text, reader
@@ -122,23 +128,11 @@ def _lines(text: str):
 
 
 def _read_text(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        if size > MAX_DATA_BYTES:
-            raise SpecError(f"{path}: the file is {size} bytes; --data takes at most "
-                            f"{MAX_DATA_BYTES} bytes.")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file; expected a CSV file with a header x1,…,y1,….") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory; expected a CSV file.") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read the file ({exc.strerror}).") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise SpecError(f"{path}: line {line}: not UTF-8 text (bad byte at offset {exc.start}).") from None
+    """The file's text: a regular file (no FIFO, device or /dev/zero) of at most
+    MAX_DATA_BYTES, UTF-8; else one error naming the path."""
+    if not os.path.lexists(path):
+        raise SpecError(f"{path}: no such file; expected a CSV file with a header x1,…,y1,….")
+    return read_text_limited(path, MAX_DATA_BYTES, "CSV file")
 
 
 def _columns(path, header, n_in: int, n_out: int) -> list[int]:
