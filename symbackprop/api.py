@@ -31,7 +31,7 @@ from .numeric.vectorised import (Compiled, Evaluation, NonFinite, compile_deriva
 from .numeric.codegen import generate
 from .numeric.data import load_samples_csv
 from .numeric.train import MAX_STEPS, PLOT_FORMATS, Diverged, plot_loss, train, training_json
-from .numeric.worked import exact_worked, worked_example
+from .numeric.worked import bounded_exact_worked, worked_example
 from .render.documents import DocumentError, make_documents, notebook_markdown, summary_latex
 from .render.environment import environment
 
@@ -164,8 +164,8 @@ class Model:
             first = self.spec.values.samples[0]
             rate = Decimal(str(lr)) if lr is not None else self.spec.values.learning_rate
             rate = LEARNING_RATE if rate is None else rate
-            return exact_worked(self.derivation, self.notation, exact_params, first.x, first.y,
-                                rate, self.frozen)
+            return bounded_exact_worked(self.derivation, self.notation, exact_params, first.x,
+                                        first.y, rate, self.frozen)   # within EXACT_SECONDS
         X, Y = samples_from_spec(self.spec)
         ev = evaluate(self.compiled, params, X[:, :1], Y[:, :1], self.spec.batch)
         return worked_example(self.derivation, params, ev, Y[:, :1], lr=self.learning_rate(lr),

@@ -31,10 +31,18 @@ class Unsupported(Exception):
 def value(expr: sp.Basic, bits: int = 53) -> mpmath.mpf | None:
     """The number ``expr`` (no free symbols) to ``bits`` correct bits, or None when no
     precision up to MAX_BITS pins it down."""
+    found = evaluate(expr, bits)
+    return found if not isinstance(found, tuple) else None
+
+
+def evaluate(expr: sp.Basic, bits: int = 53):
+    """``value``, or when no precision pins it down, the last bounds (lo, hi) found (None
+    when not even those: a division by zero at every precision)."""
     expr = sp.sympify(expr, strict=True).rewrite(sp.exp)
     if expr.free_symbols:
         raise Unsupported(f"free symbols {sorted(map(str, expr.free_symbols))}")
     prec, saved = 64, iv.prec
+    last = None
     try:
         while prec <= MAX_BITS:
             iv.prec = prec
@@ -46,12 +54,13 @@ def value(expr: sp.Basic, bits: int = 53) -> mpmath.mpf | None:
                 prec *= 2
                 continue
             if mpmath.isfinite(lo) and mpmath.isfinite(hi):
+                last = (lo, hi)
                 with mpmath.workprec(prec):
                     mid = (lo + hi) / 2
                     if lo == hi or hi - lo <= abs(mid) * mpmath.mpf(2) ** -(bits + 2):
                         return mid
             prec *= 2
-        return None
+        return last
     finally:
         iv.prec = saved
 

@@ -24,6 +24,7 @@ from sympy.core.sympify import _sympify   # strict: numbers and SymPy objects on
 from ..core.defaults import LEARNING_RATE
 from ..core.derive import Derivation
 from ..core.errors import SpecError
+from ..core.limits import LimitError, run_bounded
 from ..core.notation import Notation
 from . import precise
 from .vectorised import Evaluation
@@ -33,8 +34,9 @@ EDGE = 1e-6       # an activation this close to 0 or ±1 has lost digits in floa
 
 
 class Unrepresentable(float):
-    """A value of the worked example that float64 cannot hold: inf or nan as a float,
-    with its true magnitude (``magnitude``, a SymPy Float) when it is known."""
+    """A value of the worked example that float64 cannot hold: ±inf (too large), 0 (too
+    small, not zero) or nan (not pinned down) as a float, with its true value
+    (``magnitude``, a SymPy Float) when it is known."""
 
     def __new__(cls, x: float, magnitude: sp.Float | None = None):
         obj = super().__new__(cls, x)
@@ -77,7 +79,13 @@ class Worked:
         if number is not None and math.isfinite(number) and not self._saturated(expr) \
                 and not (number == 0 and _transcendental(expr)):
             return number
-        return precise_float(self._from_z(expr), number)
+        if expr not in self._precise:
+            self._precise[expr] = precise_float(self._from_z(expr), number)
+        return self._precise[expr]
+
+    @cached_property
+    def _precise(self) -> dict:
+        return {}
 
     def _from_z(self, expr):
         """``expr`` with the activations written out and every number as an exact
@@ -130,10 +138,17 @@ def precise_float(v: sp.Expr, fallback: float | None = None) -> float:
     """``v`` (no symbols) as the nearest float64, from interval arithmetic; an
     ``Unrepresentable`` when it is beyond float64 or cannot be pinned down."""
     try:
-        r = precise.value(v, 53)
+        r = precise.evaluate(v, 53)
     except precise.Unsupported:
         if fallback is not None and math.isfinite(fallback):
             return fallback
+        r = None
+    if isinstance(r, tuple):             # only bounds: decided when float64 holds neither
+        lo, hi = r
+        if max(abs(lo), abs(hi)) < precise.FLOAT64_TINY:
+            return Unrepresentable(0.0)  # below float64: it rounds to 0
+        if min(abs(lo), abs(hi)) > precise.FLOAT64_MAX and lo * hi > 0:
+            return Unrepresentable(math.copysign(math.inf, lo))
         r = None
     if r is None:
         return Unrepresentable(math.nan)
@@ -222,6 +237,28 @@ def worked_example(d: Derivation, params, evaluation: Evaluation, Y, lr=LEARNING
     grads = tied_gradients(d, nt, w.value)
     return Worked(numbers, _update(d, nt, numbers, grads, float(lr), frozen), loss, w.learning_rate,
                   w.target_sum, frozen=tuple(frozen), definitions=defs)
+
+
+EXACT_SECONDS = 60         # --exact: the exact worked example's time …
+EXACT_MEMORY_MB = 2048     # … and the memory it may take beyond what the process has
+
+
+def bounded_exact_worked(d: Derivation, nt: Notation, params, x, y, lr,
+                         frozen: tuple[str, ...] = ()) -> Worked:
+    """``exact_worked`` in a child process within EXACT_SECONDS and EXACT_MEMORY_MB:
+    numbers with many digits or extreme exponents can make exact arithmetic slow."""
+    try:
+        return run_bounded(exact_worked, (d, nt, params, x, y, lr, frozen), seconds=EXACT_SECONDS,
+                           memory_mb=EXACT_MEMORY_MB,
+                           describe=lambda exc: str(exc) if isinstance(exc, SpecError) else
+                           f"{type(exc).__name__}: {exc}")
+    except LimitError as exc:
+        text = str(exc)
+        if text.startswith("--exact"):
+            raise SpecError(text) from None
+        raise SpecError(f"--exact: the exact worked example {text} (numbers with many digits "
+                        "or extreme exponents make exact arithmetic slow); the float64 worked "
+                        "example (without --exact) has no such cost.") from None
 
 
 def exact_worked(d: Derivation, nt: Notation, params, x, y, lr, frozen: tuple[str, ...] = ()) -> Worked:

@@ -114,6 +114,8 @@ def _num(x, digits: int) -> str:
     a value float64 cannot hold says so (with its magnitude when it is known)."""
     if isinstance(x, Unrepresentable) and x.magnitude is not None:
         return _num(x.magnitude, digits) + r"\ (" + BEYOND + ")"
+    if isinstance(x, Unrepresentable) and x == 0:
+        return r"\approx 0\ (\text{below float64})"
     if isinstance(x, float) and not math.isfinite(x):
         return (r"\text{not representable in float64}" if math.isnan(x)
                 else ("-" if x < 0 else "") + BEYOND)
