@@ -13,7 +13,7 @@ from symbackprop.core.functions import ACTIVATIONS, LOSSES, expand_custom
 from symbackprop.core.symbols import A, A_I, A_J, KD, S, Y, Z
 from symbackprop.api import prepare
 
-HIDDEN = [a for a in ACTIVATIONS if a != "softmax"]
+HIDDEN = [a for a in ACTIVATIONS if a not in ("softmax", "elu")]  # elu: tests/test_elu.py (exp gates are slow here)
 PAIRS = [(out, loss) for out in ACTIVATIONS for loss, spec in LOSSES.items()
          if spec.outputs is None or out in spec.outputs]
 
@@ -50,7 +50,8 @@ def assert_gradients_exact(model, params=None):
 
 @pytest.mark.parametrize("out,loss", PAIRS)
 def test_delta_form_equals_diff_of_expanded_loss(out, loss):
-    hidden = HIDDEN[PAIRS.index((out, loss)) % len(HIDDEN)]
+    pairs = [p for p in PAIRS if p[0] != "elu"] if out != "elu" else PAIRS  # the pairings before elu
+    hidden = HIDDEN[pairs.index((out, loss)) % len(HIDDEN)]
     model = prepare(spec_text([1, 2, 2], [hidden, out], loss))
     assert_gradients_exact(model)
 
