@@ -55,7 +55,7 @@ class Label:
 
 
 @dataclass(frozen=True)
-class Node:
+class DrawnNode:
     key: str                  # TikZ node name: n<l>_<j>, bias<l>, dots<l>, loss, target
     kind: str                 # input | neuron | output | bias | dots | loss
     x: float
@@ -67,8 +67,8 @@ class Node:
 @dataclass(frozen=True)
 class Edge:
     kind: str                 # weight | bias | loss
-    source: Node
-    target: Node
+    source: DrawnNode
+    target: DrawnNode
     label: Label | None
     at: float                 # where along the edge the label sits (0 … 1)
     lx: float                 # label position and angle (degrees, SVG sense), for SVG
@@ -85,7 +85,7 @@ class Column:
 
 @dataclass(frozen=True)
 class Drawing:
-    nodes: tuple[Node, ...]
+    nodes: tuple[DrawnNode, ...]
     edges: tuple[Edge, ...]
     columns: tuple[Column, ...]
     loss: Label
@@ -129,7 +129,7 @@ def layout(network: Network, notation: Notation) -> Drawing:
         columns.append(Column(x, "input" if l == 0 else f"layer {l}", act))
         nodes.update(_column(network, notation, l, x, height))
     last = len(network.layers)
-    loss_node = Node("loss", "loss", last * COLUMN + COLUMN * 0.75, ROW + (height - ROW) / 2,
+    loss_node = DrawnNode("loss", "loss", last * COLUMN + COLUMN * 0.75, ROW + (height - ROW) / 2,
                      None)
     edges = [e for layer in network.layers for e in _layer_edges(layer, notation, nodes)]
     edges += [Edge("loss", nodes[f"n{last}_{j}"], loss_node, None, 0, 0, 0, 0)
@@ -151,15 +151,15 @@ def _column(network: Network, notation: Notation, l: int, x: float, height: floa
     for row, j in enumerate(idx):
         y = top + row * ROW
         if j is None:
-            nodes[f"dots{l}"] = Node(f"dots{l}", "dots", x, y, None)
+            nodes[f"dots{l}"] = DrawnNode(f"dots{l}", "dots", x, y, None)
             continue
         sym = network.x[j] if l == 0 else network.layers[l - 1].a[j]
         kind = "input" if l == 0 else ("output" if l == len(network.layers) else "neuron")
         delta = label(notation, network.layers[l - 1].delta[j]) if l else None
-        nodes[f"n{l}_{j}"] = Node(f"n{l}_{j}", kind, x, y, label(notation, sym), delta)
+        nodes[f"n{l}_{j}"] = DrawnNode(f"n{l}_{j}", kind, x, y, label(notation, sym), delta)
     if l < len(network.layers):
         one = Label("1", "1", "1", "", "")
-        nodes[f"bias{l + 1}"] = Node(f"bias{l + 1}", "bias", x + COLUMN / 2, ROW * 0.45, one)
+        nodes[f"bias{l + 1}"] = DrawnNode(f"bias{l + 1}", "bias", x + COLUMN / 2, ROW * 0.45, one)
     return nodes
 
 
@@ -180,7 +180,7 @@ def _layer_edges(layer, notation: Notation, nodes: dict) -> list[Edge]:
     return edges
 
 
-def _edge(kind: str, a: Node, b: Node, lab: Label | None, placed: list | None,
+def _edge(kind: str, a: DrawnNode, b: DrawnNode, lab: Label | None, placed: list | None,
           prefer: float) -> Edge:
     """An edge whose label sits where it is farthest from the labels ``placed`` so far."""
     at = prefer if placed is None else max(
@@ -192,7 +192,7 @@ def _edge(kind: str, a: Node, b: Node, lab: Label | None, placed: list | None,
     return Edge(kind, a, b, lab, at, round(lx, 4), round(ly, 4), round(angle, 3))
 
 
-def _along(a: Node, b: Node, t: float) -> tuple[float, float]:
+def _along(a: DrawnNode, b: DrawnNode, t: float) -> tuple[float, float]:
     return a.x + t * (b.x - a.x), a.y + t * (b.y - a.y)
 
 
