@@ -215,13 +215,15 @@ def render_html(model, worked=None, only=None, digits: int = 6, templates=None) 
 
 
 def make_documents(model, formats, stem: str, worked=None, only=None, digits: int = 6,
-                   templates=None) -> dict[str, str | bytes]:
+                   templates=None, bounded: bool = True) -> dict[str, str | bytes]:
     """File name → content of every asked format (md brings its SVG picture along).
 
     Everything is made before anything is written, so a failing PDF leaves no
     half set of files behind.  A user's ``templates`` folder is rendered in the
     sandbox, in a child process within ``TEMPLATE_SECONDS`` and ``TEMPLATE_MEMORY_MB``;
-    any failure is one ``DocumentError`` naming the template and its line.
+    any failure is one ``DocumentError`` naming the template and its line
+    (``bounded=False``: in this process, with the sandbox's caps but no time or memory
+    limit — for callers that bound it themselves).
     """
     args = dict(worked=worked, only=only, digits=digits, templates=templates)
     if templates is None:
@@ -232,6 +234,13 @@ def make_documents(model, formats, stem: str, worked=None, only=None, digits: in
         raise DocumentError(f"--templates {templates}: {reason}; expected a folder of "
                             "templates such as derivation.md.j2.")
     dirs = [folder] + template_dirs()
+    if not bounded:
+        try:
+            files = _make_bounded(model, formats, stem, args)
+        except Exception as exc:         # noqa: BLE001 — every template failure is one message
+            raise DocumentError(f"--templates {templates}: {template_error(exc, dirs)}") from None
+        return {name: compile_pdf(data.tex) if isinstance(data, _LaterPDF) else data
+                for name, data in files.items()}
     try:
         files = run_bounded(_make_bounded, (model, formats, stem, args),
                             seconds=TEMPLATE_SECONDS, memory_mb=TEMPLATE_MEMORY_MB,

@@ -28,6 +28,7 @@ its line (``template_error``).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -50,7 +51,7 @@ from ..core.network import Layer, Network
 from ..core.notation import Notation
 from ..core.spec import LayerSpec, Sample, Spec, Values
 from ..numeric.worked import Worked
-from .drawing import Column, Drawing, Edge, Label, Node
+from . import drawing
 
 MAX_SIZE = 1_000_000      # items of a string or list one operation may make; range, widths
 MAX_BITS = 100_000        # bits of an integer one operation may make (about 30,000 digits)
@@ -142,8 +143,9 @@ allow(LayerSpec, _fields(LayerSpec))
 allow(Values, _fields(Values))
 allow(Sample, _fields(Sample))
 allow(Worked, [f for f in _fields(Worked) if f != "definitions"], {"value": _formula})
-for _cls in (Drawing, Node, Edge, Column, Label):
-    allow(_cls, _fields(_cls))
+for _cls in list(vars(drawing).values()):     # the picture's records: every field is data
+    if isinstance(_cls, type) and dataclasses.is_dataclass(_cls) and _cls.__module__ == drawing.__name__:
+        allow(_cls, _fields(_cls))
 
 
 class TemplateLimit(jinja2.sandbox.SecurityError):
