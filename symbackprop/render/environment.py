@@ -107,15 +107,16 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
 
 
 BEYOND = r"\text{beyond float64}"
+BELOW = r"\text{below float64}"
 
 
 def _num(x, digits: int) -> str:
     """``digits`` significant digits, with LaTeX powers of ten for tiny or huge numbers;
     a value float64 cannot hold says so (with its magnitude when it is known)."""
-    if isinstance(x, Unrepresentable) and x.magnitude is not None:
-        return _num(x.magnitude, digits) + r"\ (" + BEYOND + ")"
+    if isinstance(x, Unrepresentable) and x.magnitude is not None:    # too large or too small
+        return _num(x.magnitude, digits) + r"\ (" + (BEYOND if x != 0 else BELOW) + ")"
     if isinstance(x, Unrepresentable) and x == 0:
-        return r"\approx 0\ (\text{below float64})"
+        return r"\approx 0\ (" + BELOW + ")"
     if isinstance(x, float) and not math.isfinite(x):
         return (r"\text{not representable in float64}" if math.isnan(x)
                 else ("-" if x < 0 else "") + BEYOND)
