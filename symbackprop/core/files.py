@@ -79,7 +79,8 @@ def read_limited(path: str | Path, limit: int, what: str = "file") -> bytes:
                             "bytes are read.")
         chunks, size = [], 0
         while True:
-            chunk = os.read(fd, min(CHUNK, limit + 1 - size))
+            # no read buffer much larger than the file says it is (/proc says 0: 64 KiB steps)
+            chunk = os.read(fd, min(CHUNK, limit + 1 - size, max(info.st_size + 1 - size, 1 << 16)))
             if not chunk:
                 break
             chunks.append(chunk)
