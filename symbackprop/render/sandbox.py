@@ -34,6 +34,7 @@ import os
 import re
 import traceback
 import types
+import warnings
 from pathlib import Path
 
 import jinja2
@@ -295,6 +296,13 @@ class UserSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
         self._safe_functions = {id(v): v for v in (_safe_range, _lipsum, dict,
                                                    jinja2.utils.Namespace, jinja2.utils.Cycler,
                                                    jinja2.utils.Joiner)}
+
+    def _compile(self, source, filename):
+        """Python's compiler warns about some template code ({{ 1[0] }}: "perhaps you
+        missed a comma?"); a user sees the error at render time, not a stray warning."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return super()._compile(source, filename)
 
     # ---- attributes ----------------------------------------------------------
     def is_safe_attribute(self, obj, attr, value) -> bool:
