@@ -61,6 +61,7 @@ SPECS = {
     "weight 1e309": (BASE.replace("W2 = [[0.5, 0.6]]", "W2 = [[-1e309, 0.6]]"), "values.W2[0][0]"),
     "integer of 400 digits": (BASE.replace("b2 = [0.2]", "b2 = [1" + "0" * 400 + "]"), "values.b2[0]"),
     "input 1e999999": (BASE.replace("x = [0.1, 0.2]", "x = [1e999999, 0.2]"), "values.x[0]"),
+    "input 1e-400": (BASE.replace("x = [0.1, 0.2]", "x = [0.1, 1e-400]"), "below the range"),
     "a million parameters": ("inputs = 1000\nloss = \"mse\"\n[[layer]]\nsize = 1000\n"
                              "activation = \"tanh\"\n", "--max-params"),
     "600 layers": (layers(600), "--max-layers"),

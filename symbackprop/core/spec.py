@@ -353,6 +353,11 @@ def _number(value, source: str, where: str) -> Decimal:
         shown = str(value) if len(str(value)) <= 24 else f"{value:.3E}"
         raise SpecError(f"{_where(source, where)}: {shown} is beyond the range of float64 "
                         "numbers (about ±1.8e308), in which every value is computed.")
+    if value != 0 and float(value) == 0:
+        shown = str(value) if len(str(value)) <= 24 else f"{value:.3E}"
+        raise SpecError(f"{_where(source, where)}: {shown} is below the range of float64 "
+                        "numbers (the smallest is about 4.9e-324), which would compute with 0; "
+                        "write 0 or a larger number.")
     return value
 
 
