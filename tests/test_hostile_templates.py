@@ -6,6 +6,7 @@ replace, has, match, … —, callables reachable through attributes, Python int
 NumPy's tofile) is tried with a payload that would create a canary file; the canary
 must never appear and the template's failure is one message naming it and its line.
 """
+import os
 from pathlib import Path
 
 import jinja2
@@ -211,3 +212,15 @@ def test_shipped_templates_render_identically_in_the_sandbox(tmp_path):
     w = model.worked(exact=True)
     plain = make_documents(model, ["md", "tex"], "x", w)
     assert plain == make_documents(model, ["md", "tex"], "x", w, templates=tmp_path / "empty")
+
+
+def test_a_template_that_is_a_fifo_or_a_device_is_refused(tmp_path, model, worked):
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    os.symlink("/dev/zero", folder / "derivation.md.j2")
+    with pytest.raises(DocumentError, match="is a device"):
+        render(model, worked, folder)
+    os.unlink(folder / "derivation.md.j2")
+    os.mkfifo(folder / "derivation.md.j2")
+    with pytest.raises(DocumentError, match="FIFO"):
+        render(model, worked, folder)

@@ -19,7 +19,7 @@ from ..core.derive import Derivation
 from ..core.files import template_dirs
 from ..core.notation import Notation
 from ..numeric.worked import Unrepresentable, Worked
-from .sandbox import UserSandbox, allow
+from .sandbox import BoundedLoader, UserSandbox, allow
 
 MAX_FULL_PARAMS = 100     # above this, one representative parameter per layer
 MAX_PATHS_SHOWN = 16      # chains with more paths are shown in δ form only
@@ -31,9 +31,10 @@ def environment(extra_dir: str | Path | None = None, **options) -> jinja2.Enviro
     code: it gets the sandbox of ``sandbox.py`` (data only, sizes capped)."""
     dirs = ([Path(extra_dir)] if extra_dir else []) + template_dirs()
     cls = UserSandbox if extra_dir else jinja2.Environment
+    loader = BoundedLoader if extra_dir else jinja2.FileSystemLoader
     settings = dict(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                     trim_blocks=True, lstrip_blocks=True)
-    return cls(loader=jinja2.FileSystemLoader([str(d) for d in dirs]), **{**settings, **options})
+    return cls(loader=loader([str(d) for d in dirs]), **{**settings, **options})
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import posixpath
 import re
 import traceback
 import types
@@ -47,6 +48,7 @@ import sympy as sp
 from sympy.matrices import MatrixBase
 
 from ..core.derive import Chain, Derivation, Factor, LocalDerivative
+from ..core.files import read_text_limited
 from ..core.functions import Activation, Loss
 from ..core.network import Layer, Network
 from ..core.notation import Notation
@@ -147,6 +149,25 @@ allow(Worked, [f for f in _fields(Worked) if f != "definitions"], {"value": _for
 for _cls in list(vars(drawing).values()):     # the picture's records: every field is data
     if isinstance(_cls, type) and dataclasses.is_dataclass(_cls) and _cls.__module__ == drawing.__name__:
         allow(_cls, _fields(_cls))
+
+
+MAX_TEMPLATE_BYTES = 1_000_000   # one template file
+
+
+class BoundedLoader(jinja2.FileSystemLoader):
+    """The template folders, each file read with a size cap: a FIFO, a device (a link
+    to /dev/zero) or a huge file is one message, not a hang or an exhausted memory."""
+
+    def get_source(self, environment, template):
+        pieces = jinja2.loaders.split_template_path(template)
+        for searchpath in self.searchpath:
+            filename = posixpath.join(searchpath, *pieces)   # posix: no drive or UNC escape
+            if os.path.lexists(filename) and not os.path.isdir(filename):
+                source = read_text_limited(filename, MAX_TEMPLATE_BYTES, "template")
+                mtime = os.path.getmtime(filename)
+                return source, os.path.normpath(filename), \
+                    lambda: os.path.exists(filename) and os.path.getmtime(filename) == mtime
+        raise jinja2.TemplateNotFound(template)
 
 
 class TemplateLimit(jinja2.sandbox.SecurityError):
