@@ -37,25 +37,22 @@ class UsageError(Exception):
     """A bad command line or option value (exit status 2)."""
 
 
-def _seed(text: str) -> int:
-    """--init SEED: a non-negative integer (NumPy's generator takes no negative seed)."""
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}") from None
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {seed}")
-    return seed
+def _integer(least: int, what: str):
+    """An argparse type: an integer ≥ ``least``, else one message saying ``what`` it must be."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {n}")
+        return n
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
-    return n
+# --init SEED: NumPy's generator takes no negative seed
+_seed = _integer(0, "a non-negative integer seed")
+_count = _integer(1, "a positive integer")
 
 
 def _limit_options(p: argparse.ArgumentParser) -> None:
