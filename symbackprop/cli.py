@@ -19,7 +19,7 @@ from .api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model
                   make_documents, plot_loss, prepare, report_json, report_text, split_paths,
                   train, training_json, write_atomic, write_files)
 from .core.spec import MAX_LAYERS, MAX_PARAMETERS, raised_limits
-from .core.defaults import CLAIM_TIMEOUT, LEARNING_RATE
+from .core.defaults import CHECK_SECONDS, CLAIM_TIMEOUT, LEARNING_RATE
 
 EPILOG = """examples:
   symbackprop                              derive the built-in 2-3-3-1 example into ./output
@@ -132,8 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print {claims: [...], files, summary} as JSON")
     c.add_argument("--timeout", type=float, default=CLAIM_TIMEOUT, metavar="S",
                    help=f"seconds a claim, however many = it chains (default {CLAIM_TIMEOUT:g})")
-    c.add_argument("--max-time", type=float, default=600.0, metavar="S",
-                   help="seconds the whole run may take (default 600): claims left when it is "
+    c.add_argument("--max-time", type=float, default=CHECK_SECONDS, metavar="S",
+                   help=f"seconds the whole run may take (default {CHECK_SECONDS:g}): claims left when it is "
                         "over are undecided")
     sub.add_parser("examples", help="list the built-in example specs",
                    epilog="example:\n  symbackprop examples")

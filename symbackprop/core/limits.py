@@ -14,6 +14,8 @@ import os
 import resource
 from typing import Any, Callable
 
+from .children import die_with_parent
+
 
 class LimitError(Exception):
     """The bounded work failed, ran out of time or memory; the message says which."""
@@ -46,7 +48,8 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _child(fn, args, conn, memory_mb, describe) -> None:
+def _child(fn, args, conn, memory_mb, describe, parent_pid) -> None:
+    die_with_parent(parent_pid)
     limit_memory(memory_mb)
     try:
         result = ("ok", fn(*args))
@@ -72,7 +75,8 @@ def run_bounded(fn: Callable[..., Any], args: tuple = (), *, seconds: float, mem
     except ValueError:
         return fn(*args)
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(fn, args, child, memory_mb, describe), daemon=True)
+    proc = ctx.Process(target=_child, args=(fn, args, child, memory_mb, describe, os.getpid()),
+                       daemon=True)
     proc.start()
     child.close()
     try:
