@@ -177,7 +177,7 @@ def test_an_overflowing_result_is_an_error_naming_where(tmp_path, capsys):
 
 
 def test_json_output_is_strict():
-    from symbackprop.cli import dumps, finite_or_null
+    from symbackprop.cli.commands import dumps, finite_or_null
     with pytest.raises(ValueError):
         dumps({"loss": float("nan")})
     report = finite_or_null({"claims": [{"counterexample": {"true": float("inf")}, "notes": []}]})

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .defaults import MAX_LAYERS, MAX_PARAMETERS
 from .errors import SpecError, suggest, where as _where
 from .files import read_text_limited
 from .functions import ACTIVATIONS, LOSSES
@@ -23,11 +24,6 @@ from .naming import validate_names, validate_notation
 
 MAX_SPEC_BYTES = 5_000_000
 MAX_NEURONS = 100_000
-# What derivation costs grows with the parameters (one symbol, one gradient expression
-# each): 784-256-10 (203,530) takes about 13 s and 350 MB; a 1000×1000 layer over a
-# minute and 1 GB.  The limit keeps every command within about 15 s and 400 MB.
-MAX_PARAMETERS = 250_000
-MAX_LAYERS = 500       # 1,000 layers of 2: derive 14 s; 10,000: eval alone 30 s
 MAX_DEPTH = 10         # nesting of arrays and tables (values.samples[i].x is 5 deep)
 # --max-params / --max-layers raise the two limits for one command (``raised_limits``)
 _RAISED: dict[str, int | None] = {"parameters": None, "layers": None}

@@ -1,0 +1,131 @@
+"""The command line's options: parsed before anything heavy is imported.
+
+Imports only the standard library and ``core.defaults``, so ``symbackprop --help``
+and a bad option answer without loading SymPy or NumPy.
+"""
+from __future__ import annotations
+
+import argparse
+
+from ..core.defaults import CHECK_SECONDS, CLAIM_TIMEOUT, LEARNING_RATE, MAX_LAYERS, MAX_PARAMETERS
+
+EPILOG = """examples:
+  symbackprop                              derive the built-in 2-3-3-1 example into ./output
+  symbackprop derive net.toml -o notes     write notes/<name>.md (+ <name>.svg, the network)
+  symbackprop derive net.toml -f tex -f pdf -f html   LaTeX, PDF and an offline HTML page
+  symbackprop eval net.toml --json         every forward value, gradient and update as JSON
+  symbackprop eval net.toml --data b.csv   a batch of examples (CSV header x1..xn,y1..ym)
+  symbackprop codegen net.toml -o grads.py a standalone NumPy module: forward, loss, gradients
+  symbackprop train net.toml --steps 500   gradient descent; --plot loss.png, --json
+  symbackprop examples                     list the shipped example specs
+"""
+
+
+class UsageError(Exception):
+    """A bad command line or option value (exit status 2)."""
+
+
+def _integer(least: int, what: str):
+    """An argparse type: an integer ≥ ``least``, else one message saying ``what`` it must be."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {n}")
+        return n
+    return parse
+
+
+# --init SEED: NumPy's generator takes no negative seed
+_seed = _integer(0, "a non-negative integer seed")
+_count = _integer(1, "a positive integer")
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-params", type=_count, metavar="N",
+                   help=f"allow up to N parameters (default {MAX_PARAMETERS:,}; more take longer)")
+    p.add_argument("--max-layers", type=_count, metavar="N",
+                   help=f"allow up to N layers (default {MAX_LAYERS:,}; more take longer)")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    p = argparse.ArgumentParser(
+        prog="symbackprop", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Exact backpropagation mathematics for small neural networks: "
+                    "derivations, numbers and checks.")
+    sub = p.add_subparsers(dest="command")
+    d = sub.add_parser("derive", help="write the derivation document",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop derive net.toml -f md -o output\n"
+                              "  symbackprop derive            (the built-in 2-3-3-1 example)")
+    d.add_argument("spec", nargs="?", help="network spec (TOML); default: the built-in example")
+    d.add_argument("-f", "--format", action="append", choices=["md", "tex", "pdf", "html"],
+                   help="output format, repeatable: md (+ the network as SVG), tex, pdf (needs "
+                        "pdflatex), html (one offline page); default md")
+    d.add_argument("-o", "--output", default="output", help="output directory (default ./output)")
+    d.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
+    d.add_argument("--templates", metavar="DIR", help="a directory of templates overriding the shipped ones")
+    d.add_argument("--param", metavar="NAME", help="the derivation of one parameter alone (e.g. w7, w^1_11)")
+    d.add_argument("--digits", type=int, metavar="N",
+                   help="significant digits of the worked example's numbers (default 6; 20 with --exact)")
+    d.add_argument("--exact", action="store_true",
+                   help="worked example in exact rational arithmetic from the decimals as written")
+    e = sub.add_parser("eval", help="evaluate loss, every intermediate, gradients and one update",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop eval net.toml --json\n  symbackprop eval net.toml --init 0\n"
+                              "  symbackprop eval net.toml --data batch.csv --json")
+    e.add_argument("spec", help="network spec (TOML)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
+    e.add_argument("--lr", type=float,
+                   help=f"learning rate (default [values].learning_rate or {LEARNING_RATE})")
+    e.add_argument("--data", metavar="CSV", help="a batch of examples: a CSV file whose header names "
+                   "the columns x1..xn, y1..ym (replaces the spec's samples)")
+    g = sub.add_parser("codegen", help="write a standalone NumPy module: forward, loss, gradients, update",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop codegen net.toml -o grads.py\n"
+                              "  python -c 'import grads; help(grads.gradients)'")
+    g.add_argument("spec", help="network spec (TOML)")
+    g.add_argument("-o", "--output", metavar="FILE",
+                   help="the module to write (default ./output/<name>_grads.py)")
+    t = sub.add_parser("train", help="full-batch gradient descent on the spec's examples",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop train net.toml --steps 1000 --lr 0.5 --plot loss.png\n"
+                              "  symbackprop train net.toml --steps 100 --json")
+    t.add_argument("spec", help="network spec (TOML)")
+    t.add_argument("--steps", type=int, required=True, metavar="N", help="number of gradient-descent steps")
+    t.add_argument("--lr", type=float,
+                   help=f"learning rate (default [values].learning_rate or {LEARNING_RATE})")
+    t.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
+    t.add_argument("--json", action="store_true",
+                   help="print {loss_history, final_loss, parameters, by_name} as JSON")
+    t.add_argument("--plot", metavar="FILE", help="save the loss curve (.png or .svg)")
+    t.add_argument("--data", metavar="CSV", help="train on a CSV file of examples (header x1..xn, "
+                   "y1..ym) instead of the spec's samples")
+    t.add_argument("--keep-going", action="store_true",
+                   help="run every step even after the loss or a gradient became inf or NaN "
+                        "(default: stop there with exit status 1, naming the step and quantity)")
+    c = sub.add_parser("check", help="check hand-derived formulas: correct, incorrect (why), "
+                       "unparseable or undecided", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop check worked_2331_numbered my_derivation.md\n"
+                              "  symbackprop check net.toml a.txt b.txt --json\n"
+                              "  symbackprop check --no-spec calculus.txt\n"
+                              "exit status: 0 all claims correct, 1 any is not, 2 usage or spec error")
+    c.add_argument("paths", nargs="+", metavar="SPEC CLAIMS",
+                   help="a spec (TOML file or built-in example name) then claims files "
+                        "(text: one claim a line, # comments; .md/.tex: every equation)")
+    c.add_argument("--no-spec", action="store_true", help="free-standing calculus: no spec, only claims")
+    c.add_argument("--json", action="store_true", help="print {claims: [...], files, summary} as JSON")
+    c.add_argument("--timeout", type=float, default=CLAIM_TIMEOUT, metavar="S",
+                   help=f"seconds a claim, however many = it chains (default {CLAIM_TIMEOUT:g})")
+    c.add_argument("--max-time", type=float, default=CHECK_SECONDS, metavar="S",
+                   help=f"seconds the whole run may take (default {CHECK_SECONDS:g}): claims left when it is "
+                        "over are undecided")
+    sub.add_parser("examples", help="list the built-in example specs",
+                   epilog="example:\n  symbackprop examples")
+    for command in (d, e, g, t, c):
+        _limit_options(command)
+    return p
