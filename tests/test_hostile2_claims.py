@@ -123,7 +123,7 @@ import os, sys, time
 from symbackprop.checker.isolate import run
 from symbackprop.formula.claims import ClaimText
 def stuck(claim):
-    os.write(1, f"{os.getppid()} {os.getpid()}\n".encode())   # one write: three workers share the pipe
+    os.write(1, f"{os.getppid()} {os.getpid()}\\n".encode())   # one write: three workers share the pipe
     time.sleep(120)
 for _ in range(3):
     if os.fork() == 0:
