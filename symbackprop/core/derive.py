@@ -12,29 +12,19 @@ here.  The proofs that they equal ``sympy.diff`` live in the test suite
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import product
 from math import prod
 
 import sympy as sp
 
-from .functions import Activation, softmax_layer
 from .network import Layer, Network
-from .symbols import A, A_I, A_J, KD, S, Y, Z
+from .program import (Edge, LocalDerivative, Node, Program, Symbolic, build_program,
+                      local_derivative as _local_derivative, softmax_jacobian, softmax_output_delta)
+from .symbols import A, Y
 
 MAX_PATHS = 20_000
-
-
-@dataclass(frozen=True)
-class LocalDerivative:
-    """One activation's derivative: f'(z) from sympy.diff, and the same
-    derivative written with the output a = f(z) when that is the usual form."""
-
-    f: sp.Expr                 # f(Z)
-    fprime: sp.Expr            # d f / d Z
-    fprime_output: sp.Expr | None   # f' in terms of A (σ: A(1 − A))
-    jacobian: sp.Expr | None = None  # softmax: ∂a_i/∂z_j in terms of a_i, a_j, [i = j]
 
 
 @dataclass(frozen=True)
@@ -64,28 +54,6 @@ def local_derivative(layer: Layer) -> LocalDerivative:
     return _local_derivative(layer.activation, layer.alpha)
 
 
-# Generic-symbol formulas depend only on the activation (and α, and the loss): the
-# same immutable expressions serve every layer and every network that uses them.
-@lru_cache(maxsize=256)
-def _local_derivative(activation: Activation, alpha: sp.Expr | None) -> LocalDerivative:
-    if activation.layerwise:
-        return LocalDerivative(f=sp.Function("softmax")(Z), fprime=sp.nan,
-                               fprime_output=None, jacobian=softmax_jacobian())
-    f = activation.build(Z, alpha)
-    fprime = sp.diff(f, Z)
-    rule = activation.in_terms_of_output
-    # The output form is proved equal to the sympy.diff derivative in the tests.
-    fprime_output = None if rule is None else rule(A)
-    return LocalDerivative(f=f, fprime=fprime, fprime_output=fprime_output)
-
-
-def softmax_jacobian() -> sp.Expr:
-    """∂a_i/∂z_j of softmax written in the outputs: a_i([i = j] − a_j), with the
-    symbols a_i, a_j and KD for the Kronecker delta [i = j] (core.symbols).  The
-    tests prove it equal to sympy.diff of e^{z_i} / Σ_k e^{z_k}."""
-    return A_I * (KD - A_J)
-
-
 @dataclass(frozen=True)
 class Derivation:
     """Everything the renderers, the numeric evaluator and the checker read."""
@@ -97,50 +65,37 @@ class Derivation:
     dE_da: tuple[sp.Expr, ...]            # ∂E/∂a^L_j in a^L, y
     delta_output: sp.Expr                 # δ^L_j in generic A, Y, Z (S = Σ_i y_i for softmax + CE)
     delta_output_normalised: sp.Expr | None  # softmax + CE when Σ y = 1: A − Y
+    # The forward and backward pass as equations (core.program): what every consumer —
+    # these formulas, the numbers, the test points, the mistakes, generated code — reads.
+    program: Program = field(compare=False, repr=False, default=None)
 
     @property
     def layers(self) -> tuple[Layer, ...]:
         return self.network.layers
 
-    # ---- per-neuron formulas (expanded on demand) -----------------------
+    # ---- the backward program, and each entry of it as a formula -------
+    @cached_property
+    def symbolic(self) -> Symbolic:
+        return Symbolic(self.program, network_symbols(self.network))
+
     def forward(self, layer: Layer, j: int) -> tuple[sp.Expr, sp.Expr]:
         """(z^l_j = Σ_k w^l_{jk} a^{l−1}_k + b^l_j, a^l_j = f(z^l_j)) right-hand sides."""
-        # sp.Add(*terms) builds the sum once; sum() would re-flatten it per term (quadratic).
-        z = sp.Add(*[layer.W[j, k] * layer.a_prev[k] for k in range(layer.n_in)], layer.b[j])
-        if layer.activation.layerwise:
-            return z, softmax_layer(list(layer.z))[j]
-        return z, layer.f(layer.z[j])
+        return self.symbolic.forward(layer.index, j)
 
     def fprime(self, layer: Layer, j: int) -> sp.Expr:
         """f_l'(z^l_j), in the output a^l_j when that is the textbook form."""
-        ld = self.local[layer.index - 1]
-        if ld.fprime_output is not None:
-            return ld.fprime_output.subs(A, layer.a[j])
-        return ld.fprime.subs(Z, layer.z[j])
+        return self.symbolic.fprime(layer.index, j)
 
     def dadz(self, layer: Layer, i: int, j: int) -> sp.Expr:
         """∂a^l_i/∂z^l_j (zero off the diagonal except for softmax)."""
-        if layer.activation.layerwise:
-            return self.local[layer.index - 1].jacobian.subs(
-                {A_I: layer.a[i], A_J: layer.a[j], KD: int(i == j)})
-        return self.fprime(layer, j) if i == j else sp.S.Zero
+        return self.symbolic.dadz(layer.index, i, j)
 
     def delta(self, layer: Layer, j: int) -> sp.Expr:
         """δ^l_j in terms of the next layer's δ (or of a^L, y at the output)."""
-        if layer is self.layers[-1]:
-            return self.output_delta(j)
-        nxt = self.layers[layer.index]
-        back = sp.Add(*[nxt.W[k, j] * nxt.delta[k] for k in range(nxt.n_out)])
-        return back * self.fprime(layer, j)
+        return self.symbolic.delta(layer.index, j)
 
     def output_delta(self, j: int) -> sp.Expr:
-        out = self.layers[-1]
-        subs = {A: out.a[j], Y: self.network.y[j], Z: out.z[j]}
-        if out.activation.layerwise:
-            subs[S] = sp.Add(*self.network.y)
-            if self.delta_output is sp.nan:
-                return sp.Add(*[self.dE_da[i] * self.dadz(out, i, j) for i in range(out.n_out)])
-        return self.delta_output.xreplace(subs)
+        return self.symbolic.delta(self.layers[-1].index, j)
 
     def gradient(self, param: sp.Symbol) -> sp.Expr:
         """∂E/∂param = δ^l_j a^{l−1}_k (weights) or δ^l_j (biases)."""
@@ -188,17 +143,23 @@ class Derivation:
     @cached_property
     def values_of(self) -> dict[sp.Symbol, sp.Expr]:
         """z, a and δ symbols → expressions in x, y and the parameters."""
-        env: dict[sp.Symbol, sp.Expr] = {}
-        for layer in self.layers:
-            zs = [self.forward(layer, j)[0].xreplace(env) for j in range(layer.n_out)]
-            for zj, sym in zip(zs, layer.z):
-                env[sym] = zj
-            for aj, sym in zip(layer.outputs_of(zs), layer.a):
-                env[sym] = aj
-        for layer in reversed(self.layers):
-            for j in range(layer.n_out):
-                env[layer.delta[j]] = self.delta(layer, j).xreplace(env)
-        return env
+        return self.symbolic.values_of()
+
+
+def network_program(network: Network) -> Program:
+    """The program of a fully connected network: node l is layer l, fed by node l − 1."""
+    nodes = [Node(l.index, l.n_out, (Edge(l.index - 1, f"W{l.index}"),), f"b{l.index}",
+                  l.activation, l.alpha) for l in network.layers]
+    return build_program(network.sizes[0], nodes, network.loss)
+
+
+def network_symbols(network: Network) -> dict[str, sp.ImmutableMatrix]:
+    """The program's variables as the network's own symbols."""
+    table = {"a0": network.x, "y": network.y}
+    for l in network.layers:
+        i = l.index
+        table.update({f"z{i}": l.z, f"a{i}": l.a, f"d{i}": l.delta, f"W{i}": l.W, f"b{i}": l.b})
+    return table
 
 
 def derive(network: Network) -> Derivation:
@@ -215,29 +176,14 @@ def derive(network: Network) -> Derivation:
     loss = network.loss_expression()
     dE_da = tuple(sp.diff(loss, aj) for aj in out.a)
     term = network.loss.term(A, Y)
-    scale = sp.Rational(1, out.n_out) if network.loss.mean else sp.S.One
-    normalised = None
-    if out.activation.layerwise:
-        delta_out, normalised = _softmax_output_delta(network.loss.name)
-    else:
-        ld = local[-1]
-        fp = ld.fprime_output if ld.fprime_output is not None else ld.fprime
-        delta_out = _output_delta(sp.diff(term, A) * scale, fp)
-    return Derivation(network, local, loss, term, dE_da, delta_out, normalised)
-
-
-@lru_cache(maxsize=256)
-def _output_delta(dterm: sp.Expr, fprime: sp.Expr) -> sp.Expr:
-    """δ^L = ∂ℓ/∂a · f'(z), cancelled when that is shorter (sigmoid + BCE: a − y)."""
-    delta_out = dterm * fprime
-    cancelled = sp.cancel(delta_out)
-    return cancelled if sp.count_ops(cancelled) < sp.count_ops(delta_out) else delta_out
+    program = network_program(network)
+    closed = program.output_delta.closed
+    return Derivation(network, local, loss, term, dE_da, sp.nan if closed is None else closed,
+                      program.delta_output_normalised, program)
 
 
 def _softmax_output_delta(loss: str) -> tuple[sp.Expr, sp.Expr | None]:
-    """δ^L_j for a softmax output: with cross-entropy Σ_i (−y_i/a_i) a_i([i=j] − a_j)
-    = a_j Σ_i y_i − y_j (returned first, S = Σ_i y_i), which is a_j − y_j when Σ y = 1.
-    The tests prove the identity from sympy.diff of the loss and of softmax."""
-    if loss != "cross_entropy":
-        return sp.nan, None          # the general Jacobian product, per neuron
-    return A * S - Y, A - Y
+    """δ^L_j of a softmax output (core.program.softmax_output_delta); nan: the general
+    Jacobian product, per neuron."""
+    general, normalised = softmax_output_delta(loss)
+    return (sp.nan, None) if general is None else (general, normalised)

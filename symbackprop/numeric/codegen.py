@@ -8,6 +8,7 @@ The generated module imports only NumPy.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import jinja2
@@ -16,8 +17,9 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ..core.derive import Derivation
 from ..core.files import template_dirs
-from ..core.symbols import A, LOG1MA, LOGA, S
-from .vectorised import branch_safe, stable_delta_output
+from ..core.program import Edge, Program
+from ..core.symbols import A, LOG1MA, LOGA, S, Y
+from .vectorised import branch_safe, stable_delta
 
 # The generated module's name for S = Σ_i y_i (softmax + cross-entropy): printing only.
 S_PRINTED = sp.Symbol("s", real=True)
@@ -88,30 +90,57 @@ class LayerPieces:
     fprime: Piece | None
 
 
-def layer_pieces(d: Derivation) -> list[LayerPieces]:
+def layer_pieces(p: Program) -> list[LayerPieces]:
+    """f and f' of every node, printed."""
     out = []
-    for layer, ld in zip(d.layers, d.local):
-        if layer.activation.layerwise:
-            out.append(LayerPieces(layer.index, layer.n_in, layer.n_out, "softmax", None, None))
+    for n in p.nodes:
+        n_in = sum(p.size(e.source) for e in n.inputs)
+        if n.activation.layerwise:
+            out.append(LayerPieces(n.index, n_in, n.size, "softmax", None, None))
             continue
-        fprime = ld.fprime_output if ld.fprime_output is not None else ld.fprime
-        out.append(LayerPieces(layer.index, layer.n_in, layer.n_out, layer.activation.name,
-                               piece(ld.f), piece(fprime)))
+        out.append(LayerPieces(n.index, n_in, n.size, n.activation.name,
+                               piece(n.local.f), piece(n.local.slope)))
     return out
 
 
-def loss_pieces(d: Derivation) -> dict:
+def loss_pieces(p: Program) -> dict:
     """The loss term (logs of the outputs as inputs), ∂E/∂a and δ^L."""
-    term = d.loss_term.subs(sp.log(1 - A), LOG1MA).subs(sp.log(A), LOGA)
-    n_out = d.network.output.n_out
-    scale = sp.Rational(1, n_out) if d.network.loss.mean else sp.S.One
-    softmax_ce = d.delta_output is not sp.nan and d.network.output.activation.layerwise
-    delta = (None if d.delta_output is sp.nan
-             else stable_delta_output(d).subs(S, S_PRINTED))
-    return {"term": piece(term), "term_math": sp.sstr(d.loss_term), "mean": d.network.loss.mean,
+    loss_term = p.loss.term(A, Y)
+    term = loss_term.subs(sp.log(1 - A), LOG1MA).subs(sp.log(A), LOGA)
+    scale = sp.Rational(1, p.output.size) if p.loss.mean else sp.S.One
+    closed = stable_delta(p)
+    softmax_ce = closed is not None and p.output.activation.layerwise
+    return {"term": piece(term), "term_math": sp.sstr(loss_term), "mean": p.loss.mean,
             "needs_logs": bool(term.free_symbols & {LOGA, LOG1MA}),
-            "dterm": piece(sp.diff(d.loss_term, A) * scale),
-            "delta": None if delta is None else piece(delta), "softmax_ce": softmax_ce}
+            "dterm": piece(sp.diff(loss_term, A) * scale),
+            "delta": None if closed is None else piece(closed.subs(S, S_PRINTED)),
+            "softmax_ce": softmax_ce}
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """One gradient equation, printed: ∂E/∂name = Σ δ (a_src)ᵀ (a weight) or Σ δ (a bias)."""
+
+    name: str
+    pairs: tuple[tuple[str, str | None], ...]   # (δ variable, a variable or None)
+    weight: bool
+
+
+def gradients(p: Program) -> list[Gradient]:
+    return [Gradient(e.out, tuple((t.var, s) for t, s in zip(e.terms, e.sources)),
+                     any(s is not None for s in e.sources)) for e in p.gradients]
+
+
+def math_name(name: str) -> str:
+    """A program variable or parameter as the comments write it: W2 → W^2, d2 → delta^2."""
+    found = NUMBERED.fullmatch(name)
+    if found is None:
+        return name
+    head, index = found.groups()
+    return f"{'delta' if head == 'd' else head}^{index}"
+
+
+NUMBERED = re.compile(r"([A-Za-z_]+?)([0-9]+)")
 
 
 def docstring_text(value) -> str:
@@ -137,13 +166,15 @@ def docstring_text(value) -> str:
 
 def _environment() -> jinja2.Environment:
     """Templates of an installed wheel (symbackprop/templates) or of a checkout (../templates).
-    ``doc`` escapes a value for a docstring; ``py`` writes a Python literal (repr)."""
+    ``doc`` escapes a value for a docstring; ``py`` writes a Python literal (repr); ``m``
+    writes a program name the way the comments write the math."""
     dirs = [str(d) for d in template_dirs()]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(dirs), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["doc"] = docstring_text
     env.filters["py"] = repr
+    env.filters["m"] = math_name
     return env
 
 
@@ -163,12 +194,24 @@ def generate(d: Derivation, source: str = "", slots: dict | None = None,
     True
     """
     spec = d.network.spec
-    layers = layer_pieces(d)
+    return generate_program(d.program, spec.name, source or spec.source, spec.batch,
+                            tied=_places({n: p for n, p in (slots or {}).items() if len(p) > 1}),
+                            frozen=_places({n: (slots or {})[n] for n in frozen}))
+
+
+def generate_program(p: Program, name: str, source: str = "", batch: str = "mean",
+                     tied: dict | None = None, frozen: dict | None = None) -> str:
+    """The module of any program (``generate`` is that of a spec's network): the forward,
+    backward and gradient equations printed one line each, in the program's order."""
+    layers = layer_pieces(p)
+    chain = all(n.inputs == (Edge(n.index - 1, f"W{n.index}"),) and n.bias == f"b{n.index}"
+                for n in p.nodes)
     return _environment().get_template("gradients.py.j2").render(
-        spec=spec, source=source or spec.source, sizes=spec.sizes, layers=layers,
-        L=len(layers), loss=loss_pieces(d), output=d.network.output.activation.name,
-        tied=_places({n: p for n, p in (slots or {}).items() if len(p) > 1}),
-        frozen=_places({n: (slots or {})[n] for n in frozen}))
+        name=name, source=source, batch=batch, sizes=(p.n_inputs, *(n.size for n in p.nodes)),
+        layers=layers, L=p.output.index, loss=loss_pieces(p), output=p.output.activation.name,
+        program=p, chain=chain, listing=str(p).splitlines(),
+        backs={e.node: e for e in p.backward if e.op == "back"},
+        params=[n for n, _ in p.params], grads=gradients(p), tied=tied or {}, frozen=frozen or {})
 
 
 def _places(table: dict) -> dict[str, list[tuple[str, tuple[int, ...]]]]:

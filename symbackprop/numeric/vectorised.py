@@ -8,7 +8,7 @@ and cannot be built at all for real layer sizes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -16,6 +16,7 @@ import sympy as sp
 from sympy.codegen.rewriting import expm1_opt, optimize
 
 from ..core.derive import Derivation
+from ..core.program import Eqn, Program
 from ..core.functions import NUMPY_FUNCTIONS, sigmoid
 from ..core.symbols import A, LOG1MA, LOGA, S, Y, Z
 
@@ -71,10 +72,17 @@ def stable_delta_output(d: Derivation) -> sp.Expr:
     ...                             'size = 1\\nactivation = "softplus"').derivation)
     -y*softplus_ratio(z)
     """
-    delta = d.delta_output
-    if delta is sp.nan or d.network.output.activation.name != "softplus":
-        return delta
-    return delta.subs(sigmoid(Z) / A, softplus_ratio(Z))
+    closed = stable_delta(d.program)
+    return sp.nan if closed is None else closed
+
+
+def stable_delta(p: Program) -> sp.Expr | None:
+    """The closed δ of ``p``'s output equation (None: none), written stably (see
+    ``stable_delta_output``)."""
+    closed = p.output_delta.closed
+    if closed is None or p.output.activation.name != "softplus":
+        return closed
+    return closed.subs(sigmoid(Z) / A, softplus_ratio(Z))
 
 
 def _lambdify(args, expr) -> Callable:
@@ -118,19 +126,26 @@ class LayerCode:
 
 @dataclass(frozen=True)
 class Compiled:
-    """The numeric form of a derivation: what ``evaluate`` runs."""
+    """The numeric form of a derivation: what ``evaluate`` runs.  ``forward_steps``,
+    ``backward_steps`` and ``gradient_steps`` are the program compiled once: each step
+    is one equation as a NumPy closure over an environment of arrays."""
 
-    layers: tuple[LayerCode, ...]
+    layers: tuple[LayerCode, ...]  # per node of the program
     loss_term: Callable            # ℓ(a, y, log a, log(1 − a)), elementwise
     loss_mean: bool                # E = (1/m) Σ ℓ (mse) or Σ ℓ
     dterm: Callable                # ∂E/∂a_j(a, y), elementwise
     delta_out: Callable | None     # δ^L(a, y, z, Σy), elementwise; None: Jacobian product
     output_activation: str
     needs_logs: bool = True        # the loss term uses log a or log(1 − a)
+    forward_steps: tuple = ()
+    backward_steps: tuple = ()
+    gradient_steps: tuple = ()
+    output: int = 0                # the output node
+    n_nodes: int = 0
 
 
 def compile_derivation(d: Derivation) -> Compiled:
-    """Lambdify the derivation's per-layer formulas.
+    """Lambdify the derivation's per-layer formulas and compile its program.
 
     >>> from symbackprop.core.spec import parse_spec
     >>> from symbackprop.core.network import build_network
@@ -139,25 +154,123 @@ def compile_derivation(d: Derivation) -> Compiled:
     >>> float(c.layers[0].fprime(0.0, 0.5))
     0.75
     """
+    return compile_program(d.program)
+
+
+def compile_program(p: Program) -> Compiled:
+    """``p`` as float64 NumPy steps, batched over the columns (see ``Compiled``)."""
     layers = []
-    for layer, ld in zip(d.layers, d.local):
-        if layer.activation.layerwise:
-            layers.append(LayerCode(layer.activation.name, None, None))
+    for n in p.nodes:
+        ld = n.local
+        if n.activation.layerwise:
+            layers.append(LayerCode(n.activation.name, None, None))
             continue
-        fprime = ld.fprime_output if ld.fprime_output is not None else ld.fprime
-        layers.append(LayerCode(layer.activation.name, _lambdify([Z], branch_safe(ld.f)),
-                                _lambdify([Z, A], branch_safe(fprime))))
-    out = d.network.output
-    term = d.loss_term.subs(sp.log(1 - A), LOG1MA).subs(sp.log(A), LOGA)
-    if out.activation.layerwise and term.has(LOGA):
+        layers.append(LayerCode(n.activation.name, _lambdify([Z], branch_safe(ld.f)),
+                                _lambdify([Z, A], branch_safe(ld.slope))))
+    out = p.output
+    term = p.loss.term(A, Y)
+    logterm = term.subs(sp.log(1 - A), LOG1MA).subs(sp.log(A), LOGA)
+    if out.activation.layerwise and logterm.has(LOGA):
         # loss_values computes softmax's log loss itself, as −y log a
-        assert sp.expand(term + Y * LOGA) == 0, term
-    scale = sp.Rational(1, out.n_out) if d.network.loss.mean else sp.S.One
-    delta_out = (None if d.delta_output is sp.nan
-                 else _lambdify([A, Y, Z, S], branch_safe(stable_delta_output(d))))
-    return Compiled(tuple(layers), _lambdify([A, Y, LOGA, LOG1MA], term), d.network.loss.mean,
-                    _lambdify([A, Y], sp.diff(d.loss_term, A) * scale), delta_out,
-                    out.activation.name, bool(term.free_symbols & {LOGA, LOG1MA}))
+        assert sp.expand(logterm + Y * LOGA) == 0, logterm
+    scale = sp.Rational(1, out.size) if p.loss.mean else sp.S.One
+    closed = stable_delta(p)
+    delta_out = None if closed is None else _lambdify([A, Y, Z, S], branch_safe(closed))
+    dterm = _lambdify([A, Y], sp.diff(term, A) * scale)
+    c = Compiled(tuple(layers), _lambdify([A, Y, LOGA, LOG1MA], logterm), p.loss.mean, dterm,
+                 delta_out, out.activation.name, bool(logterm.free_symbols & {LOGA, LOG1MA}),
+                 output=out.index, n_nodes=len(p.nodes))
+    steps = [_step(c, e) for e in live(p)]
+    return replace(c, forward_steps=tuple(st for e, st in zip(live(p), steps) if e.op in FORWARD),
+                   backward_steps=tuple(st for e, st in zip(live(p), steps) if e.op in BACKWARD),
+                   gradient_steps=tuple(st for e, st in zip(live(p), steps) if e.op == "grad"))
+
+
+FORWARD, BACKWARD = ("affine", "activate"), ("output_delta", "back", "delta")
+
+
+def live(p: Program) -> list[Eqn]:
+    """The equations the gradients need (∂E/∂x is left out), in program order."""
+    need, kept = set(), []
+    for e in reversed(p.forward + p.backward + p.gradients):
+        if e.op == "grad" or e.out in need or e.op in FORWARD:
+            kept.append(e)
+            need.update(t.var for t in e.terms)
+            need.update(s for s in e.sources if s)
+    return kept[::-1]
+
+
+def _step(c: Compiled, e: Eqn) -> Callable:
+    """One equation as a closure over (env, params), a gradient's over (env, gradients,
+    scale); every name is resolved here, once."""
+    o, i = e.out, e.node
+    if e.op == "affine":
+        return _affine(o, e.terms, e.bias)
+    if e.op == "activate":
+        f = c.layers[i - 1].f
+        if f is None:
+            return lambda env, P: env.__setitem__(o, softmax(env[f"z{i}"]))
+        z = f"z{i}"
+        return lambda env, P: env.__setitem__(o, _shaped(f(env[z]), env[z].shape))
+    if e.op == "output_delta":
+        return _output_step(c, o, i)
+    if e.op == "back":
+        return _back(o, e.terms)
+    if e.op == "delta":
+        g, z, a, fp = e.terms[0].var, f"z{i}", f"a{i}", c.layers[i - 1].fprime
+        return lambda env, P: env.__setitem__(o, env[g] * fp(env[z], env[a]))
+    return _grad(o, e.terms, e.sources)
+
+
+def _affine(o: str, terms, bias: str | None) -> Callable:
+    # z = W a + b   (the common case in one expression: no temporaries)
+    if len(terms) == 1 and terms[0].weight is not None and bias is not None:
+        (w, s), = terms
+        return lambda env, P: env.__setitem__(o, P[w] @ env[s] + P[bias][:, None])
+
+    def step(env, P):
+        total = sum(env[s] if w is None else P[w] @ env[s] for w, s in terms)
+        env[o] = total + P[bias][:, None] if bias is not None else total
+    return step
+
+
+def _output_step(c: Compiled, o: str, i: int) -> Callable:
+    z, a, fp = f"z{i}", f"a{i}", c.layers[i - 1].fprime
+
+    def step(env, P):
+        A_, Yb, Z_ = env[a], env["y"], env[z]
+        if c.delta_out is not None:        # δ^L = its closed form (∇_a E ⊙ f'(z^L), cancelled)
+            delta = c.delta_out(A_, Yb, Z_, Yb.sum(axis=0, keepdims=True))
+        else:
+            g = _shaped(c.dterm(A_, Yb), A_.shape)
+            # softmax: Jacobianᵀ ∇_a E = a ⊙ (g − Σ a g); elementwise: ∇_a E ⊙ f'(z)
+            delta = A_ * (g - (A_ * g).sum(axis=0, keepdims=True)) if fp is None else g * fp(Z_, A_)
+        env[o] = _shaped(delta, Z_.shape)
+    return step
+
+
+def _back(o: str, terms) -> Callable:
+    # ∂E/∂a = Σ over the nodes it feeds of Wᵀ δ
+    if len(terms) == 1 and terms[0].weight is not None:
+        (w, d), = terms
+        return lambda env, P: env.__setitem__(o, P[w].T @ env[d])
+    return lambda env, P: env.__setitem__(o, sum(env[d] if w is None else P[w].T @ env[d]
+                                                 for w, d in terms))
+
+
+def _grad(o: str, terms, sources) -> Callable:
+    # ∂E/∂W = Σ δ (a_src)ᵀ,  ∂E/∂b = Σ δ   (summed or averaged over the batch: scale)
+    pairs = tuple((t.var, s) for t, s in zip(terms, sources))
+
+    def step(env, G, scale):
+        total = None
+        for d, s in pairs:
+            part = env[d].sum(axis=1) if s is None else env[d] @ env[s].T
+            total = part if total is None else total + part
+        if scale != 1.0:
+            total *= scale           # in place: the product is a fresh array (x · 1 = x: skipped)
+        G[o] = total
+    return step
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -216,14 +329,17 @@ def _shaped(x, shape) -> np.ndarray:
     return x if getattr(x, "shape", None) == shape else np.broadcast_to(x, shape)
 
 
+def run_forward(c: Compiled, params: dict[str, np.ndarray], X: np.ndarray) -> dict:
+    env = {"a0": X}
+    for step in c.forward_steps:
+        step(env, params)
+    return env
+
+
 def forward(c: Compiled, params: dict[str, np.ndarray], X: np.ndarray):
-    zs, acts = [], [X]
-    for l, code in enumerate(c.layers, start=1):
-        z = params[f"W{l}"] @ acts[-1] + params[f"b{l}"][:, None]
-        a = softmax(z) if code.f is None else _shaped(code.f(z), z.shape)
-        zs.append(z)
-        acts.append(a)
-    return zs, acts
+    env = run_forward(c, params, X)
+    return ([env[f"z{i}"] for i in range(1, c.n_nodes + 1)],
+            [env[f"a{i}"] for i in range(c.n_nodes + 1)])
 
 
 def softmax_cross_entropy_terms(z, Yb):
@@ -257,38 +373,36 @@ def loss_values(c: Compiled, z_out, a_out, Yb) -> np.ndarray:
 
 def loss(c: Compiled, params: dict[str, np.ndarray], X, Yb, batch: str = "mean") -> float:
     """The batch loss alone (forward pass only): the baseline of the cheap-gradient ratio."""
-    zs, acts = forward(c, params, np.asarray(X, float))
-    losses = loss_values(c, zs[-1], acts[-1], np.asarray(Yb, float))
+    env = run_forward(c, params, np.asarray(X, float))
+    out = c.output
+    losses = loss_values(c, env[f"z{out}"], env[f"a{out}"], np.asarray(Yb, float))
     return float(losses.mean() if batch == "mean" else losses.sum())
+
+
+def run(c: Compiled, params: dict[str, np.ndarray], X, Yb, batch: str = "mean"):
+    """(env, losses, gradients): every variable of the program, for examples in columns."""
+    env = run_forward(c, params, X)
+    out = c.output
+    losses = loss_values(c, env[f"z{out}"], env[f"a{out}"], Yb)
+    env["y"] = Yb
+    for step in c.backward_steps:
+        step(env, params)
+    scale = 1.0 / X.shape[1] if batch == "mean" else 1.0
+    grads = {}
+    for step in c.gradient_steps:
+        step(env, grads, scale)
+    return env, losses, grads
 
 
 def evaluate(c: Compiled, params: dict[str, np.ndarray], X, Yb, batch: str = "mean") -> Evaluation:
     """Forward pass, loss, δ per layer and all gradients, for examples in columns."""
     X, Yb = np.asarray(X, float), np.asarray(Yb, float)
-    zs, acts = forward(c, params, X)
-    losses = loss_values(c, zs[-1], acts[-1], Yb)
-    n = X.shape[1]
-    scale = 1.0 / n if batch == "mean" else 1.0
-    deltas = [None] * len(c.layers)
-    # δ^L = ∇_a E ⊙ f'(z^L)   (Jacobian product for softmax)
-    if c.delta_out is not None:
-        delta = c.delta_out(acts[-1], Yb, zs[-1], Yb.sum(axis=0, keepdims=True))
-    else:
-        g = _shaped(c.dterm(acts[-1], Yb), acts[-1].shape)
-        a = acts[-1]
-        delta = a * (g - (a * g).sum(axis=0, keepdims=True))
-    deltas[-1] = _shaped(delta, zs[-1].shape)
-    # δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ f_l'(z^l)
-    for l in range(len(c.layers) - 1, 0, -1):
-        back = params[f"W{l + 1}"].T @ deltas[l]
-        deltas[l - 1] = back * c.layers[l - 1].fprime(zs[l - 1], acts[l])
-    grads = {}
-    for l in range(1, len(c.layers) + 1):
-        # ∂E/∂W^l = δ^l (a^{l−1})ᵀ,  ∂E/∂b^l = δ^l   (summed or averaged over the batch)
-        grads[f"W{l}"] = (deltas[l - 1] @ acts[l - 1].T) * scale
-        grads[f"b{l}"] = deltas[l - 1].sum(axis=1) * scale
+    env, losses, grads = run(c, params, X, Yb, batch)
+    nodes = range(1, c.n_nodes + 1)
     loss = float(losses.mean() if batch == "mean" else losses.sum())
-    return Evaluation(loss, losses, tuple(zs), tuple(acts), tuple(deltas), grads, batch)
+    return Evaluation(loss, losses, tuple(env[f"z{i}"] for i in nodes),
+                      tuple(env[f"a{i}"] for i in range(c.n_nodes + 1)),
+                      tuple(env[f"d{i}"] for i in nodes), grads, batch)
 
 
 class NonFinite(ArithmeticError):
