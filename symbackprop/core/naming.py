@@ -26,6 +26,9 @@ NOTATION_CHOICES: dict[str, tuple] = {
     "activation": ("a", "out", "h", "o"),
     "prediction": ("activation", "y_hat"),
     "error": ("delta",),
+    # what a parenthesised superscript is in claims: the layer (W^{(2)}) or the
+    # example (x^{(i)}, with layers in brackets a^{[2](i)})
+    "paren_superscript": ("layer", "example"),
 }
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 # Names that would read as an input, a target, a function or a loss symbol.

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from lark import Lark, Token, Transformer, Tree
 
+from .names import new_value_marks
 from .ops import FormulaError
 
 MAX_DEPTH = 100
@@ -278,6 +279,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"(?<=[A-Za-z0-9}])\*\{", "_{", mark_norms(text))
     # w* = …, W_{ij}^{(k)}* := …: a star right before the relation marks the new value
     text = re.sub(r"(?<=[A-Za-z0-9})])\*(?=\s*(?:=|:=|\\leftarrow|\u2190))", "\ue002", text)
+    text = new_value_marks(text)      # w_5^{+} =, w5+ =, w_5' = (issue #13)
     text = _blank_ampersands(text)
     # np.exp(z), numpy.tanh(z), math.log(x): the module prefix is blanked out
     return re.sub(r"\b(?:np|numpy|math)\.(?=[a-z])", lambda m: " " * len(m[0]), text)

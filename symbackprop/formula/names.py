@@ -42,6 +42,22 @@ _DROP = re.compile(r"[\s{}\\_*]")
 
 INDEX_LETTERS = frozenset("ijklm")
 
+# The new value of a parameter on the left of an update: w_5^{+}, w5+, w_5' (a prime
+# right before the relation; anywhere else ' is a derivative).  NEWMARK is the
+# grammar's new-value token (as w* = …).
+NEWMARK = "\ue002"
+_RELATION = r"(?=\s*(?:=|:=|\\leftarrow|\u2190|\\gets))"
+_NEW_VALUE = re.compile(r"(?<=[A-Za-z0-9}])(?:\^\s*\{\s*\+\s*\}|\^\s*\+|\+|'|\u2032)"
+                        + _RELATION)
+
+
+def new_value_marks(text: str) -> str:
+    """``w_5^{+} =``, ``w5+ =``, ``w_5' =`` → the new-value mark, padded to the same
+    length (positions in messages stay those of the text)."""
+    if "+" not in text and "'" not in text and "\u2032" not in text:
+        return text
+    return _NEW_VALUE.sub(lambda m: NEWMARK + " " * (len(m[0]) - 1), text)
+
 
 _GREEK_TABLE = {ord(g): name for g, name in GREEK.items()}
 
@@ -126,6 +142,9 @@ class Scope:
     max_size: int = 0
     alpha: sp.Expr | None = None
     model: object = None
+    labels: dict[str, tuple[int, int]] = field(default_factory=dict)
+    paren_superscript: str | None = None
+
 
     @property
     def free(self) -> bool:
@@ -173,7 +192,9 @@ def _keys(nt) -> tuple[dict, dict]:
 
 def _layer_heads(nt) -> dict[str, str]:
     heads = {"W": "W", "w": "W", "b": "b", "z": "z", "a": "a", "delta": "delta",
-             "Delta": "delta", "x": "x", "y": "y", "h": "a"}
+             "Delta": "delta", "x": "x", "y": "y", "h": "a",
+             # course style: capitals for a layer's (batch) matrices, t for targets
+             "Z": "z", "A": "a", "X": "x", "Y": "y", "t": "y", "target": "y"}
     heads[canon(nt.pre_activation)] = "z"
     heads[canon(nt.activation)] = "a"
     return heads
@@ -218,6 +239,8 @@ def build_scope(model=None) -> Scope:
     for name, value in (("x", net.x), ("y", net.y), ("E", LOSS)):
         names.setdefault(name, value)
     alphas = {layer.alpha for layer in net.layers if layer.alpha is not None}
+    labels = {canon(label): place for place, label in nt.neurons.items()}
     return Scope(names=names, keys=keys, ambiguous=ambiguous, layers=layers, heads=_layer_heads(nt),
                  n_layers=len(net.layers), max_size=max(net.sizes),
-                 alpha=alphas.pop() if len(alphas) == 1 else None, model=model)
+                 alpha=alphas.pop() if len(alphas) == 1 else None, model=model, labels=labels,
+                 paren_superscript=net.spec.notation.get("paren_superscript"))

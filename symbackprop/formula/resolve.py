@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Protocol
 
 import sympy as sp
@@ -19,6 +20,9 @@ from .names import GREEK, LOSS, LOSS_KEYS, LR, LR_KEYS, Scope, canon, split_head
 from .ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, Updated,
                           is_matrix, add, apply_function, function_name, shrink, sub_string,
                           total)
+from .spellings import (TARGET_HEADS, activation_letter, family_label, kronecker, output_error,
+                        per_example,
+                        split_superscript, target)
 
 FREE_NAMES = set(GREEK.values()) - {"sigma", "Sigma", "partial"}
 _HAT = re.compile(r"\\(?:hat|widehat)\s*\{\s*([A-Za-z])\s*\}")
@@ -67,11 +71,57 @@ def resolve(ev: Reading, leaf: Node, sub: Node | None, sup: Node | None, quiet: 
         return sp.E
     if ev.scope.free:
         found = _free_symbol(head, subs, sup)
+    elif (head, sups, subs) in ev.scope.keys:
+        return ev.scope.keys[(head, sups, subs)]
     else:
-        found = _network_name(ev, head, subs, sups, sub, sup, leaf)
+        found = _spelled(ev, leaf, sub, sup, head, quiet)
+        if found is None:
+            found = _network_name(ev, head, subs, sups, sub, sup, leaf)
+        if found is None and not _STRICT.get():
+            found = _gradient_name(ev, leaf, sub, sup)
     if found is None and not quiet:
         raise _unknown(ev, leaf, sub, sup)
     return found
+
+
+# While dform asks whether dw17 is a name of its own, dX is not read as ∂E/∂X.
+_STRICT: ContextVar[bool] = ContextVar("strict_names", default=False)
+GRADIENT_KINDS = ("z", "a", "W", "b", "x")
+
+
+def _spelled(ev: Reading, leaf: Node, sub, sup, head: str, quiet: bool):
+    """g^{[l]}, f' (the layer's activation), and superscripts that carry a transpose
+    or an example index (W^{[2]T}, a^{[2](i)}, x^{(i)}); None for other names."""
+    found = activation_letter(ev, leaf, sub, sup)
+    if found is not None:
+        return found
+    split = split_superscript(ev, sup, head)
+    if split is None or split.primes:
+        return None
+    if split.example is not None:
+        per_example(ev, split, sup)
+    value = resolve(ev, leaf, sub, split.layer, quiet=True)
+    if value is None and split.example is not None:
+        raise FormulaError(f"{_written(ev, leaf, sub, sup)!r}: ({split.example}) is the example "
+                           "index here, and the name has no layer; write it as "
+                           f"{leaf.text}^{{[l]({split.example})}}", sup.start,
+                           "a layer in brackets")
+    if value is None or isinstance(value, (Func, DOp)):
+        return None
+    return value.T if split.transpose and is_matrix(value) else value
+
+
+def _gradient_name(ev: Reading, leaf: Node, sub, sup):
+    """Course style: dZ^{[l]}, dW^{[l]}, db, dz, dA, dw mean ∂E/∂(that quantity)."""
+    text = leaf.text
+    if leaf.kind != "NAME" or len(text) < 2 or text[0] != "d" or \
+            ev.scope.heads.get(split_head(canon(text[1:]))[0]) not in GRADIENT_KINDS:
+        return None
+    inner = Node("NAME", (text[1:],), leaf.start + 1, leaf.end)
+    value = resolve(ev, inner, sub, sup, quiet=True)
+    if value is None or isinstance(value, (Func, DOp)) or value == LOSS:
+        return None
+    return partial(ev, LOSS, value, leaf.start)
 
 
 # ---- update lines: w^{new}, w^{old}, W^l_{new}, w^{(t+1)} ----------------------
@@ -172,9 +222,24 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
         return LOSS
     if learning_rate_key(scope, key):
         return LR
+    if head == "t" and not subs:
+        return None           # a bare t is a variable (σ'(t)); t_k, t_{o1} are targets
+    if (head in TARGET_HEADS or head == "y") and not sups:
+        found = target(ev, head, subs, sub)
+        if found is not None:
+            return found
+    if head == "output" and not sups and not subs:
+        return shrink(scope.layers[("a", scope.n_layers)])
+    if not sups:
+        found = output_error(ev, head, subs, sub)
+        if found is not None:
+            return found
+    if sub is not None and len(subs) == 1:
+        label = family_label(ev, subs, sub)        # out_o, δ_o inside \sum_o
+        if label is not None:
+            return scope.keys.get((head, sups, label))
     if head == "y" and subs.startswith("hat") and not sups:
-        out = scope.layers[("a", scope.n_layers)]
-        return _element(out, subs[3:], scope, leaf) if subs[3:] else shrink(out)
+        return _prediction(ev, scope, subs[3:], sub, leaf)
     supv = ev.indices(sup, open_letters=True) if sup is not None else []
     if supv and _open(supv):
         raise FreeIndex(*_open(supv), _layer_values(scope, head))
@@ -184,12 +249,32 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
         return None
     if _open(subv):
         raise FreeIndex(*_open(subv), _neuron_values(scope, head, supv, subv))
+    if head == "delta" and not supv:
+        found = kronecker(ev, sub, sup, subv)
+        if found is not None:
+            return found
     generic = (head, sub_string(supv) if sup is not None else "",
                sub_string(subv) if sub is not None else subs)
     for g in (generic, ("w",) + generic[1:]) if head == "W" else (generic,):
         if g in scope.keys:
             return scope.keys[g]
     return _layer_level(scope, head, supv, subv, leaf)
+
+
+def _prediction(ev: Reading, scope, index: str, sub, leaf):
+    """ŷ, ŷ_2, \\hat{y}_i (a generic index: every output)."""
+    out = scope.layers[("a", scope.n_layers)]
+    if not index:
+        return shrink(out)
+    if sub is None:
+        return _element(out, index, scope, leaf) if index.isdigit() else None
+    values = ev.indices(sub, open_letters=True)
+    if not values or len(values) != 1:
+        return None
+    if isinstance(values[0], tuple):
+        base = scope.model.notation.index_base
+        raise FreeIndex(values[0][0], sub.start, range(base, base + len(out)))
+    return _element(out, values[0], scope, leaf)
 
 
 def _open(values: list | None):
@@ -304,11 +389,14 @@ def dform(ev: Reading, node: Node):
     stripped = _strip_d(node)
     if stripped is None:
         return None
+    strict = _STRICT.set(True)
     try:
         ev.value(node)
         return None          # a real name that starts with d (delta2)
     except FormulaError:
         return ("of", stripped)
+    finally:
+        _STRICT.reset(strict)
 
 
 def derivative_pair(ev: Reading, num: Node, den: Node):
