@@ -19,12 +19,21 @@ import sympy as sp
 
 from .tree import LEAVES, unwrap, index_values, unfold
 from .grammar import ELLIPSIS, ENVIRONMENT, MAX_CELLS, Node, matrix_cells
-from .names import LOSS, Scope, canon
-from .ops import (FUNCTIONS, MAX_STEPS, MUL, DOp, FormulaError, Func, is_matrix, add,
-                          apply_function, multiply, negate, norm, number, power, shrink)
+from .names import INDEX_LETTERS, LOSS, Scope, canon
+from .ops import (FUNCTIONS, MAX_STEPS, total, MUL, DOp, FormulaError, Func, is_matrix, add,
+                  apply_function, function_name, multiply, negate, norm, number, power, shrink)
 from .resolve import apply_operator, derivative_pair, index_sum, is_d, resolve, updated
 
-TRANSPOSE = {"T", "top", "intercal", "mathsfT"}
+# g, f, φ: the activation function of a layer (the layer comes from the argument z^l)
+ACTIVATION_LETTERS = frozenset({"g", "f", "phi", "varphi"})
+TRANSPOSE = {"T", "top", "intercal", "mathsfT", "\u1d40", "\u22a4", "\u22ba", "mathrmT",
+             "intercal"}
+VULGAR = {"\u00bc": sp.Rational(1, 4), "\u00bd": sp.Rational(1, 2), "\u00be": sp.Rational(3, 4),
+          "\u2150": sp.Rational(1, 7), "\u2151": sp.Rational(1, 9), "\u2152": sp.Rational(1, 10),
+          "\u2153": sp.Rational(1, 3), "\u2154": sp.Rational(2, 3), "\u2155": sp.Rational(1, 5),
+          "\u2156": sp.Rational(2, 5), "\u2157": sp.Rational(3, 5), "\u2158": sp.Rational(4, 5),
+          "\u2159": sp.Rational(1, 6), "\u215a": sp.Rational(5, 6), "\u215b": sp.Rational(1, 8),
+          "\u215c": sp.Rational(3, 8), "\u215d": sp.Rational(5, 8), "\u215e": sp.Rational(7, 8)}
 
 
 class Product(list):
@@ -184,6 +193,9 @@ class Evaluator:
                 acc, ops = Product([self.close(acc, ops, items[:i])]), []
             v, used = self.derivative_at(items, i)
             i += used
+            if v is None and i < len(items) and items[i][0] == "juxt":
+                v = self.layer_applied(node, items[i][1])
+                i += v is not None
             v = self.value(node) if v is None else v
             if funcs and op != "juxt":
                 raise FormulaError(f"{funcs[-1].name} needs an argument", node.start, "(…)")
@@ -201,6 +213,41 @@ class Evaluator:
                 continue
             acc = self.times(acc, op, v, node)
         return self.close(settle(acc), ops, items)
+
+    def layer_applied(self, callee: Node, arg: Node):
+        """g(z^l), g'(z^l_j), f'(z^l), φ(z): an activation letter without a layer script
+        applied to a layer's z is that layer's activation (None: not this form, or the
+        argument names no single layer; the letter is then read by its scripts)."""
+        primes, leaf = 0, callee
+        while leaf.kind == "prime" or (leaf.kind == "sup" and (
+                unwrap(leaf.args[2]).kind == "PRIME" or canon(unwrap(leaf.args[2]).text) == "prime")):
+            primes, leaf = primes + 1, leaf.args[0]
+        if self.scope.free or leaf.kind not in LEAVES or canon(leaf.text) not in ACTIVATION_LETTERS:
+            return None
+        try:
+            named = self.resolve(leaf, None, None, quiet=True)
+        except FormulaError:            # which layer's activation: the argument says
+            named = None
+        if named is not None and not isinstance(named, Func):
+            return None                 # a name of the network (a neuron called f)
+        value = self.expr(arg)
+        layer = self.layer_of(value)
+        if layer is None:
+            return None
+        act = self.scope.model.network.layers[layer - 1]
+        name = function_name(act.activation.name)
+        if name is None:
+            return None
+        f = Func(name, primes)
+        return apply_function(f, [value], act.alpha, arg.start)
+
+    def layer_of(self, value) -> int | None:
+        """The layer l whose pre-activations z^l hold every entry of ``value``."""
+        entries = list(value) if is_matrix(value) else [value]
+        for (kind, l), mat in self.scope.layers.items():
+            if kind == "z" and all(isinstance(e, sp.Symbol) and e in set(mat) for e in entries):
+                return l
+        return None
 
     def times(self, acc, op, v, node):
         """acc·v, with scalar factors gathered into one product at the end
@@ -280,6 +327,10 @@ class Evaluator:
             return d
         return multiply(self.expr(num), "div", self.expr(den), node.start)
 
+    def k_fracglyph(self, node):
+        """½ ⅓ ¼ ¾ …: the vulgar-fraction characters."""
+        return VULGAR[node.args[0].text]
+
     def k_fracdigits(self, node):
         a, b = (c for c in node.args[0].text if c.isdigit())     # \frac12 = 1/2
         return multiply(sp.Integer(a), "div", sp.Integer(b), node.start)
@@ -292,8 +343,56 @@ class Evaluator:
                      digits.start)
 
     def k_iverson(self, node):
-        """(z > 0) or [z > 0]: 1 where the comparison holds, else 0."""
-        return sp.Piecewise((1, self.relation(node)), (0, True))
+        """(z > 0), [z > 0], [y = k]: 1 where the comparison holds, else 0
+        (entry by entry when a side is a vector: the mask (Z > 0))."""
+        return self.indicator_of(node)
+
+    def k_indicator(self, node):
+        """\\mathbb{1}[z > 0], \\mathbb{1}(y = k), \\mathbf{1}_{i=j}, 1\\{z > 0\\}."""
+        return self.indicator_of(next(a for a in node.args if a.kind == "relation"))
+
+    k_relation = k_iverson         # np.where(Z > 0, …), np.int64(z > 0): a comparison as a mask
+
+    def indicator_of(self, node):
+        lhs, op, rhs = [a for a in node.args if a.kind != "CONDWORD"]
+        a, b = self.compared(lhs), self.compared(rhs)
+        if not (is_matrix(a) or is_matrix(b)):
+            return sp.Piecewise((1, self.compare(a, op, b, node)), (0, True))
+        rows, cols = next(v.shape for v in (a, b) if is_matrix(v))
+        if any(is_matrix(v) and v.shape != (rows, cols) for v in (a, b)):
+            raise FormulaError("a comparison of matrices of different shapes", node.start,
+                               "matching shapes")
+        pick = (lambda v, i, j: v[i, j] if is_matrix(v) else v)
+        return shrink(sp.ImmutableMatrix(rows, cols, lambda i, j: sp.Piecewise(
+            (1, self.compare(pick(a, i, j), op, pick(b, i, j), node)), (0, True))))
+
+    def compared(self, node: Node):
+        """A side of a comparison: a generic index letter (1_{i=j}) is its value."""
+        plain = unwrap(node)
+        if not self.scope.free and plain.kind == "NAME" and len(plain.text) == 1 \
+                and plain.text in INDEX_LETTERS:
+            return sp.Integer(self.indices(plain)[0])
+        return self.expr(node)
+
+    def compare(self, a, op, b, node):
+        """a op b for scalars; an equality only between numbers and indices (1(y = k)
+        with a class label y is a convention this spec does not have)."""
+        kind = canon(op.text)
+        if kind in ("=", "==", "!=", "\u2260", "ne", "neq"):
+            if not (a.is_Number and b.is_Number):
+                raise FormulaError(f"{self.src(node)!r} compares {self.src(node.args[0])!r} "
+                                   "with = : an indicator of an equality is read only between "
+                                   "indices (1_{i=j}); a class label y = k is not this spec's "
+                                   "convention (y is a one-hot target: write y_k)", node.start,
+                                   "an indicator of indices, or y_k")
+            return sp.true if (a == b) == (kind in ("=", "==")) else sp.false
+        rel = (sp.Gt if kind in (">", "gt") else sp.Lt if kind in ("<", "lt") else
+               sp.Ge if kind in ("\u2265", ">=", "ge", "geq", "geqslant") else sp.Le)
+        try:
+            return rel(a, b)
+        except TypeError:          # a complex or undefined side (sqrt(-1), 1/0)
+            raise FormulaError("these sides cannot be compared", node.start,
+                               "real expressions") from None
 
     def k_cases(self, node):
         """\\begin{cases} v_1 & \\text{if } c_1 \\\\ v_2 & \\text{otherwise} \\end{cases}."""
@@ -346,14 +445,7 @@ class Evaluator:
         a, b = self.expr(lhs), self.expr(rhs)
         if is_matrix(a) or is_matrix(b):
             raise FormulaError("a comparison of matrices", node.start, "scalars")
-        kind = canon(op.text)
-        rel = (sp.Gt if kind in (">", "gt") else sp.Lt if kind in ("<", "lt") else
-               sp.Ge if kind in ("\u2265", "ge", "geq", "geqslant") else sp.Le)
-        try:
-            return rel(a, b)
-        except TypeError:          # a complex or undefined side (sqrt(-1), 1/0)
-            raise FormulaError("these sides cannot be compared", node.start,
-                               "real expressions") from None
+        return self.compare(a, op, b, node)
 
     def k_bare(self, node):
         return self.value(node.args[0])
@@ -362,8 +454,13 @@ class Evaluator:
     def k_call(self, node):
         callee, args = node.args
         f = self.value(callee)
-        values = [self.expr(a) for a in args.args]
+        values, keywords = self.arguments(args)
+        if keywords and not (isinstance(f, Func) and f.name == "sum"):
+            raise FormulaError(f"keyword arguments ({', '.join(keywords)}) are read only for "
+                               "np.sum (axis, keepdims)", args.start, "plain arguments")
         if isinstance(f, Func):
+            if f.name == "sum" and keywords:
+                return self.axis_sum(values, keywords, node)
             return apply_function(f, values, self.scope.alpha, node.start)
         if f == LOSS and len(values) > 1:
             return LOSS            # E(y, ŷ): the loss written as a function
@@ -371,6 +468,61 @@ class Evaluator:
             return self.combine(f, "juxt", values[0], node)
         raise FormulaError(f"{self.src(callee)!r} is not a function", callee.start,
                            "one of: " + ", ".join(sorted(FUNCTIONS)))
+
+    def arguments(self, args: Node) -> tuple[list, dict]:
+        """The values of a call's arguments, and its keyword arguments (axis=1,
+        keepdims=True) by name."""
+        values, keywords = [], {}
+        for a in args.args:
+            if a.kind != "kwarg":
+                values.append(self.expr(a))
+                continue
+            name, _, value = a.args
+            plain = unwrap(value)
+            if plain.kind == "NAME" and plain.text in ("True", "False"):
+                keywords[name.text] = plain.text == "True"
+            else:
+                keywords[name.text] = self.expr(value)
+        return values, keywords
+
+    def axis_sum(self, values: list, keywords: dict, node: Node):
+        """np.sum(dZ, axis=1, keepdims=True): the sum of each row (axis 1, a column)
+        or of each column (axis 0, a row); without axis, of every entry."""
+        unknown = set(keywords) - {"axis", "keepdims"}
+        if unknown or len(values) != 1:
+            raise FormulaError(f"np.sum takes one array, axis and keepdims (not "
+                               f"{', '.join(sorted(unknown)) or 'several arrays'})", node.start,
+                               "np.sum(dZ, axis=1, keepdims=True)")
+        v, axis = values[0], keywords.get("axis")
+        if axis is None:
+            return total(v)
+        if axis not in (0, 1, -1):
+            raise FormulaError(f"axis={axis}: a matrix has axes 0 and 1", node.start, "axis=0 or 1")
+        if not is_matrix(v):
+            return v
+        if axis == 0:
+            row = sp.ImmutableMatrix(1, v.cols, lambda i, j: sp.Add(*v[:, j]))
+            return shrink(row if keywords.get("keepdims") else row.T)
+        return shrink(sp.ImmutableMatrix(v.rows, 1, lambda i, j: sp.Add(*v[i, :])))
+
+    def k_method(self, node):
+        """X.dot(Y), X.sum(axis=1, keepdims=True), X.astype(float), X.transpose()."""
+        target, method = node.args[0], node.args[1].text.lstrip(".")
+        args = node.args[2] if len(node.args) > 2 else Node("args", (), node.end, node.end)
+        x = self.expr(target)
+        if method == "astype":
+            kinds = [unwrap(a).text for a in args.args]
+            if len(kinds) != 1 or kinds[0] not in ("float", "int", "float64", "int64", "float32",
+                                                   "int32", "bool"):
+                raise FormulaError("astype takes a number type", args.start, "astype(float)")
+            return x
+        values, keywords = self.arguments(args)
+        if method == "sum":
+            return self.axis_sum([x] + values, keywords, node)
+        if keywords:
+            raise FormulaError(f".{method}() takes no keyword arguments", args.start, f".{method}(…)")
+        name = {"dot": "dot", "transpose": "transpose"}[method]
+        return apply_function(Func(name), [x] + values, self.scope.alpha, node.start)
 
     def k_prime(self, node):
         f = self.value(node.args[0])
@@ -387,6 +539,8 @@ class Evaluator:
         return updated(self.scope, self.expr(node.args[0]), node.start)
 
     def k_transpose(self, node):
+        if unwrap(node.args[0]).kind == "NUMBER":
+            raise FormulaError("a transpose of a number", node.start, "a matrix such as W^T")
         v = self.expr(node.args[0])
         return v.T if is_matrix(v) else v
 

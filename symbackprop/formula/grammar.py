@@ -65,8 +65,13 @@ sumindex: NAME | "{" NAME "}" | "{" NAME EQ expr "}"
         | postfix SUPDIGITS       -> supdigits
         | postfix TRANSPOSE       -> transpose
         | postfix "(" args ")"    -> call
-args: expr
-    | args "," expr
+        | postfix METHOD "(" args ")" -> method
+        | postfix METHOD "(" ")"  -> method
+args: arg
+    | args "," arg
+?arg: expr
+    | NAME EQ expr                -> kwarg
+    | expr CMP expr               -> relation
 
 ?subarg: NAME | NUMBER | COMMAND | WRAPPED
        | "{" args "}"             -> group
@@ -82,12 +87,20 @@ args: expr
      | LNORM expr RNORM           -> norm
      | FRAC fracarg fracarg       -> frac
      | FRACDIGITS                 -> fracdigits
+     | FRACGLYPH                  -> fracglyph
      | "(" expr CMP expr ")"      -> iverson
      | "[" expr CMP expr "]"      -> iverson
+     | "[" expr EQ expr "]"       -> iverson
+     | INDICATOR "[" relation "]" -> indicator
+     | INDICATOR "(" relation ")" -> indicator
+     | INDICATOR "_" "{" relation "}" -> indicator
+     | INDICATOR ESCLB relation ESCRB -> indicator
+     | INDOPEN relation ESCRB     -> indicator
      | CASES caserows ENDCASES    -> cases
      | CASES caserows ROWSEP ENDCASES -> cases
      | MATBEGIN matrows MATEND    -> matrix
      | ELLIPSIS
+relation: expr CMP expr | expr EQ expr
 caserows: caserow
         | caserows ROWSEP caserow
 caserow: expr AMP condition
@@ -99,17 +112,25 @@ matrow: expr? (AMP expr?)*
         | NAME | NUMBER | COMMAND | PARTIAL -> bare
 
 ADDOP: "+" | "-" | "\u2212"
-MULOP.2: "*" | "/" | "@" | "\u00b7" | "\u00d7" | "\u2299" | "\u2217" | "\u2218"
+MULOP.2: "*" | "/" | "@" | "\u00b7" | "\u00d7" | "\u2299" | "\u2217" | "\u2218" | "\u22c5"
+       | "\u2219"
        | /\\(cdot|times|odot|ast|circ|div)(?![A-Za-z])/
        | /\.(?![0-9A-Za-z])/
 SUP.3: "^" | "**"
 NEWMARK.4: "\ue002"
 PRIME.3: "'" | "\u2032" | "\u2019" | /\\prime(?![A-Za-z])/
-TRANSPOSE.3: /\.T(?![A-Za-z0-9_])/
-SUM.3: "\u2211" | /\\sum(?![A-Za-z])/
+TRANSPOSE.3: /\.T(?![A-Za-z0-9_])/ | "\u1d40" | "\u22a4"
+METHOD.3: /\.(dot|sum|astype|transpose|multiply)(?=\s*\()/
+SUM.3: "\u2211" | "\u03a3" | /\\sum(?![A-Za-z])/
 PARTIAL.3: "\u2202" | /\\partial(?![A-Za-z])/
 FRAC.3: /\\[dt]?frac(?![A-Za-z])/
 FRACDIGITS.4: /\\[dt]?frac\s*[0-9]\s*[0-9]/
+FRACGLYPH: /[\u00bc-\u00be\u2150-\u215e]/
+INDICATOR.4: /\\(mathbb|mathbf|mathds|mathbbm|bm|boldsymbol|mathrm|mathbbold)\s*\{\s*1\s*\}/
+           | /\\(mathbb|mathds|mathbbm)\s*1/ | "\U0001d7d9"
+INDOPEN.4: /1\s*\\\{/
+ESCLB.3: "\\{"
+ESCRB.3: "\\}"
 SUPDIGITS: /[\u00b2\u00b3\u00b9\u2070\u2074-\u2079]+/
 EQ.3: "=" | "\u2248" | /\\approx(?![A-Za-z])/ | ASSIGN
 ASSIGN: ":=" | "\u2254" | "\u2190" | /\\(leftarrow|gets)(?![A-Za-z])/
@@ -120,7 +141,8 @@ COMMAND: /\\[A-Za-z]+/
 NAME: /([A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9\u0391-\u03a9\u03b1-\u03c9]*|\u0177)/
 NUMBER: /([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+(?![A-Za-z]))?/
 
-CMP.3: ">" | "<" | "\u2265" | "\u2264" | /\\(geq?|leq?|gt|lt|geqslant|leqslant)(?![A-Za-z])/
+CMP.3: ">" | "<" | "\u2265" | "\u2264" | "==" | "!=" | "\u2260" | ">=" | "<="
+     | /\\(geq?|leq?|gt|lt|geqslant|leqslant|neq?)(?![A-Za-z])/
 CASES.4: /\\begin\s*\{cases\}/
 ENDCASES.4: /\\end\s*\{cases\}/
 ROWSEP.4: /\\\\(\s*\[\s*[0-9.]+\s*(pt|ex|em|mm|cm|in|bp|pc|mu)\s*\])?/
@@ -134,7 +156,8 @@ AMP: "&"
 CONDWORD.5: /\\(text|textrm|mathrm)\s*\{\s*(if|for|when|otherwise|else)\b[^{}]*\}/
 
 SPACING.3: /\\[,;:! ]/ | /\\q?quad(?![A-Za-z])/ | /\\displaystyle(?![A-Za-z])/
-         | /\\hline(?![A-Za-z])/
+         | /\\hline(?![A-Za-z])/ | /\\(no)?limits(?![A-Za-z])/
+         | /\\(nonumber|notag)(?![A-Za-z])/ | /\\(tag\*?|label)\s*\{[^{}]*\}/
 SIZING.3: /\\(left|right|[bB]igg?[lr]?)(?![A-Za-z])\s*\.?/
 WS: /\s+/
 %ignore WS
@@ -281,8 +304,25 @@ def normalise(text: str) -> str:
     text = re.sub(r"(?<=[A-Za-z0-9})])\*(?=\s*(?:=|:=|\\leftarrow|\u2190))", "\ue002", text)
     text = new_value_marks(text)      # w_5^{+} =, w5+ =, w_5' = (issue #13)
     text = _blank_ampersands(text)
+    # W^ᵀ, W^{[2]ᵀ}, a^⊤: a transpose sign inside a superscript is the letter T there
+    if "\u1d40" in text or "\u22a4" in text:
+        text = re.sub(r"\^(\{[^{}]*\}|[\u1d40\u22a4])",
+                      lambda m: m[0].replace("\u1d40", "T").replace("\u22a4", "T"), text)
+    text = _blank_layout(text).replace("\u2013", "-")      # an en dash typed for a minus
     # np.exp(z), numpy.tanh(z), math.log(x): the module prefix is blanked out
     return re.sub(r"\b(?:np|numpy|math)\.(?=[a-z])", lambda m: " " * len(m[0]), text)
+
+
+# A claim's closing punctuation (…σ'(z).  …,  …;) and \text{.}: not part of the formula.
+TRAILING = re.compile(r"(?:\s|[.,;]|\\[,;!: ]|\\q?quad(?![A-Za-z])|\\text\s*\{\s*[.,;]?\s*\})*$")
+
+
+def _blank_layout(text: str) -> str:
+    """Trailing punctuation becomes spaces (same length, positions kept)."""
+    m = TRAILING.search(text)
+    if m is None or m.start() == m.end():
+        return text
+    return text[:m.start()] + " " * (m.end() - m.start())
 
 
 # An elision (⋮ ⋯ ⋱ … \\dots \\vdots): entries or terms left out, which cannot be checked.

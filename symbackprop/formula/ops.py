@@ -101,9 +101,17 @@ FUNCTIONS = {   # canonical name → (builder, arguments)
     "softplus": (F.softplus, 1), "softmax": (None, 1), "max": (sp.Max, 2), "sqrt": (sp.sqrt, 1),
     # NumPy spellings (np./numpy. prefixes are dropped before parsing)
     "maximum": (sp.Max, 2), "dot": (None, 2), "matmul": (None, 2), "multiply": (None, 2),
-    "sum": (None, 1), "transpose": (None, 1),
+    "sum": (None, 1), "transpose": (None, 1), "outer": (None, 2), "where": (None, 3),
+    "square": (lambda x: x ** 2, 1), "abs": (sp.Abs, 1), "power": (None, 2),
+    "int64": (None, 1), "float64": (None, 1), "float32": (None, 1), "int32": (None, 1),
+    "heaviside": (None, 2),
+    # hyperbolic functions (tanh' = sech²), and ζ: softplus as Goodfellow et al. write it
+    "sech": (sp.sech, 1), "cosh": (sp.cosh, 1), "sinh": (sp.sinh, 1), "zeta": (F.softplus, 1),
+    "identity": (lambda x: x, 1),
 }
-ARRAY_FUNCTIONS = ("dot", "matmul", "multiply", "sum", "transpose")
+ARRAY_FUNCTIONS = ("dot", "matmul", "multiply", "sum", "transpose", "outer", "where", "power",
+                   "int64", "float64", "float32", "int32", "heaviside")
+CASTS = ("int64", "float64", "float32", "int32")
 # Functions with a parameter α (the network's, when written with one argument), as written.
 SLOPED = {"leakyrelu": "leaky_relu needs its slope: write leaky_relu(z, 0.01)",
           "elu": "elu needs its α: write elu(z, 1)"}
@@ -166,9 +174,9 @@ def apply_function(f: Func, args: list, alpha, where: int):
     if f.name in ARRAY_FUNCTIONS:
         return _array_function(f, args, where)
     if f.name in ("max", "maximum"):
-        if f.primes or len(args) < 2 or any(is_matrix(a) for a in args):
+        if f.primes or len(args) < 2:
             raise FormulaError("max takes two or more numbers", where, "max(0, z)")
-        return sp.Max(*args) ** f.power
+        return entrywise(lambda *v: sp.Max(*v) ** f.power, args, where)
     if len(args) != nargs:
         raise FormulaError(f"{f.name} takes {nargs} argument(s), not {len(args)}", where,
                            f"{nargs} argument(s)")
@@ -191,13 +199,41 @@ def _array_function(f: Func, args: list, where: int):
         return total(args[0])
     if f.name == "transpose":
         return args[0].T if is_matrix(args[0]) else args[0]
+    if f.name in CASTS:            # np.int64(z > 0): a mask as numbers
+        return args[0]
+    if f.name == "where":          # np.where(Z > 0, 1, 0)
+        return entrywise(lambda c, p, q: c * p + (1 - c) * q, args, where)
+    if f.name == "heaviside":      # np.heaviside(z, h0): 1 for z > 0, h0 at 0
+        return entrywise(lambda z, h: sp.Piecewise((0, z < 0), (h, sp.Eq(z, 0)), (1, True)),
+                         args, where)
+    if f.name == "power":
+        if is_matrix(args[1]) or not args[1].is_Number or abs(args[1]) > MAX_SYMBOLIC_EXP:
+            raise FormulaError("np.power takes a number as its exponent", where, "np.power(x, 2)")
+        return entrywise(lambda v, e: v ** e, args, where)
     a, b = args
+    if f.name == "outer":          # np.outer(a, b) = a bᵀ
+        column = (lambda v: v.reshape(len(v), 1) if is_matrix(v) else sp.ImmutableMatrix([v]))
+        return shrink(sp.ImmutableMatrix(column(a) * column(b).T))
     if f.name == "multiply":
         return multiply(a, "had", b, where)
     if f.name == "dot" and is_matrix(a) and is_matrix(b) and a.shape == b.shape \
             and a.cols == 1:
         return shrink(a.T * b)
     return multiply(a, "matmul", b, where)
+
+
+def entrywise(fn, args: list, where: int):
+    """fn over the entries of same-shaped matrices, a number standing for every entry
+    (np.maximum(0, Z), np.where(Z > 0, 1, 0))."""
+    shapes = {a.shape for a in args if is_matrix(a)}
+    if not shapes:
+        return fn(*args)
+    if len(shapes) > 1:
+        raise FormulaError("the arguments have different shapes", where, "matching shapes")
+    rows, cols = shapes.pop()
+    pick = (lambda v, i, j: v[i, j] if is_matrix(v) else v)
+    return shrink(sp.ImmutableMatrix(rows, cols,
+                                     lambda i, j: fn(*(pick(a, i, j) for a in args))))
 
 
 def _softmax(v, f: Func, where: int):
