@@ -267,7 +267,7 @@ RUNS = 15
 EXAMPLES_DIR = ROOT / "symbackprop" / "examples"
 # The shipped claims files and the spec each is checked against (the command each file names).
 CLAIMS = [(None, "calculus.txt"), ("bias_extra_weight", "four_equations.md"),
-          ("claims/one_hidden_ij.toml", "one_hidden_ij.md"), ("softmax_classifier", "relu_softmax.md"),
+          ("one_hidden_ij", "one_hidden_ij.md"), ("softmax_classifier", "relu_softmax.md"),
           ("worked_2331_numbered", "worked_2331_numbered.md")]
 
 # Run in a fresh process inside one source tree (this one or the reference), so it imports

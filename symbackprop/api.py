@@ -19,7 +19,7 @@ from .checker.report import check_files, report_json, split_paths
 from .checker.report import report_text as _report_text
 from .core.defaults import CLAIM_TIMEOUT, LEARNING_RATE
 from .core.derive import Derivation, derive
-from .core.examples import DEFAULT_EXAMPLE, EXAMPLES, example_names, example_path
+from .core.examples import DEFAULT_EXAMPLE, EXAMPLES, claims_names, claims_path, example_names, example_path
 from .core.files import write_atomic, write_files
 from .core.network import Network, build_network
 from .core.notation import Notation, make_notation

@@ -339,7 +339,7 @@ def test_example_calculus():
 
 
 def test_example_one_hidden_ij():
-    bad = wrong(verdicts_of(CLAIMS / "one_hidden_ij.toml", "one_hidden_ij.md"))
+    bad = wrong(verdicts_of(example_path("one_hidden_ij"), "one_hidden_ij.md"))
     assert sorted(bad) == [(20, 0), (22, 0), (24, 0), (29, 0)]
     assert "missing activation derivative" in bad[(20, 0)]
     assert "update written as an equation" in bad[(29, 0)]

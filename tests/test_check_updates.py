@@ -199,7 +199,7 @@ def test_a_number_for_a_matrix_is_incorrect():
 def test_generic_indices_cover_the_bias_row_of_extra_weight_notation():
     """Seed 000: W^{(1)} is 3×2 with the bias as the third row; the update rule over
     i, j, k is checked for all 6 + 3 weights, including the bias rows."""
-    spec = EXAMPLES / "claims" / "one_hidden_ij.toml"
+    spec = EXAMPLES / "one_hidden_ij.toml"
     [v] = check(spec, r"W_{ij}^{(k)} := W_{ij}^{(k)} - \alpha \frac{\partial E}{\partial "
                       r"W_{ij}^{(k)}}", isolate=False)
     assert v.verdict == "correct" and "all 9 index values" in v.notes[0]
@@ -207,7 +207,7 @@ def test_generic_indices_cover_the_bias_row_of_extra_weight_notation():
 
 def test_a_star_marks_the_new_value_as_in_seed_000():
     """Seed 000 writes the update W_{ij}^{(k)}* = W_{ij}^{(k)} − α ∂E/∂W_{ij}^{(k)}."""
-    spec = EXAMPLES / "claims" / "one_hidden_ij.toml"
+    spec = EXAMPLES / "one_hidden_ij.toml"
     [v] = check(spec, r"W_{ij}^{(k)}* = W_{ij}^{(k)} - \alpha \frac{\partial E}{\partial "
                       r"W_{ij}^{(k)}}", isolate=False)
     assert v.verdict == "correct"

@@ -22,7 +22,7 @@ from symbackprop.api import example_path, prepare
 
 from conftest import spec_text
 
-ONE_HIDDEN_IJ = "symbackprop/examples/claims/one_hidden_ij.toml"
+ONE_HIDDEN_IJ = "symbackprop/examples/one_hidden_ij.toml"
 
 
 def S(name):

@@ -207,7 +207,7 @@ def test_sizes_just_under_the_caps_still_work(tmp_path, model, worked):
 def test_shipped_templates_render_identically_in_the_sandbox(tmp_path):
     """(test_documents covers worked_2331_numbered in float64; here the ij notation with
     the bias as an extra weight and ŷ, in exact arithmetic)"""
-    model = prepare(Path(example_path("worked_2331")).parent / "claims" / "one_hidden_ij.toml")
+    model = prepare(example_path("one_hidden_ij"))
     (tmp_path / "empty").mkdir()
     w = model.worked(exact=True)
     plain = make_documents(model, ["md", "tex"], "x", w)

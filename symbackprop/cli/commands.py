@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model, NonFinite,
-                  SpecError, check_files, example_names, example_path, generate, load_samples_csv,
-                  make_documents, plot_loss, prepare, report_json, report_text, split_paths,
-                  train, training_json, write_atomic, write_files)
+                  SpecError, check_files, claims_names, claims_path, example_names, example_path,
+                  generate, load_samples_csv, make_documents, plot_loss, prepare, report_json,
+                  report_text, split_paths, train, training_json, write_atomic, write_files)
 from ..core.spec import raised_limits
-from .parser import UsageError
+from .parser import FORMATS, UsageError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,8 +54,12 @@ def _run(args) -> int:
         if args.command == "check":
             return cmd_check(args)
         if args.command == "examples":
+            print("specs (symbackprop derive NAME, eval NAME, check NAME …):")
             for name in example_names():
-                print(f"{name:22s} {example_path(name)}")
+                print(f"  {name:26s} {example_path(name)}")
+            print("claims files (symbackprop check SPEC NAME, from any directory):")
+            for name in claims_names():
+                print(f"  {name:26s} {claims_path(name)}")
             return 0
     except (SpecError, UsageError, DocumentError) as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
@@ -67,9 +71,19 @@ def _run(args) -> int:
 
 
 def _model(spec: str | None) -> Model:
-    if spec is not None and not spec.strip():
+    """The model of a spec argument: a TOML file, or a built-in example's name."""
+    if spec is None:
+        return prepare(example_path(DEFAULT_EXAMPLE))
+    if not spec.strip():
         raise UsageError(f"spec {spec!r}: expected a network spec file (TOML), not an empty name.")
-    return prepare(Path(spec) if spec is not None else example_path(DEFAULT_EXAMPLE))
+    if Path(spec).exists():
+        return prepare(Path(spec))
+    if spec in example_names():
+        return prepare(spec)
+    if spec.lower() in FORMATS:
+        raise UsageError(f"{spec}: a format given where the spec goes; give formats with -f, "
+                         f"one or a comma list (-f md,{spec}).")
+    return prepare(Path(spec))            # the spec error names the missing file
 
 
 def _learning_rate(lr: float | None) -> float | None:
@@ -112,6 +126,11 @@ def cmd_derive(args) -> int:
         worked = model.worked(init, exact=getattr(args, "exact", False))
     elif getattr(args, "exact", False):
         raise UsageError("--exact needs a worked example: give values.x and values.y in the spec.")
+    elif init is not None:
+        print(f"symbackprop: note: --init {init} not used: the spec gives no [values] x and y, so "
+              "the document is the symbolic derivation without a worked example (add values.x "
+              "and values.y for one, with seeded random parameters where [values] has none).",
+              file=sys.stderr)
     files = make_documents(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
                            worked, only, digits, templates)
     for out in write_files(Path(getattr(args, "output", "output")), files):   # all or none
@@ -242,16 +261,53 @@ def finite_or_null(data, path: str = "", notes: list | None = None):
     return data
 
 
+def _shipped_claims(path: str) -> str:
+    """A path as given, or the shipped claims file of that name when no such file is here."""
+    shipped = None if os.path.lexists(path) else claims_path(path)
+    return str(shipped) if shipped is not None else path
+
+
+def _looks_like_spec(path: Path) -> bool:
+    """A .toml file, or a file whose first lines read like a network spec."""
+    if path.suffix == ".toml":
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return (re.search(r"^\s*inputs\s*=\s*\d", head, re.M) is not None
+            and re.search(r"^\s*\[\[\s*layer\s*\]\]", head, re.M) is not None)
+
+
+def _swapped(paths: list[str], no_spec: bool) -> str | None:
+    """The message for claims given before their spec (``check claims.md net.toml``)."""
+    specs = [p for p in paths[1:] if p.endswith(".toml")
+             or (p in example_names() and not os.path.lexists(p))]
+    if no_spec or not specs:
+        return None
+    return (f"{specs[0]} is a spec, given after the claims: expected symbackprop check SPEC "
+            "CLAIMS... — the spec first, then the claims files.")
+
+
 def cmd_check(args) -> int:
     """Check claims files against a spec; exit 0 when every claim is correct, else 1."""
     if not 0 < args.timeout <= 600:
         raise UsageError(f"--timeout {args.timeout:g}: expected seconds between 0 and 600.")
     if not 0 < args.max_time <= 86400:
         raise UsageError(f"--max-time {args.max_time:g}: expected seconds between 0 and 86400.")
+    paths = [_shipped_claims(p) for p in args.paths]
     try:
-        spec, files = split_paths(args.paths, args.no_spec)
+        spec, files = split_paths(paths, args.no_spec)
     except ValueError as err:
-        raise UsageError(str(err)) from None
+        raise UsageError(_swapped(paths, args.no_spec) or str(err)) from None
+    if spec is None and _swapped(paths, args.no_spec):
+        raise UsageError(_swapped(paths, args.no_spec))
+    for f in files:
+        if _looks_like_spec(f):
+            raise UsageError(f"{f}: a network spec given as a claims file; expected "
+                             "symbackprop check SPEC CLAIMS... — the spec first, then the "
+                             "claims files (or --no-spec CLAIMS...).")
     model = prepare(spec) if spec is not None else None
     reports = check_files(model, files, timeout=args.timeout, max_time=args.max_time)
     print(dumps(finite_or_null(report_json(reports))) if args.json else report_text(reports, model),

@@ -38,6 +38,20 @@ def _integer(least: int, what: str):
     return parse
 
 
+FORMATS = ("md", "tex", "pdf", "html")
+
+
+def formats(text: str) -> list[str]:
+    """An argparse type: ``md``, or a comma list ``md,tex,pdf`` of known formats."""
+    chosen = [f.strip().lower() for f in text.split(",")]
+    wrong = [f for f in chosen if f not in FORMATS]
+    if wrong:
+        raise argparse.ArgumentTypeError(
+            f"{wrong[0]!r} is not a format; expected {', '.join(FORMATS)} (one, or a comma list "
+            "like md,tex,pdf)")
+    return chosen
+
+
 # --init SEED: NumPy's generator takes no negative seed
 _seed = _integer(0, "a non-negative integer seed")
 _count = _integer(1, "a positive integer")
@@ -62,9 +76,10 @@ def parser() -> argparse.ArgumentParser:
                        epilog="example:\n  symbackprop derive net.toml -f md -o output\n"
                               "  symbackprop derive            (the built-in 2-3-3-1 example)")
     d.add_argument("spec", nargs="?", help="network spec (TOML); default: the built-in example")
-    d.add_argument("-f", "--format", action="append", choices=["md", "tex", "pdf", "html"],
-                   help="output format, repeatable: md (+ the network as SVG), tex, pdf (needs "
-                        "pdflatex), html (one offline page); default md")
+    d.add_argument("-f", "--format", action="extend", type=formats, metavar="FORMATS",
+                   help="output formats, a comma list or repeated: md (+ the network as SVG), "
+                        "tex, pdf (needs pdflatex), html (one offline page); default md "
+                        "(-f md,tex,pdf)")
     d.add_argument("-o", "--output", default="output", help="output directory (default ./output)")
     d.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
     d.add_argument("--templates", metavar="DIR", help="a directory of templates overriding the shipped ones")

@@ -1,4 +1,5 @@
-"""The built-in example specs shipped in ``symbackprop/examples``."""
+"""The built-in example specs shipped in ``symbackprop/examples``, and the claims
+files shipped in ``symbackprop/examples/claims`` (found by file name from anywhere)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,9 @@ from pathlib import Path
 from .errors import SpecError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CLAIMS = EXAMPLES / "claims"
 DEFAULT_EXAMPLE = "worked_2331"
+CLAIMS_SUFFIXES = (".md", ".tex", ".txt")
 
 
 def example_names() -> list[str]:
@@ -47,3 +50,23 @@ def example_path(name: str) -> Path:
     if not path.is_file():
         raise SpecError(f"no built-in example {name!r}; the examples are: {', '.join(example_names())}.")
     return path
+
+
+def claims_names() -> list[str]:
+    """The file names of the shipped claims files, sorted (``worked_2331_numbered.md``, …).
+
+    >>> "calculus.txt" in claims_names()
+    True
+    """
+    return sorted(p.name for p in CLAIMS.iterdir() if p.suffix in CLAIMS_SUFFIXES)
+
+
+def claims_path(name: str) -> Path | None:
+    """The shipped claims file of that file name, or None.
+
+    >>> claims_path("calculus.txt").parent.name
+    'claims'
+    >>> claims_path("../worked_2331.toml") is None
+    True
+    """
+    return CLAIMS / name if name in claims_names() else None
