@@ -100,8 +100,7 @@ class Derivation:
     def gradient(self, param: sp.Symbol) -> sp.Expr:
         """∂E/∂param = δ^l_j a^{l−1}_k (weights) or δ^l_j (biases)."""
         kind, l, j, k = self.network.location[param]
-        layer = self.layers[l - 1]
-        return layer.delta[j] * layer.a_prev[k] if kind == "W" else layer.delta[j]
+        return self.symbolic.gradient(f"{kind}{l}", j, k)
 
     # ---- chain rule, path by path ---------------------------------------
     def n_paths(self, param: sp.Symbol) -> int:

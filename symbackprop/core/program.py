@@ -423,6 +423,12 @@ class Symbolic:
             return e.closed.xreplace(subs)
         return sp.Add(*[self.dE_da(m) * self.dadz(i, m, j) for m in range(self.p.output.size)])
 
+    def gradient(self, name: str, j: int, k: int | None = None) -> sp.Expr:
+        """∂E/∂name[j, k] (a bias: ∂E/∂name[j]) = Σ over its uses of δ_c,j a_src,k (or δ_c,j)."""
+        e = next(g for g in self.p.gradients if g.out == name)
+        return sp.Add(*[self.sym[t.var][j] * (self.sym[s][k] if s is not None else 1)
+                        for t, s in zip(e.terms, e.sources)])
+
     def forward(self, i: int, j: int) -> tuple[sp.Expr, sp.Expr]:
         """(z_i,j = Σ w a + b, a_i,j = f(z_i,j)) right-hand sides."""
         e = self.p.forward[2 * (i - 1)]
