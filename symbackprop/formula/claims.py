@@ -1,10 +1,15 @@
 """Find the claims in a file: one per line in text, every equation in Markdown/LaTeX.
 
-Text files: each non-blank line is a claim; ``#`` starts a comment.
-Markdown and LaTeX files: every ``$…$``, ``$$…$$``, ``\\[…\\]`` and every line
-of an ``equation``/``align`` environment that contains ``=``; alignment
-``&`` and ``\\\\`` line breaks are dropped.  Line numbers are 1-based and
-point at the line the equation starts on.
+Text files: each non-blank line is a claim; ``#`` starts a comment; a line that
+starts with ``=`` continues the chain of the line before it.
+Markdown and LaTeX files: every ``$…$``, ``$$…$$``, ``\\[…\\]`` and every row
+of an ``equation``/``align``/``eqnarray``/``multline``/``gather`` environment
+(and of ``split``/``aligned`` inside one) that contains ``=``; alignment ``&``,
+``\\\\`` line breaks, ``\\label``, ``\\tag``, ``\\nonumber`` and closing
+punctuation are dropped; a row that starts with ``=`` or an operator (``& = &``
+in eqnarray, ``&= …`` in align, ``+ …`` in multline), or follows a row that
+ends with one, is the next link of the row before it (one chain ``A = B = C``).
+Line numbers are 1-based and point at the line the equation starts on.
 """
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ CANDIDATE = re.compile(r"\$|\\\[|\\begin\{")
 ENVIRONMENT = re.compile(r"\\begin\{(equation|align|gather|multline|eqnarray)(\*?)\}")
 LABEL = re.compile(r"\\(?:label|tag|nonumber|notag)(?:\{[^}]*\})?")
 FENCES = ("```", "~~~")
+# A text line that starts with a relation continues the claim of the line before it.
+CONTINUES = re.compile(r"(?:=(?!=)|\u2248|\\approx(?![A-Za-z]))")
 MARKUP = {".md", ".markdown", ".tex", ".latex", ".mdx", ".rmd", ".qmd"}
 
 
@@ -49,11 +56,19 @@ def extract(text: str, kind: str = "text") -> list[ClaimText]:
     text = text.removeprefix("\ufeff")       # a byte-order mark is not part of a claim
     if kind == "markup":
         return _markup(text)
-    out = []
+    out, last = [], 0
     for n, raw in enumerate(text.splitlines(), start=1):
         claim = raw.split("#", 1)[0].strip()
-        out += [ClaimText(n, c) for c in split_equations(claim) if c]
+        if out and last == n - 1 and CONTINUES.match(claim):
+            # a line that starts with = continues the chain of the line before it
+            out[-1] = ClaimText(out[-1].line, f"{out[-1].text.rstrip(',.;')} {claim}")
+            last = n
+            continue
+        pieces = [ClaimText(n, c) for c in split_equations(claim) if c]
+        out += pieces
+        last = n if pieces else last
     return out
+
 
 
 def kind_of(path: str | Path) -> str:
@@ -165,6 +180,9 @@ def _markup(text: str) -> list[ClaimText]:
         if kind == "env":
             out += _rows(body, lines.at(start - len(env) - len("\\begin{}")))
             continue
+        if LAYOUT.search(body):            # $$\begin{aligned} … \end{aligned}$$: its rows
+            out += _rows(body, lines.at(start))
+            continue
         line = lines.at(start + len(body) - len(body.lstrip()))
         for claim in split_equations(_clean(body)):
             if EQUATION.search(claim):
@@ -177,6 +195,7 @@ def _rows(body: str, line: int) -> list[ClaimText]:
     alignment ``&`` are cut at the top level only (a matrix or cases inside a row keeps
     its own)."""
     out = []
+    body = LAYOUT.sub("", body)
     lines = _Lines(body)
     for pos, row in _top_level_rows(body):
         start = line - 1 + lines.at(pos) + (len(row) - len(row.lstrip("\n")))
@@ -187,15 +206,31 @@ def _rows(body: str, line: int) -> list[ClaimText]:
 
 
 NESTING = re.compile(r"\\begin\s*\{[^}]*\}|\\end\s*\{[^}]*\}|\\\\|&")
+# Environments inside a display that only lay rows out (split inside equation, aligned
+# inside $$…$$): their rows are the display's rows.
+LAYOUT = re.compile(r"\\(?:begin|end)\s*\{(?:split|aligned|gathered|alignedat|multlined)\}"
+                    r"(?:\s*\{[0-9]*\}|\s*\[[a-z]\])?")
+# A row that continues the one before (`& = & …` in eqnarray, `&= …` in align, `+ …` in
+# multline), or a row that breaks after an operator: each such row is a link of one chain.
+LEADING = re.compile(r"(?:\s|&|\\[,;:! ]|\\q?quad(?![A-Za-z])|\\(?:hphantom|phantom)\s*\{[^{}]*\})*")
+OPENS = re.compile(r"(?:=|\u2248|:=|\u2254|\\approx(?![A-Za-z])|\+|-(?!\s*\\end)|\u2212|\*|/|"
+                   r"\u00b7|\u00d7|\u2299|\u22c5|\\(?:cdot|times|odot|circ)(?![A-Za-z]))")
+CLOSES = re.compile(r"(?:=|\+|-|\u2212|\\(?:cdot|times|odot)|\\left\s*[(\[.]|[(\[])\s*$")
 
 
 def _top_level_rows(body: str) -> list[tuple[int, str]]:
     r"""(offset, row) of the rows of ``body``: split at ``\\\\`` and with ``&`` dropped
-    outside any inner ``\\begin…\\end``.
+    outside any inner ``\\begin…\\end`` (split and aligned only lay rows out and are
+    dropped); a row that starts with ``=`` or an operator (or follows a row that ends
+    with one) is joined to the row before it, so ``A &= B \\ &= C`` is one chain.
 
     >>> _top_level_rows(r"W &= \begin{pmatrix} a \\ b \end{pmatrix} \\ y &= 1")
     [(0, 'W = \\begin{pmatrix} a \\\\ b \\end{pmatrix} '), (44, ' y = 1')]
+    >>> _top_level_rows(r"E &= a \\ &= b")
+    [(0, 'E = a = b')]
     """
+    if LAYOUT.search(body):
+        body = LAYOUT.sub("", body)
     rows, depth, start, kept = [], 0, 0, []
     last = 0
     for m in NESTING.finditer(body):
@@ -212,7 +247,20 @@ def _top_level_rows(body: str) -> list[tuple[int, str]]:
                 kept, start = [], m.end()
     kept.append(body[last:])
     rows.append((start, "".join(kept)))
-    return rows
+    return _chained(rows)
+
+
+def _chained(rows: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Continuation rows joined to the row they continue (see ``_top_level_rows``)."""
+    out: list[tuple[int, list[str]]] = []
+    for start, row in rows:
+        lead = LEADING.match(row).end()
+        if out and (OPENS.match(row, lead) or CLOSES.search(_closed(out[-1][1][-1]))):
+            out[-1][1][-1] = _closed(out[-1][1][-1])
+            out[-1][1].append(" " + row[lead:])
+        else:
+            out.append((start, [row]))
+    return [(start, "".join(parts)) for start, parts in out]
 
 
 # Several equations in one display: x = 1 \quad\text{or}\quad y = 2, a = b \Rightarrow c = d.
@@ -236,6 +284,12 @@ def split_equations(math: str) -> list[str]:
     pieces = [JOINER.sub("", p).strip() for p in SEPARATOR.split(math)]
     kept = [p for p in pieces if EQUATION.search(p)]
     return kept or [math]
+
+
+def _closed(row: str) -> str:
+    """A row about to be continued: its labels and closing punctuation dropped (its
+    leading line breaks kept, for the line number)."""
+    return LABEL.sub("", row).rstrip().rstrip(",.;").rstrip()
 
 
 def _clean(math: str) -> str:
