@@ -171,8 +171,10 @@ def test_rewrites_change_only_the_recursion_they_name():
                      * a1[0] * (1 - a1[0])) == 0
     doubled = Symbolic(with_dEda(p, factor=sp.S(2)), t)
     assert sp.expand(doubled.delta(2, 0) - 2 * (a2[0] - y[0]) * a2[0] * (1 - a2[0])) == 0
-    expanded = doubled.delta(1, 0, expand=True)
+    expanded = Symbolic(with_dEda(p, factor=sp.S(2)), t, expand=True).delta(1, 0)
     assert not expanded.free_symbols & set(d2)
+    assert sp.expand(expanded - doubled.delta(1, 0).xreplace({d2[k]: doubled.delta(2, k)
+                                                              for k in range(2)})) == 0
     wide = build_program(1, [Node(1, 3, (Edge(0, "W1"),), None, ACT["tanh"]),
                              Node(2, 1, (Edge(1, "W2"),), None, ACT["identity"])], LOSSES["sse"])
     with pytest.raises(NoSuchEntry):

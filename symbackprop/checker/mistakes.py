@@ -2,7 +2,11 @@
 
 ``Forms`` writes the textbook formula of a target (∂E/∂w, δ, ∂E/∂a, z, a,
 the loss) with hooks where students go wrong; a ``Mistake`` switches one
-hook.  The checker evaluates every mutation at the claim's test points and
+hook.  The mistakes in the recursion (f' left out, at the wrong argument or of the
+wrong activation; Wᵀ written W; ∂E/∂a with a dropped ½, a flipped sign or log base
+10) are rewrites of the derivation's program (``rewritten``, core.program), whose
+δ's ``Forms`` expands; the others (a^{l−1} of another layer, the whole formula
+scaled) stay rewrites of the formula.  The checker evaluates every mutation at the claim's test points and
 names the first one that matches the claim (``mutated``: the mutated truth of a
 written quantity).  Free-standing derivatives of an activation get the
 activation-level mutations from ``free_mutations``.
@@ -13,9 +17,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..core.derive import Derivation
+from ..core.derive import Derivation, network_symbols
 from ..core.functions import ACTIVATIONS, sigmoid
-from ..core.symbols import A, Z
+from ..core.program import (NoSuchEntry, Program, Symbolic, unclosed, untransposed, with_dEda,
+                            with_fprime)
+from ..core.symbols import A, A_I, KD, Z
 from ..formula.names import LOSS
 from ..formula.ops import Partial
 from .context import Context, points_for
@@ -25,8 +31,8 @@ from .truth import Truth
 OTHER_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 
 
-class NotApplicable(ValueError):
-    """The mistake cannot be made on this target (e.g. no such swapped index)."""
+# The mistake cannot be made on this target (e.g. no such swapped index).
+NotApplicable = NoSuchEntry
 
 
 @dataclass(frozen=True)
@@ -42,80 +48,54 @@ class Mistake:
     scale: sp.Expr = sp.S.One        # the whole formula times this
 
 
-class Forms:
-    """Textbook formulas of one network with one mistake switched on."""
+DEDA_FACTORS = {"flip": sp.S.NegativeOne, "double": sp.S(2), "half": sp.Rational(1, 2)}
+
+
+def rewritten(d: Derivation, m: Mistake) -> Program:
+    """The derivation's program with the mistake's changes to the recursion made: f'
+    (left out, at a, another activation's, softmax's Jacobian as its diagonal), Wᵀ
+    written W, ∂E/∂a doubled, halved, negated or in log base 10.  δ at the output is the
+    textbook chain ∂E/∂a ⊙ f', where these mistakes are made."""
+    p = unclosed(d.program)
+    if m.fprime != "ok":
+        p = with_fprime(p, *_slope(d, m), at=m.at_layer)
+    if m.transpose:
+        p = untransposed(p)
+    if m.dEda != "ok":
+        p = with_dEda(p, log_base=sp.S(10)) if m.dEda == "log10" else \
+            with_dEda(p, factor=DEDA_FACTORS[m.dEda])
+    return p
+
+
+def _slope(d: Derivation, m: Mistake) -> tuple[sp.Expr | None, sp.Expr | None]:
+    """(f' of an elementwise node in Z and A, ∂a_i/∂z_j of a softmax node) as mistaken."""
+    if m.fprime == "missing":
+        return sp.S.One, KD
+    if m.fprime == "elementwise":                  # softmax as if elementwise: diagonal only
+        return None, A_I * (1 - A_I) * KD
+    layer = d.layers[m.at_layer - 1]
+    if m.fprime == "argument":                     # f'(a) written for f'(z)
+        return d.local[m.at_layer - 1].fprime.subs(Z, A), None
+    how, name = m.fprime.split(":")
+    other = ACTIVATIONS[name]
+    if how == "wrong_out":                         # its output form at this layer's a: a(1 − a)
+        return other.in_terms_of_output(A), None
+    return sp.diff(other.build(Z, layer.alpha), Z), None
+
+
+class Forms(Symbolic):
+    """Textbook formulas of one network with one mistake switched on: the recursion
+    (δ, f', ∂a/∂z, ∂E/∂a) is that of the rewritten program, expanded; the formula
+    hooks (a^{l−1} of another layer, a scale, z with W's indices swapped) are here."""
 
     def __init__(self, d: Derivation, m: Mistake):
+        super().__init__(rewritten(d, m), network_symbols(d.network), expand=True)
         self.d, self.m = d, m
         self.truth = Truth(d)
-        self.memo: dict = {}
 
     def applies(self, l: int) -> bool:
         """Is the activation-derivative mistake switched on in layer ``l``?"""
         return self.m.fprime != "ok" and self.m.at_layer in (None, l)
-
-    def fprime(self, l: int, j: int) -> sp.Expr:
-        layer, m = self.d.layers[l - 1], self.m
-        if not self.applies(l):
-            return self.d.fprime(layer, j)
-        if m.fprime == "missing":
-            return sp.S.One
-        ld = self.d.local[l - 1]
-        if m.fprime == "argument":               # f'(a) written for f'(z)
-            return ld.fprime.subs(Z, layer.a[j])
-        how, name = m.fprime.split(":")
-        other = ACTIVATIONS[name]
-        if how == "wrong_out":                   # its output form at this layer's a: a(1 − a)
-            return other.in_terms_of_output(layer.a[j])
-        return sp.diff(other.build(Z, layer.alpha), Z).subs(Z, layer.z[j])
-
-    def dadz(self, l: int, i: int, j: int) -> sp.Expr:
-        layer = self.d.layers[l - 1]
-        if not layer.activation.layerwise:
-            return self.fprime(l, j) if i == j else sp.S.Zero
-        if not self.applies(l):
-            return self.d.dadz(layer, i, j)
-        if self.m.fprime == "elementwise":          # softmax as if elementwise: diagonal only
-            return layer.a[i] * (1 - layer.a[i]) if i == j else sp.S.Zero
-        if self.m.fprime == "missing":
-            return sp.S.One if i == j else sp.S.Zero
-        return self.d.dadz(layer, i, j)
-
-    def dE_da(self, i: int) -> sp.Expr:
-        if ("dE_da", i) not in self.memo:
-            self.memo[("dE_da", i)] = self._dE_da(i)
-        return self.memo[("dE_da", i)]
-
-    def _dE_da(self, i: int) -> sp.Expr:
-        d, how = self.d, self.m.dEda
-        loss = d.loss
-        if how == "log10":
-            loss = loss.replace(sp.log, lambda u: sp.log(u) / sp.log(10))
-        true = sp.diff(loss, d.network.output.a[i])
-        return {"flip": -true, "double": 2 * true, "half": true / 2}.get(how, true)
-
-    def delta(self, l: int, j: int) -> sp.Expr:
-        """δ^l_j with the mistake, through the recursion (each one built once)."""
-        if ("delta", l, j) not in self.memo:
-            self.memo[("delta", l, j)] = self._delta(l, j)
-        return self.memo[("delta", l, j)]
-
-    def _delta(self, l: int, j: int) -> sp.Expr:
-        d = self.d
-        if l == len(d.layers):
-            n = d.network.output.n_out
-            return sp.Add(*[self.dE_da(i) * self.dadz(l, i, j) for i in range(n)])
-        nxt = d.layers[l]
-        return sp.Add(*[self.weight(nxt, k, j) * self.delta(l + 1, k)
-                        for k in range(nxt.n_out)]) * self.fprime(l, j)
-
-    def weight(self, layer, k: int, j: int) -> sp.Expr:
-        """w^{l+1}_{kj} in the δ recursion; w^{l+1}_{jk} with the indices swapped."""
-        if not self.m.transpose:
-            return layer.W[k, j]
-        if j < layer.n_out and k < layer.n_in:
-            return layer.W[j, k]
-        raise NotApplicable("no weight w_{jk} with these indices")
 
     def prev(self, l: int, k: int) -> sp.Expr | None:
         """a^{l−1}_k, or the mistaken layer's activation."""
@@ -138,9 +118,7 @@ class Forms:
         if node.kind == "a" and node.layer == len(self.d.layers):
             return self.dE_da(node.j)
         if node.kind in ("a", "x"):
-            nxt = self.d.layers[node.layer]
-            return sp.Add(*[self.weight(nxt, k, node.j) * self.delta(node.layer + 1, k)
-                            for k in range(nxt.n_out)])
+            return self.back(node.layer, node.j)
         return None
 
     def target(self, of, wrt) -> sp.Expr | None:

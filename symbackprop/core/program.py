@@ -306,6 +306,12 @@ def untransposed(p: Program) -> Program:
                                      for e in p.backward))
 
 
+def unclosed(p: Program) -> Program:
+    """``p`` with δ at the output as the textbook chain ∂E/∂a ⊙ f' (or Jacobianᵀ ∂E/∂a),
+    not its closed form: where the mistakes are made."""
+    return replace(p, backward=(replace(p.output_delta, closed=None),) + p.backward[1:])
+
+
 def with_dEda(p: Program, factor: sp.Expr = sp.S.One, log_base: sp.Expr | None = None) -> Program:
     """``p`` with ∂E/∂a at the output times ``factor`` (a dropped ½: 2), or taken of E
     with its logs read in ``log_base``."""
@@ -338,13 +344,15 @@ class Symbolic:
     """Each entry of a program as a SymPy formula in the symbols of ``symbols``.
 
     ``delta(i, j)`` is δ_i,j in the δ symbols of the nodes node i feeds (the one-step
-    recursion the documents show); ``delta(i, j, expand=True)`` substitutes those δ's
-    in turn, down to a, z, y and the parameters (how the mistakes build a mutated δ).
-    The equation table is compiled once; every entry is built once.
+    recursion the documents show); with ``expand`` those δ's are substituted in turn,
+    down to a, z, y and the parameters (how the mistakes build a mutated δ).  The
+    equation table is compiled once; every entry is built once.  The methods are the
+    hooks of the recursion (``fprime``, ``dadz``, ``weight``, ``dE_da``): a subclass
+    may override one (checker.diagnose's slips).
     """
 
-    def __init__(self, p: Program, symbols: dict[str, sp.ImmutableMatrix]):
-        self.p, self.sym = p, symbols
+    def __init__(self, p: Program, symbols: dict[str, sp.ImmutableMatrix], expand: bool = False):
+        self.p, self.sym, self.expand = p, symbols, expand
         self.eqn = {e.out: e for e in p.backward}
         self.memo: dict = {}
 
@@ -373,27 +381,28 @@ class Symbolic:
             return W[j, k]
         raise NoSuchEntry("no weight w_{jk} with these indices")
 
-    def back(self, i: int, j: int, expand: bool = False) -> sp.Expr:
+    def back(self, i: int, j: int) -> sp.Expr:
         """∂E/∂a_i,j = Σ over the nodes c that i feeds of (W_cᵀ δ_c)_j."""
         e = self.eqn[f"g{i}"]
         parts = []
         for w, var in e.terms:
             c = int(var[1:])
             if w is None:
-                parts.append(self._delta_ref(c, j, expand))
+                parts.append(self._delta_ref(c, j))
             else:
-                parts += [self.weight(w, k, j, e.transpose) * self._delta_ref(c, k, expand)
+                parts += [self.weight(w, k, j, e.transpose) * self._delta_ref(c, k)
                           for k in range(self.p.size(c))]
         return sp.Add(*parts)
 
-    def _delta_ref(self, c: int, k: int, expand: bool) -> sp.Expr:
-        return self.delta(c, k, True) if expand else self.sym[f"d{c}"][k]
+    def _delta_ref(self, c: int, k: int) -> sp.Expr:
+        return self.delta(c, k) if self.expand else self.sym[f"d{c}"][k]
 
-    def delta(self, i: int, j: int, expand: bool = False) -> sp.Expr:
-        key = (i, j, expand)
+    def delta(self, i: int, j: int) -> sp.Expr:
+        """δ_i,j: at the output from ∂E/∂a, else (Σ Wᵀ δ)_j f_i'(z_i,j)."""
+        key = ("delta", i, j)
         if key not in self.memo:
             self.memo[key] = (self._output_delta(j) if i == self.p.output.index
-                              else self.back(i, j, expand) * self.fprime(i, j))
+                              else self.back(i, j) * self.fprime(i, j))
         return self.memo[key]
 
     def dE_da(self, m: int) -> sp.Expr:
@@ -448,18 +457,27 @@ class Symbolic:
     def values_of(self, forward: bool = True) -> dict[sp.Symbol, sp.Expr]:
         """z, a and δ symbols → expressions in x, y and the parameters (``forward``
         False: a → f(z) and δ in z, a, y and the parameters, z left as symbols)."""
-        env: dict[sp.Symbol, sp.Expr] = {}
+        return self.substitute({}, forward)
+
+    def substitute(self, env: dict, forward: bool = True, settle=None, delta_value=None) -> dict:
+        """``env`` completed in program order, each value from the ones before it: z
+        (with ``forward``) = ``settle``(Σ w a + b with env substituted), a = ``settle``(f(z)),
+        then δ at the output and down the nodes = ``delta_value``(the δ formula) (default:
+        the formula with env substituted).  ``settle`` (default: as is) rounds or evaluates."""
+        keep = settle or (lambda v: v)
         for n in self.p.nodes:
             i = n.index
-            zs = ([self.forward(i, j)[0].xreplace(env) for j in range(n.size)] if forward
-                  else list(self.sym[f"z{i}"]))
+            zs = list(self.sym[f"z{i}"])
             if forward:
+                zs = [keep(self.forward(i, j)[0].xreplace(env)) for j in range(n.size)]
                 env.update(zip(self.sym[f"z{i}"], zs))
-            env.update(zip(self.sym[f"a{i}"], activate(n, zs)))
+            env.update(zip(self.sym[f"a{i}"], [keep(a) for a in activate(n, zs)]))
         for e in self.p.backward:
             if e.op in ("delta", "output_delta"):
                 for j in range(self.p.node(e.node).size):
-                    env[self.sym[e.out][j]] = self.delta(e.node, j).xreplace(env)
+                    form = self.delta(e.node, j)
+                    env[self.sym[e.out][j]] = (form.xreplace(env) if delta_value is None
+                                               else delta_value(form))
         return env
 
 

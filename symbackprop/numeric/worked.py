@@ -281,12 +281,7 @@ def exact_worked(d: Derivation, nt: Notation, params, x, y, lr, frozen: tuple[st
         env.update({s: q(v) for s, v in zip(layer.b, params[f"b{layer.index}"])})
     defs = definitions(d)        # formulas of a are evaluated from z: no cancellation in 1 − a
     at = lambda expr: settle(expr.xreplace(defs).xreplace(_rationals(env)))  # noqa: E731
-    for layer in net.layers:
-        zs = [settle(d.forward(layer, j)[0].xreplace(env)) for j in range(layer.n_out)]
-        env.update(zip(layer.z, zs))
-        env.update(zip(layer.a, [settle(a) for a in layer.outputs_of(zs)]))
-    for layer in reversed(net.layers):
-        env.update({layer.delta[j]: at(d.delta(layer, j)) for j in range(layer.n_out)})
+    d.symbolic.substitute(env, settle=settle, delta_value=at)    # z, a, then δ: the program's order
     w = Worked(env, {}, at(d.loss), q(lr), float(sum(env[s] for s in net.y)),
                exact=True, frozen=tuple(frozen), definitions=defs)
     grads = tied_gradients(d, nt, w.value)
