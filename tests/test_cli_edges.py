@@ -3,6 +3,7 @@ arguments, broken pipes, notes — each as a user meets it."""
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,45 @@ def test_the_text_report_says_unparseable_as_the_json_does(tmp_path, capsys):
     assert main(["check", "worked_2331", str(claims)]) == 1
     out = capsys.readouterr().out
     assert "UNPARSEABLE" in out and "UNREADABLE" not in out and "1 unparseable" in out
+
+
+def test_eval_text_speaks_the_spec_notation_and_index_base(tmp_path, capsys):
+    assert main(["eval", "worked_2331_numbered"]) == 0
+    out = capsys.readouterr().out
+    # the post's own names; out_n9 = σ(1.4082) computed here, not by symbackprop
+    assert "net_n9 = 1.4082" in out and f"out_n9 = {1 / (1 + np.exp(-1.4082)):.10g}" in out
+    assert "w16 (W3[0][0])" in out and "z^1_1" not in out
+    spec = tmp_path / "base0.toml"
+    spec.write_text('inputs = 2\nloss = "sse"\n[[layer]]\nsize = 2\nactivation = "tanh"\n'
+                    '[notation]\nindex_base = 0\n[values]\nx = [1, 2]\ny = [0.5, 0.1]\n'
+                    'W1 = [[0.1, 0.2], [0.3, 0.4]]\nb1 = [0, 0]\n')
+    assert main(["eval", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "z^1_0 = 0.5" in out and f"a^1_1 = {np.tanh(1.1):.10g}" in out
+    assert "w^1_01 (W1[0][1])" in out and "z^1_2" not in out
+
+
+def test_train_prints_the_spec_arrays_ready_to_paste(capsys):
+    assert main(["train", "worked_2331", "--steps", "3", "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)["parameters"]
+    assert main(["train", "worked_2331", "--steps", "3"]) == 0
+    pasted = tomllib.loads("\n".join(capsys.readouterr().out.splitlines()[1:]))
+    assert set(pasted) == set(trained)
+    for key, value in trained.items():
+        np.testing.assert_allclose(pasted[key], value, rtol=1e-9)
+
+
+def test_a_single_target_column_may_be_named_y(tmp_path, capsys):
+    numbered, plain = tmp_path / "a.csv", tmp_path / "b.csv"
+    numbered.write_text("x1,x2,y1\n0.1,0.2,0.5\n0.3,0.1,0.2\n")
+    plain.write_text("y,x2,x1\n0.5,0.2,0.1\n0.2,0.1,0.3\n")
+    assert main(["eval", "worked_2331", "--data", str(numbered), "--json"]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert main(["eval", "worked_2331", "--data", str(plain), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == a and a["batch"]["examples"] == 2
+    both = tmp_path / "c.csv"
+    both.write_text("x1,x2,y,y1\n0.1,0.2,0.5,0.5\n")
+    assert main(["eval", "worked_2331", "--data", str(both)]) == 2
+    assert "column 'y1' appears twice (as 'y', column 3)" in capsys.readouterr().err
+    assert main(["eval", "tanh_net", "--data", str(plain)]) == 2       # two targets: y1, y2
+    assert "unknown column 'y'" in capsys.readouterr().err

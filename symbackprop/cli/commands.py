@@ -187,17 +187,22 @@ def cmd_eval(args) -> int:
     if n > 1:
         print(f"batch of {n} examples: loss and gradients are the {ev.batch} over the batch; "
               "the tables show example 1 (--json has every example)")
-    for l, (z, a, dl) in enumerate(zip(ev.z, ev.a[1:], ev.delta), start=1):
-        print(f"\nlayer {l}")
-        print(f"  {'j':>3} {'z':>16} {'a':>16} {'delta':>16}")
+    name = model.notation.text.get
+    for layer, z, a, dl in zip(model.network.layers, ev.z, ev.a[1:], ev.delta):
+        print(f"\nlayer {layer.index}")
         for j in range(z.shape[0]):
-            print(f"  {j + 1:>3} {z[j, 0]:>16.10g} {a[j, 0]:>16.10g} {dl[j, 0]:>16.10g}")
+            print("  " + "   ".join(f"{name(sym, str(sym)):>12} = {v[j, 0]:<16.10g}" for sym, v in
+                                    ((layer.z[j], z), (layer.a[j], a), (layer.delta[j], dl))).rstrip())
     print("\ngradients and updated parameters")
-    for key, g in ev.gradients.items():
-        for idx in sorted(((i,) if g.ndim == 1 else i) for i in _indices(g)):
-            name = key + "[" + "][".join(str(i) for i in idx) + "]"
-            print(f"  {name:>12} value {params[key][idx]:>14.10g}  grad {g[idx]:>16.10g}  "
-                  f"updated {new[key][idx]:>14.10g}")
+    for layer in model.network.layers:
+        for key, symbols in ((f"W{layer.index}", layer.W), (f"b{layer.index}", layer.b)):
+            g = ev.gradients[key]
+            for idx in sorted(((i,) if g.ndim == 1 else i) for i in _indices(g)):
+                place = key + "[" + "][".join(str(i) for i in idx) + "]"
+                sym = symbols[idx] if len(idx) == 2 else symbols[idx[0], 0]
+                label = f"{name(sym, place)} ({place})"
+                print(f"  {label:>22} value {params[key][idx]:>14.10g}  grad {g[idx]:>16.10g}  "
+                      f"updated {new[key][idx]:>14.10g}")
     named = model.by_name(params, ev, new)
     if named:
         print("\nby name (a tied name's gradient is the sum over its places)")
@@ -238,12 +243,19 @@ def cmd_train(args) -> int:
           f"(learning rate {t.learning_rate:g}, batch {model.spec.batch})")
     for name, row in t.by_name.items():
         print(f"  {name:>10} = {row['value']:.10g}{'  (frozen)' if row['frozen'] else ''}")
-    if not t.by_name:
+    if not t.by_name:                 # the spec's arrays, ready to paste into [values]
         for key, value in t.parameters.items():
-            print(f"  {key} = {np.array2string(value, precision=6)}")
+            print(f"  {key} = {_toml_array(value)}")
     if plot is not None:
         print(f"wrote {plot}")
     return 0
+
+
+def _toml_array(value: np.ndarray) -> str:
+    """A parameter array as a spec writes it: ``[[0.1, 0.4], [0.2, 0.5]]``."""
+    if value.ndim == 0:
+        return f"{float(value):.10g}"
+    return "[" + ", ".join(_toml_array(v) for v in value) + "]"
 
 
 def finite_or_null(data, path: str = "", notes: list | None = None):

@@ -1,6 +1,7 @@
 """Read a batch of examples from CSV (``symbackprop eval SPEC --data file.csv``).
 
-The header names the columns ``x1 … xn`` (inputs) and ``y1 … ym`` (targets),
+The header names the columns ``x1 … xn`` (inputs) and ``y1 … ym`` (targets; a single
+input or target may be named ``x`` or ``y``),
 in any order; every other line is one example.  Like spec.py, this is a
 boundary: every problem becomes one ``SpecError`` naming the file, the line
 and the column.
@@ -145,7 +146,13 @@ def _columns(path, header, n_in: int, n_out: int) -> list[int]:
     if all(not h.strip() for h in header):
         raise SpecError(f"{path}: line 1: the header has {len(header)} columns but no names; "
                         f"expected the header to name the columns {want}.")
-    names = [h.strip() for h in header]
+    written = [h.strip() for h in header]
+    # one input or one target may be named without its number: x, y
+    alias = {"x": "x1"} if n_in == 1 else {}
+    alias.update({"y": "y1"} if n_out == 1 else {})
+    names = [alias.get(h, h) for h in written]
+    if n_in == 1 or n_out == 1:
+        want += " (" + " and ".join(f"{a} for {b}" for a, b in alias.items()) + " also)"
     for i, name in enumerate(names):
         if name not in expected:
             hint = " (the first line must be the header, not numbers)" if _is_number(name) else ""
@@ -153,12 +160,14 @@ def _columns(path, header, n_in: int, n_out: int) -> list[int]:
                             f"the network has {n_in} inputs and {n_out} outputs, so the header "
                             f"names {want}.")
         if names.index(name) != i:
-            raise SpecError(f"{path}: line 1, column {i + 1}: column {name!r} appears twice.")
+            first = names.index(name)
+            same = "" if written[first] == written[i] else f" (as {written[first]!r}, column {first + 1})"
+            raise SpecError(f"{path}: line 1, column {i + 1}: column {name!r} appears twice{same}.")
     missing = [e for e in expected if e not in names]
     if missing:
         raise SpecError(f"{path}: line 1: missing column{'s' if len(missing) > 1 else ''} "
                         f"{', '.join(missing)}; the header names {want}.")
-    header[:] = names
+    header[:] = written
     return [names.index(e) for e in expected]
 
 
