@@ -235,7 +235,9 @@ RIGHT = [
     r"\delta^3 = (a^3 - y) \odot g'(z^3)",
     "delta2 = np.dot(W3.T, delta3) * (z2 > 0)",
     "dE/dW2 = np.outer(delta2, a1)",
-    "dE/db2 = np.sum(delta2, axis=1, keepdims=True)",
+    "dE/dW3 = delta3.dot(a2.T)",
+    r"\delta^3 = \Sigma'(z^3) (a^3 - y)",
+    r"\delta^2_j = ((W^3)^T \delta^3)_j \, relu'(z^2_j)",
 ]
 WRONG = [
     "δ^2 = (W^3)ᵀ δ^3 ⊙ σ′(z^2)",                # the wrong activation's derivative
@@ -245,7 +247,9 @@ WRONG = [
     r"\delta^3 = (a^3 - y) \odot g'(z^2)",       # layer 2's activation (relu) at z^2
     "delta2 = np.dot(W3.T, delta3) * (z2 < 0)",
     "dE/dW2 = np.outer(a1, delta2)",
-    "dE/db2 = np.sum(delta2 * a2.T, axis=1, keepdims=True)",
+    "dE/dW3 = delta3.dot(a1.T)",                 # the wrong layer's activation
+    r"\delta^3 = \Sigma(z^3) (a^3 - y)",          # σ for σ'
+    r"\delta^2_j = ((W^3)^T \delta^3)_j \, relu(z^2_j)",
 ]
 
 
@@ -258,3 +262,45 @@ def test_verdicts_right_and_wrong():
         want = "correct" if n <= len(RIGHT) else "incorrect"
         assert set(by_line[n]) == {want}, (text, by_line[n], [v.message for v in verdicts
                                                              if v.line == n])
+
+
+# ---- bold type, entries of a vector formula, Nielsen's Σ'(z) ----------------------------
+def test_bold_names_inside_a_hat(layered):
+    numeq(rhs(r"\nabla_{\hat{\boldsymbol{y}}} E = \hat{\boldsymbol{y}} - \boldsymbol{y}", layered),
+          a3 - y)
+    numeq(rhs(r"\boldsymbol{\delta}^2 = (\mathbf{W}^3)^T \bm{\delta}^3 \odot relu'(\mathbf{z}^2)",
+              layered), DELTA2)
+
+
+@pytest.mark.parametrize("text, j", [
+    (r"\delta^2_j = ((W^3)^T \delta^3)_j \, relu'(z^2_j)", None),
+    (r"\delta^2_2 = ((W^3)^T \delta^3)_2 \, relu'(z^2_2)", 2),
+    (r"\delta^2_j = (W^{3T} \delta^3 \odot \mathbb{1}[z^2 > 0])_j", None),
+])
+def test_entry_of_a_vector_formula(layered, text, j):
+    claims = parse_instances(text, layered)
+    assert [dict(c.indices).get("j", j) for c in claims] == ([1, 2, 3] if j is None else [j])
+    for c in claims:
+        k = dict(c.indices).get("j", j) - 1
+        numeq(c.sides[1].expr, DELTA2[k])
+        assert c.sides[0].expr == d2[k]
+
+
+def test_entry_of_softmax(tmp_path):
+    spec = tmp_path / "sm.toml"
+    spec.write_text('inputs = 2\nloss = "cross_entropy"\n[[layer]]\nsize = 3\n'
+                    'activation = "softmax"\n')
+    scope = build_scope(prepare(spec))
+    z = vec("z1", 3)
+    for c in parse_instances(r"a^1_i = \mathrm{softmax}(z^1)_i", scope):
+        i = dict(c.indices)["i"] - 1
+        numeq(c.sides[1].expr, sp.exp(z[i]) / sum(sp.exp(v) for v in z))
+    with pytest.raises(FormulaError, match="entry 4 of a vector of 3"):
+        parse_claim(r"a^1_1 = \mathrm{softmax}(z^1)_4", scope)
+
+
+def test_nielsen_sigma_prime_matrix(layered):
+    # BP1 in matrix form: δ^L = Σ'(z^L) ∇_a C, Σ'(z) the diagonal matrix of σ'(z_j)
+    numeq(rhs(r"\delta^3 = \Sigma'(z^3) (a^3 - y)", layered), sig(z3) * (1 - sig(z3)) * (a3 - y))
+    got = rhs(r"\delta^2 = \Sigma'(z^2) (W^3)^T \delta^3", layered)
+    numeq(got, sp.diag(*[sig(v) * (1 - sig(v)) for v in z2]) * W3.T * d3)

@@ -13,6 +13,7 @@ multiply-add of a matrix product) draws on a budget, so no input can run long.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 import sympy as sp
@@ -20,7 +21,7 @@ import sympy as sp
 from .tree import LEAVES, unwrap, index_values, unfold
 from .grammar import ELLIPSIS, ENVIRONMENT, MAX_CELLS, Node, matrix_cells
 from .names import INDEX_LETTERS, LOSS, Scope, canon
-from .ops import (FUNCTIONS, MAX_STEPS, total, MUL, DOp, FormulaError, Func, is_matrix, add,
+from .ops import (FUNCTIONS, MAX_STEPS, FreeIndex, OutOfRange, total, MUL, DOp, FormulaError, Func, is_matrix, add,
                   apply_function, function_name, multiply, negate, norm, number, power, shrink)
 from .resolve import apply_operator, derivative_pair, index_sum, is_d, resolve, updated
 
@@ -113,7 +114,10 @@ class Evaluator:
         return number(node.text, node.start)
 
     def k_NAME(self, node):
-        return self.resolve(node, None, None)
+        v = self.resolve(node, None, None)
+        if isinstance(v, Func) and v.name == "sigma" and canon(node.text) == "Sigma":
+            return replace(v, diagonal=True)       # Nielsen's Σ'(z): diag(σ'(z_j))
+        return v
 
     k_COMMAND = k_WRAPPED = k_NAME
 
@@ -529,7 +533,7 @@ class Evaluator:
         if not isinstance(f, Func) or f.name == "max":
             raise FormulaError("a prime ' belongs after a function name", node.args[1].start,
                                "σ'(z), relu'(z), tanh'(z)")
-        return Func(f.name, f.primes + 1, f.power)
+        return replace(f, primes=f.primes + 1)
 
     def k_newmark(self, node):
         """``w*``: the new value of the parameter w (an update line)."""
@@ -589,7 +593,25 @@ class Evaluator:
             if isinstance(b, Func):
                 return self.func_power(b, sup)
             return power(b, self.expr(sup), sup.start)
-        raise FormulaError("a subscript belongs after a name", node.start, "a name like w_{17}")
+        return self.component(base, arg, node)
+
+    def component(self, base: Node, arg: Node, node: Node):
+        """(W^T δ)_j, softmax(z)_i, (∇_a C)_j: entry j of a vector written as a formula."""
+        v = self.expr(base)
+        if not is_matrix(v) or 1 not in v.shape:
+            raise FormulaError("a subscript belongs after a name or a vector", node.start,
+                               "a name like w_{17}, or (W^T δ)_j")
+        values = self.indices(arg, open_letters=True)
+        first = 0 if self.scope.free else self.scope.model.notation.index_base
+        if not values or len(values) != 1:
+            raise FormulaError(f"{self.src(arg)!r} is not the index of an entry", arg.start,
+                               "one index, e.g. _j or _2")
+        if isinstance(values[0], tuple):
+            raise FreeIndex(values[0][0], arg.start, range(first, first + len(v)))
+        j = values[0] - first
+        if not 0 <= j < len(v):
+            raise OutOfRange(f"entry {values[0]} of a vector of {len(v)}", arg.start)
+        return v[j]
 
     def func_power(self, f: Func, arg: Node) -> Func:
         """\\tanh^{2}(a) = tanh(a)²; f^{-1} (an inverse) and other powers are refused."""
@@ -598,7 +620,7 @@ class Evaluator:
             raise FormulaError(f"{f.name}^{self.src(arg)}: only small whole powers of a function are "
                                "read (\\tanh^{2}(a)); write the inverse out", arg.start,
                                "a power such as 2")
-        return Func(f.name, f.primes, f.power * n)
+        return replace(f, power=f.power * n)
 
     # ---- names ---------------------------------------------------------------
     def src(self, node: Node | None) -> str:

@@ -309,10 +309,16 @@ def normalise(text: str) -> str:
         text = re.sub(r"\^(\{[^{}]*\}|[\u1d40\u22a4])",
                       lambda m: m[0].replace("\u1d40", "T").replace("\u22a4", "T"), text)
     text = _blank_layout(text).replace("\u2013", "-")      # an en dash typed for a minus
+    # \boldsymbol{h}, \mathbf{W}, \bm{\delta}: bold type for vectors and matrices (whose
+    # names are already layer-level) is only typography, also inside \hat{…}
+    if "\\b" in text or "\\mathbf" in text or "\\pmb" in text:
+        text = BOLD.sub(lambda m: " " * len(m[1]) + m[2] + " ", text)
     # np.exp(z), numpy.tanh(z), math.log(x): the module prefix is blanked out
     return re.sub(r"\b(?:np|numpy|math)\.(?=[a-z])", lambda m: " " * len(m[0]), text)
 
 
+BOLD = re.compile(r"(\\(?:boldsymbol|mathbf|bm|pmb|mathbfit)\s*\{)(\s*(?:\\[A-Za-z]+|[A-Za-z])"
+                  r"[A-Za-z0-9]*\s*)\}")
 # A claim's closing punctuation (…σ'(z).  …,  …;) and \text{.}: not part of the formula.
 TRAILING = re.compile(r"(?:\s|[.,;]|\\[,;!: ]|\\q?quad(?![A-Za-z])|\\text\s*\{\s*[.,;]?\s*\})*$")
 

@@ -129,6 +129,7 @@ class Func:
     name: str
     primes: int = 0
     power: sp.Expr = sp.S.One
+    diagonal: bool = False          # Σ'(z) (Nielsen): the diagonal matrix of σ'(z_j)
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,10 @@ def apply_function(f: Func, args: list, alpha, where: int):
         raise FormulaError(f"the second argument of {f.name} must be a number", where, "a number")
     t, g = _derivative_of(f.name, f.primes, args[1] if len(args) > 1 else None)
     one = (lambda e: g.xreplace({t: e}) ** f.power)
+    if f.diagonal and is_matrix(args[0]):
+        if 1 not in args[0].shape:
+            raise FormulaError("Σ'(z) takes a vector", where, "Σ'(z^l)")
+        return sp.ImmutableMatrix(sp.diag(*[one(e) for e in args[0]]))
     return args[0].applyfunc(one) if is_matrix(args[0]) else one(args[0])
 
 
