@@ -186,6 +186,8 @@ COURSE_RIGHT = [
     r"\hat{y} = \sigma(z^{[2]})",
     r"\nabla_{W^{(2)}} J = \delta^{(2)} a^{(1)T}",
     r"\nabla_{b^{(2)}} J = \delta^{(2)}",
+    r"\nabla_{W^{(2)}} J = \nabla_{z^{(2)}} J \, a^{(1)\top}",     # (∇_z J) a^T, not ∇_z(J a^T)
+    r"\nabla_{z^{(1)}} J = ((W^{(2)})^T \nabla_{z^{(2)}} J) \odot (1 - (a^{(1)})^2)",
     r"W^{[2]T} = (W^{[2]})^T",
     r"h^{(1)\top} = (a^{(1)})^T",
     r"W^{[2]\mathsf{T}} = (W^{[2]})^{\top}",
@@ -210,6 +212,8 @@ def test_course_spellings_right(course, text):
     (r"A^{[1]} = \sigma(Z^{[1]})", None),
     (r"a^{[2](i)} = \tanh(z^{[2](i)})", None),
     (r"W^{[2]T} = W^{[2]}", "transpose"),
+    (r"\nabla_{W^{(2)}} J = \nabla_{z^{(2)}} J \, a^{(1)}", "transpose"),
+    (r"\nabla_{W^{(1)}} J = \nabla_{z^{(1)}} J \, x^{\top} \cdot 2", "factor of 2"),
 ])
 def test_course_spellings_wrong(course, text, diagnosis):
     v = verdict(course, text)

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..core.functions import ACTIVATIONS, sigmoid
+from ..formula.names import LOSS
 from ..formula.ops import Partial
 from .context import Context, agrees
 from .literals import digits_diagnosis
-from .mistakes import derivative_mutations, free_mutations, mistakes, mutated, operator_target
+from .mistakes import (Forms, Mistake, NotApplicable, derivative_mutations, free_mutations,
+                       mistakes, mutated, operator_target)
 from .points import DIAGNOSIS_POINTS, matches, values
+from .present import text_of
 from .truth import Truth, Unsupported
 from .updates import ASCENT, NO_RATE, NO_THETA, is_update, update_mutations
 
@@ -67,7 +71,7 @@ def diagnose(ctx: Context, A, B, ta, tb, points) -> str | None:
     if isinstance(ta, sp.MatrixBase) and ta.shape == tb.shape and ta.rows == ta.cols \
             and matches(ta.T, tb, pts):
         return "transpose missing or indices swapped: the right side is the transpose"
-    return chain
+    return chain or wrong_derivative(ctx, written, ta, pts)
 
 
 def tied_diagnosis(ctx: Context, written, tb, pts) -> str | None:
@@ -92,16 +96,22 @@ def mutations(ctx: Context, written, true):
     if ctx.d is not None:
         written = operator_target(ctx, written) or written
         yield from path_mutations(ctx, written)
+        yield from diagonal_mutations(ctx, written)
         for m in mistakes(ctx.d):
             form = mutated(ctx, written, m)
             if form is not None:
                 yield m.label, form
+        yield from slip_mutations(ctx, written)
     elif isinstance(written, (Partial, sp.Derivative)):
         of, wrt = written.args[0], written.args[1]
         wrt = wrt[0] if isinstance(wrt, sp.Tuple) else wrt
-        yield from free_mutations(ctx.truth.resolve(of), wrt)
+        of = ctx.truth.resolve(of)
+        yield from free_mutations(of, wrt)
+        yield from output_form_mutations(of, wrt)
     elif not isinstance(true, sp.MatrixBase):
+        yield from inner_mutations(true)
         yield from derivative_mutations(true)
+        yield from output_form_mutations(true, None)
     if not isinstance(true, sp.MatrixBase):
         if true.has(sp.log):
             yield ("log base 10 used where the natural log belongs",
@@ -144,9 +154,10 @@ def chain_diagnosis(ctx: Context, lhs, rhs) -> str | None:
     of, wrt = lhs.args
     chains = []
     for term in sp.Add.make_args(rhs):
-        parts = [f for f in sp.Mul.make_args(term) if isinstance(f, Partial)]
-        if not parts:
-            return None
+        factors = sp.Mul.make_args(term)
+        parts = [f for f in factors if isinstance(f, Partial)]
+        if not parts or any(not isinstance(f, Partial) and f.free_symbols for f in factors):
+            return None          # a chain partly written out (∂E/∂a · 1(z > 0)): not telescoped
         seq = telescope(of, wrt, parts)
         if isinstance(seq, Broken):
             where = ("some factors are off the way down" if seq.at is None else
@@ -256,3 +267,202 @@ class Broken:
 def subsequence(chain, path) -> bool:
     it = iter(path)
     return all(node in it for node in chain)
+
+
+# ---- the slips mistakes.py has no hook for (issue #13) ---------------------------
+def diagonal_mutations(ctx: Context, written):
+    """The softmax Jacobian taken as its diagonal: ∂a_i/∂z_j = a_i(1 − a_i) δ_{ij}
+    (zero off the diagonal), in δ^L and in the Jacobian's entries alike."""
+    for l, layer in enumerate(ctx.d.layers, start=1):
+        if layer.activation.layerwise:
+            m = Mistake(f"softmax treated as elementwise: its Jacobian taken as its diagonal "
+                        f"in layer {l}, ∂a_i/∂z_j = a_i(1 − a_i) for i = j and 0 otherwise; "
+                        "the off-diagonal entries −a_i a_j are left out", fprime="elementwise",
+                        at_layer=l)
+            form = mutated(ctx, written, m)
+            if form is not None:
+                yield m.label, form
+
+
+class SlipForms(Forms):
+    """The textbook formulas with one slip that the Mistake hooks do not cover:
+    ``twice`` (f' twice in δ^l: BP1/BP2), ``extra`` (an f' factor on a gradient: BP3/BP4),
+    ``itself`` (f(z) written for f'(z)), ``bias_input`` (the bias gradient times
+    a^{l−1}_j), ``swapped`` (δ^l_k a^{l−1}_j for ∂E/∂w^l_{jk})."""
+
+    def __init__(self, d, slip: str, layer: int):
+        super().__init__(d, Mistake(slip))
+        self.slip, self.layer = slip, layer
+
+    def fprime(self, l: int, j: int) -> sp.Expr:
+        true = self.d.fprime(self.d.layers[l - 1], j)
+        if l != self.layer:
+            return true
+        if self.slip == "twice":
+            return true * true
+        if self.slip == "itself":
+            return self.d.layers[l - 1].a[j]          # f(z^l_j) = a^l_j
+        if self.slip == "next":                       # f'(z^{l+1}_j) for f'(z^l_j)
+            nxt = self.d.layers[l]
+            if j >= nxt.n_out or nxt.activation.layerwise:
+                raise NotApplicable("no neuron j in the next layer")
+            return self.d.fprime(nxt, j)
+        return true
+
+    def loss_partial(self, wrt) -> sp.Expr | None:
+        node = self.truth.nodes.get(wrt)
+        if node is None or node.kind not in ("W", "b") or node.layer != self.layer or \
+                self.slip not in ("extra", "bias_input", "swapped"):
+            return super().loss_partial(wrt)
+        layer = self.d.layers[node.layer - 1]
+        delta = self.delta(node.layer, node.j)
+        if self.slip == "extra":
+            if layer.activation.layerwise:
+                raise NotApplicable("a Jacobian, not a factor")
+            grad = delta * (layer.a_prev[node.k] if node.kind == "W" else 1)
+            return grad * self.d.fprime(layer, node.j)
+        if self.slip == "bias_input":
+            if node.kind != "b" or node.j >= layer.n_in:
+                raise NotApplicable("no input with the bias's index")
+            return delta * layer.a_prev[node.j]
+        if node.kind != "W" or node.k >= layer.n_out or node.j >= layer.n_in:
+            raise NotApplicable("no swapped weight")
+        return self.delta(node.layer, node.k) * layer.a_prev[node.j]
+
+
+def _slips(d):
+    """(label, slip, layer) for every slip of ``d``'s network."""
+    n = len(d.layers)
+    for l, layer in enumerate(d.layers, start=1):
+        name = layer.activation.name
+        if layer.activation.layerwise or name == "identity":
+            continue
+        which = "δ^L (BP1)" if l == n else f"δ^{l} (BP2)"
+        yield (f"extra activation derivative: ∂E/∂w^{l}_{{jk}} is δ^{l}_j a^{l - 1}_k (BP4) and "
+               f"∂E/∂b^{l}_j is δ^{l}_j (BP3); the claim multiplies it by {name}'(z^{l}_j) "
+               "again", "extra", l)
+        yield (f"extra activation derivative: {name}'(z^{l}) appears twice in {which}",
+               "twice", l)
+        yield (f"the activation written for its derivative: {name}(z) where {name}'(z) "
+               f"belongs in layer {l}", "itself", l)
+        if l < n:
+            yield (f"wrong layer: f'(z^{l + 1}) used for {name}'(z^{l}) in δ^{l} (BP2)",
+                   "next", l)
+    for l in range(1, n + 1):
+        yield (f"the bias gradient given an input factor: ∂E/∂b^{l}_j is δ^{l}_j (BP3), "
+               f"not δ^{l}_j a^{l - 1}_j", "bias_input", l)
+        yield (f"indices swapped: ∂E/∂w^{l}_{{jk}} is δ^{l}_j a^{l - 1}_k (BP4); the claim has "
+               f"δ^{l}_k a^{l - 1}_j", "swapped", l)
+
+
+def slip_mutations(ctx: Context, written):
+    """(label, the truth of ``written`` with the slip made) for every slip that applies."""
+    for label, slip, l in _slips(ctx.d):
+        form = _slipped(ctx, written, SlipForms(ctx.d, slip, l))
+        if form is not None:
+            yield label, form
+    yield from local_fprime_mutations(ctx, written)
+
+
+def _slipped(ctx: Context, written, forms: SlipForms):
+    if isinstance(written, sp.MatrixBase):
+        entries = [_slipped(ctx, e, forms) for e in written]
+        return None if any(e is None for e in entries) else \
+            sp.ImmutableMatrix(written.rows, written.cols, entries)
+    try:
+        if isinstance(written, Partial):
+            of, wrt = written.args
+            parts = [forms.target(of, s) for s in ctx.truth.tied(wrt)]
+            return None if any(p is None for p in parts) else sp.Add(*parts)
+        if isinstance(written, sp.Symbol):
+            return forms.target(written, None)
+    except NotApplicable:
+        pass
+    return None
+
+
+def local_fprime_mutations(ctx: Context, written):
+    """∂z^{l+1}_k/∂z^l_j = w^{l+1}_{kj} f'(z^l_j) written without its f' factor."""
+    if not isinstance(written, Partial):
+        return
+    nodes = ctx.truth.nodes
+    a, b = nodes.get(written.args[0]), nodes.get(written.args[1])
+    if a is None or b is None or a.kind != "z" or b.kind != "z" or a.layer != b.layer + 1:
+        return
+    layer = ctx.d.layers[b.layer - 1]
+    if layer.activation.layerwise:
+        return
+    yield (f"missing activation derivative: ∂z^{a.layer}_k/∂z^{b.layer}_j is "
+           f"w^{a.layer}_{{kj}} {layer.activation.name}'(z^{b.layer}_j); the f' factor is "
+           "left out", ctx.d.layers[a.layer - 1].W[a.j, b.j])
+
+
+OUTPUT_FORMS = {"sigmoid": ("σ(1 − σ)", lambda c: c * (1 - c)),
+                "tanh": ("1 − tanh²", lambda c: 1 - c ** 2)}
+
+
+def output_form_mutations(expr, wrt):
+    """Free-standing calculus: another activation's derivative in output form applied to
+    this one (d/dx tanh(x) = tanh(x)(1 − tanh(x)), the sigmoid's form).  ``wrt`` None:
+    ``expr`` is already the derivative (tanh'(x) written out)."""
+    calls = sorted(expr.atoms(sigmoid, sp.tanh), key=str)
+    for call in calls:
+        name = "sigmoid" if isinstance(call, sigmoid) else "tanh"
+        arg = call.args[0]
+        for other, (shown, form) in OUTPUT_FORMS.items():
+            if other == name:
+                continue
+            label = (f"derivative of the wrong activation: the {other}'s {shown} used for "
+                     f"{name}'")
+            if wrt is None:
+                u = sp.Dummy("u")
+                if expr in (ACTIVATIONS[name].in_terms_of_output(call),
+                            sp.diff(call.func(u), u).subs(u, arg)):
+                    yield label, form(call)
+            elif expr == call:
+                yield label, form(call) * sp.diff(arg, wrt)
+
+
+def inner_mutations(true):
+    """Free-standing: the chain rule's inner derivative left out (d/dz σ(2z) written
+    σ(2z)(1 − σ(2z)), without the 2)."""
+    syms = sorted(true.free_symbols, key=str)
+    if len(syms) != 1:
+        return
+    u = syms[0]
+    for call in sorted(true.atoms(sigmoid, sp.tanh, sp.exp, sp.log), key=str):
+        arg = call.args[0]
+        inner = sp.diff(arg, u)
+        if arg != u and inner.free_symbols == set() and inner not in (0, 1):
+            yield (f"incomplete chain: the inner derivative d({arg})/d{u} = {inner} is left "
+                   "out", true / inner)
+            return
+
+
+ACTIVATION_CALLS = {"sigmoid": sigmoid, "tanh": sp.tanh}
+
+
+def wrong_derivative(ctx: Context, written, ta, pts) -> str | None:
+    """The last resort for a wrong derivative of one activation that no mutation
+    explains: name the derivative it should be (∂a/∂z in a network, f'(u) free-standing)."""
+    if isinstance(ta, sp.MatrixBase):
+        return None
+    if ctx.d is not None:
+        if not isinstance(written, Partial):
+            return None
+        a, b = (ctx.truth.nodes.get(s) for s in written.args)
+        if a is None or b is None or (a.kind, b.kind) != ("a", "z") or a.layer != b.layer \
+                or a.j != b.j:
+            return None
+        layer = ctx.d.layers[a.layer - 1]
+        n = ctx.truth.name
+        return (f"wrong derivative: ∂{n(written.args[0])}/∂{n(written.args[1])} is "
+                f"{layer.activation.name}'({n(written.args[1])}) = {text_of(ctx, ta)}")
+    syms = sorted(ta.free_symbols, key=str)
+    if len(syms) != 1:
+        return None
+    u = syms[0]
+    for name, f in ACTIVATION_CALLS.items():
+        if sp.simplify(ta - sp.diff(f(u), u)) == 0:
+            return f"wrong derivative: the derivative of {name}({u}) is {text_of(ctx, ta)}"
+    return None

@@ -18,7 +18,7 @@ from .tree import LEAVES, unwrap
 from .grammar import Node
 from .names import GREEK, LOSS, LOSS_KEYS, LR, LR_KEYS, Scope, canon, split_head
 from .ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, Updated,
-                          is_matrix, add, apply_function, function_name, shrink, sub_string,
+                          is_matrix, add, apply_function, function_name, multiply, shrink, sub_string,
                           total)
 from .spellings import (TARGET_HEADS, activation_letter, family_label, kronecker, output_error,
                         per_example,
@@ -173,12 +173,31 @@ def _nabla(ev: Reading, sub: Node) -> DOp:
     plain = unwrap(sub)
     if not ev.scope.free and plain.kind in LEAVES and \
             ev.scope.heads.get(canon(plain.text)) == "a":
-        return DOp(shrink(ev.scope.layers[("a", ev.scope.n_layers)]))
+        return Nabla(shrink(ev.scope.layers[("a", ev.scope.n_layers)]))
     wrt = ev.expr(sub)
     entries = list(wrt) if is_matrix(wrt) else [wrt]
     if not all(isinstance(e, sp.Symbol) for e in entries):
         raise FormulaError("\\nabla_{…} needs a variable", sub.start, "\\nabla_{a}")
-    return DOp(wrt)
+    return Nabla(wrt)
+
+
+class Nabla(DOp):
+    """\\nabla_{a}: the gradient operator; ∇_a J followed by more factors is (∇_a J)·…"""
+
+
+def _loss_first(value):
+    """R when ``value`` is the loss times R (R free of the loss), else None."""
+    entries = list(value) if is_matrix(value) else [value]
+    rest = []
+    for e in entries:
+        factors = sp.Mul.make_args(e)
+        if factors.count(LOSS) != 1:
+            return None
+        r = sp.Mul(*[f for f in factors if f != LOSS])
+        if r.has(LOSS):
+            return None
+        rest.append(r)
+    return value.applyfunc(lambda e: e / LOSS) if is_matrix(value) else rest[0]
 
 
 def _written(ev: Reading, leaf, sub, sup) -> str:
@@ -459,6 +478,9 @@ def apply_operator(ev: Reading, dop: DOp, value, where: int):
     def diff(v, w):
         return _one(ev, v, w, operator=True)
     wrt = dop.wrt
+    rest = _loss_first(value) if isinstance(dop, Nabla) and value != LOSS else None
+    if rest is not None:        # ∇_a J h^T: the gradient of J, times h^T (not ∇_a of J h^T)
+        return multiply(partial(ev, LOSS, wrt, where), "mul", rest, where)
     if is_matrix(wrt):
         if is_matrix(value):
             raise FormulaError("a derivative of a matrix by a matrix", where, "a scalar")
