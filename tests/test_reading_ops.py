@@ -304,3 +304,20 @@ def test_nielsen_sigma_prime_matrix(layered):
     numeq(rhs(r"\delta^3 = \Sigma'(z^3) (a^3 - y)", layered), sig(z3) * (1 - sig(z3)) * (a3 - y))
     got = rhs(r"\delta^2 = \Sigma'(z^2) (W^3)^T \delta^3", layered)
     numeq(got, sp.diag(*[sig(v) * (1 - sig(v)) for v in z2]) * W3.T * d3)
+
+
+# ---- an unknown letter applied like a function is never a silent product -----------
+@pytest.mark.parametrize("text, name", [
+    ("f(x) = x^2", "f"), (r"\psi(x) = x^2 + 1", r"\psi"), ("ψ(x) = 2", "ψ"),
+    (r"\frac{d}{dx} g(x) = 1", "g"), (r"h(x) - h(-x) = 0", "h"),
+])
+def test_unknown_function_letter_is_unparseable(free, text, name):
+    with pytest.raises(FormulaError, match=r"applies .* like a function.*product"):
+        parse_claim(text, free)
+
+
+@pytest.mark.parametrize("text", ["x(1-x) = x - x^2", "a (b + c) = a b + a c", "e(x+1) = e x + e",
+                                  r"\sigma'(x) = \sigma(x)(1 - \sigma(x))"])
+def test_a_variable_before_a_parenthesis_is_still_a_product(free, text):
+    claim = parse_claim(text, free)
+    assert sp.simplify((claim.sides[0].expr - claim.sides[1].expr).rewrite(sp.exp)) == 0

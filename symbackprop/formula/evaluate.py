@@ -12,6 +12,7 @@ multiply-add of a matrix product) draws on a budget, so no input can run long.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
@@ -198,6 +199,7 @@ class Evaluator:
             v, used = self.derivative_at(items, i)
             i += used
             if v is None and i < len(items) and items[i][0] == "juxt":
+                self.refuse_unknown_function(node, items[i][1])
                 v = self.layer_applied(node, items[i][1])
                 i += v is not None
             v = self.value(node) if v is None else v
@@ -217,6 +219,26 @@ class Evaluator:
                 continue
             acc = self.times(acc, op, v, node)
         return self.close(settle(acc), ops, items)
+
+    def refuse_unknown_function(self, callee: Node, arg: Node) -> None:
+        """Free-standing, ``ψ(x)`` with a letter ψ that is nowhere else in the claim but
+        before a parenthesis reads as a function nobody defined, or as the product ψ·x:
+        never silently the product."""
+        if not self.scope.free or callee.kind not in ("NAME", "COMMAND") or arg.kind != "paren":
+            return
+        name = callee.text
+        if canon(name) in ("e", "d") or self.resolve(callee, None, None, quiet=True) is None \
+                or isinstance(self.resolve(callee, None, None, quiet=True), (Func, DOp)):
+            return
+        spelled = re.escape(name) + (r"(?![A-Za-z])" if name.startswith("\\") else "")
+        uses = list(re.finditer(r"(?<![A-Za-z\\])" + spelled + r"(?![A-Za-z0-9])", self.text))
+        if uses and all(re.match(r"\s*(?:\\left\s*)?\(", self.text[m.end():]) for m in uses):
+            raise FormulaError(
+                f"{name}(…) applies {name} like a function, but {name} is not one of the "
+                f"functions read here (σ, exp, ln, log, tanh, sech, relu, leaky_relu, elu, "
+                f"softplus, ζ, softmax, max, sqrt); it could also be the product {name}·(…). "
+                f"Write {name}\\cdot(…) for the product, or the function written out",
+                callee.start, f"a known function, or {name}·(…)")
 
     def layer_applied(self, callee: Node, arg: Node):
         """g(z^l), g'(z^l_j), f'(z^l), φ(z): an activation letter without a layer script
