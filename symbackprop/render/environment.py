@@ -6,19 +6,17 @@ notation's symbol names, and ``num`` formats a number.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
 from pathlib import Path
 
 import jinja2
-import mpmath
 import sympy as sp
 
 from ..core.derive import Derivation
 from ..core.files import template_dirs
 from ..core.notation import Notation
-from ..numeric.worked import Unrepresentable, Worked
+from ..core import numbers
+from ..numeric.worked import Worked
 from .sandbox import BoundedLoader, UserSandbox, allow
 
 MAX_FULL_PARAMS = 100     # above this, one representative parameter per layer
@@ -74,6 +72,9 @@ def shown_parameters(d: Derivation) -> list[sp.Symbol]:
     return [p for layer in d.layers for p in (layer.W[0, 0], layer.b[0])]
 
 
+DETAILS = ("summary", "layer", "full")   # how much of the chain rule, parameter by parameter
+
+
 def render_markdown(d: Derivation, notation: Notation, worked: Worked | None = None,
                     templates: str | Path | None = None, only=None, digits: int = 6,
                     **extra) -> str:
@@ -81,84 +82,112 @@ def render_markdown(d: Derivation, notation: Notation, worked: Worked | None = N
 
     ``only``: a parameter symbol, or the symbols of one tied name, to write
     that parameter's derivation alone.  ``digits``: significant digits shown.
-    ``extra``: more template variables (``figure``: the network picture).
+    ``extra``: more template variables (``figure``: the network picture;
+    ``detail``: one of DETAILS, default ``layer``).
     """
     return render_document(environment(templates), "derivation.md.j2", d, notation, worked,
                            only, digits, **extra)
 
 
+def number_filters(env: jinja2.Environment, digits: int) -> jinja2.Environment:
+    """The number filters of every template, all from ``core.numbers`` (one formatter)."""
+    env.filters["num"] = lambda x: numbers.fmt(x, digits)
+    env.filters["operand"] = lambda x: numbers.operand(x, digits)
+    env.filters["num_step"] = lambda new, old: numbers.step(new, old, digits)
+    # the gradient of an update line, with the digits that make the shown line exact
+    env.filters["update_grad"] = lambda grad, old, lr, new: numbers.operand(
+        grad, numbers.update_digits(old, lr, grad, new, digits))
+    env.filters["prodsign"] = lambda factors, product: numbers.product_sign(factors, product, digits)
+    return env
+
+
 def render_document(env: jinja2.Environment, template: str, d: Derivation, notation: Notation,
                     worked: Worked | None = None, only=None, digits: int = 6, **extra) -> str:
     """The derivation through ``template`` of ``env`` (Markdown, LaTeX, …)."""
-    env.filters["tex"] = notation.tex
-    env.filters["num"] = lambda x: _num(x, digits)
+    layer_of = {z: sp.Integer(layer.index) for layer in d.network.layers for z in layer.z}
+    env.filters["tex"] = lambda e, **kw: notation.tex(readable(e, layer_of), **kw)
     env.filters["prod"] = lambda factors: sp.Mul(*factors)
-    env.filters["num_step"] = lambda new, old: _num_step(new, old, digits)
+    env.filters["steps"] = lambda exprs: step_functions(exprs, layer_of)
+    number_filters(env, digits)
     if isinstance(only, sp.Symbol):
         only = [only]
     params = list(only) if only else shown_parameters(d)
     order = {sym: i for i, sym in enumerate(notation.names)}   # numbered: w1, w2, …
     params.sort(key=lambda p: order.get(p, len(order)))
     small = len(d.network.parameters) <= MAX_FULL_PARAMS
+    extra.setdefault("detail", "layer")
     return env.get_template(template).render(
         d=d, net=d.network, spec=d.network.spec, nt=notation, worked=worked,
         params=params, groups=parameter_groups(d, notation, params), small=small,
         only=params[0] if only else None, max_paths=MAX_PATHS_SHOWN,
-        n_params=len(d.network.parameters), digits=digits, **extra)
+        n_params=len(d.network.parameters), digits=digits,
+        representatives=parameter_groups(d, notation, representatives(d)), **extra)
 
 
-BEYOND = r"\text{beyond float64}"
-BELOW = r"\text{below float64}"
+def step_functions(exprs, layer_of: dict) -> list[tuple[sp.Expr, sp.Symbol]]:
+    """The step functions (f' of ReLU, leaky ReLU) in ``exprs`` (an expression or nested
+    lists of them), each once with its pre-activation: (the Piecewise, z)."""
+    found: dict = {}
+    stack = [exprs]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, sp.Basic):
+            found.update({pw: pw.args[0][1].lhs for pw in e.atoms(sp.Piecewise)
+                          if readable(pw, layer_of) != pw})
+        elif isinstance(e, (list, tuple)):
+            stack.extend(e)
+        elif hasattr(e, "value"):
+            stack.append(e.value)
+    return sorted(found.items(), key=lambda item: str(item[1]))
 
 
-def _num(x, digits: int) -> str:
-    """``digits`` significant digits, with LaTeX powers of ten for tiny or huge numbers;
-    a value float64 cannot hold says so (with its magnitude when it is known)."""
-    if isinstance(x, Unrepresentable) and x.magnitude is not None:    # too large or too small
-        return _num(x.magnitude, digits) + r"\ (" + (BEYOND if x != 0 else BELOW) + ")"
-    if isinstance(x, Unrepresentable) and x == 0:
-        return r"\approx 0\ (" + BELOW + ")"
-    if isinstance(x, float) and not math.isfinite(x):
-        return (r"\text{not representable in float64}" if math.isnan(x)
-                else ("-" if x < 0 else "") + BEYOND)
-    if isinstance(x, sp.Basic) and x.is_Rational and _terminates(x, digits):
-        return _decimal(x)      # an exact decimal short enough to show in full
-    x = float(x) if not isinstance(x, sp.Basic) else x
-    if x == 0:
-        return "0"
-    text = f"{x:.{digits}g}" if isinstance(x, float) else _sympy_g(x, digits)
-    if "e" in text:
-        mant, exp = text.split("e")
-        return rf"{mant} \times 10^{{{int(exp)}}}"
-    return text
+def representatives(d: Derivation) -> list[sp.Symbol]:
+    """One weight and one bias per layer, output layer first: the worked representatives
+    of ``detail = "layer"``."""
+    return [p for layer in reversed(d.layers) for p in (layer.W[0, 0], layer.b[0])]
 
 
-def _terminates(q: sp.Rational, digits: int) -> bool:
-    """A rational with a decimal expansion of at most ``digits`` significant digits."""
-    den = int(q.q)
-    for prime in (2, 5):
-        while den % prime == 0:
-            den //= prime
-    return den == 1 and len(_decimal(q).replace("-", "").replace(".", "").strip("0")) <= digits
+class Indicator(sp.Function):
+    """𝟙[z > 0]: ReLU's derivative (0 at the kink, the left-hand value), printed as such
+    instead of a cases block."""
+
+    nargs = 1
+
+    def _latex(self, printer, exp=None):
+        text = r"\mathbb{1}\left[" + printer._print(self.args[0]) + r" > 0\right]"
+        return text if exp is None else rf"{text}^{{{exp}}}"
 
 
-def _decimal(q: sp.Rational) -> str:
-    with localcontext() as ctx:
-        ctx.prec = 200
-        return format((Decimal(int(q.p)) / Decimal(int(q.q))).normalize(), "f")
+class Slope(sp.Function):
+    """f_l'(z): the derivative of a piecewise-linear activation of layer l (leaky ReLU),
+    defined once in the document, written by name in every path and δ."""
+
+    nargs = 2
+
+    def _latex(self, printer, exp=None):
+        text = rf"f_{{{printer._print(self.args[1])}}}'\left({printer._print(self.args[0])}\right)"
+        return text if exp is None else rf"\left({text}\right)^{{{exp}}}"
 
 
-def _sympy_g(x: sp.Basic, digits: int) -> str:
-    """``digits`` significant digits of an exact or high-precision SymPy number."""
-    with mpmath.workdps(digits + 10):
-        return mpmath.nstr(mpmath.mpf(sp.Float(x, digits + 10)), digits)
+def readable(expr, layer_of: dict):
+    """``expr`` with each step function of a pre-activation (f' of ReLU, leaky ReLU) as
+    𝟙[z > 0] or f_l'(z): the printed form only; values come from the original."""
+    if not isinstance(expr, sp.Basic) or not expr.has(sp.Piecewise):
+        return expr
 
+    def swap(pw):
+        if len(pw.args) != 2 or pw.args[1][1] is not sp.true:
+            return pw
+        (lo, c), (hi, _) = pw.args
+        if not isinstance(c, sp.LessThan) or c.rhs != 0 or not c.lhs.is_Symbol:
+            return pw
+        z = c.lhs
+        if lo == 0 and hi == z:
+            return sp.Max(0, z, evaluate=False)           # ReLU itself: max(0, z)
+        if not (lo.is_number and hi == 1):
+            return pw
+        if lo == 0:
+            return Indicator(z)                           # ReLU′
+        return Slope(z, layer_of[z]) if z in layer_of else pw   # leaky ReLU′ of a neuron
 
-def _num_step(new, old, digits: int) -> str:
-    """An updated value with enough digits that its change from ``old`` shows
-    (to two significant digits), however small the step: 0.699975, not 0.7."""
-    delta = abs(float(new) - float(old))
-    if delta == 0 or float(new) == 0 or not math.isfinite(delta):
-        return _num(new, digits)
-    need = math.floor(math.log10(abs(float(new)))) - math.floor(math.log10(delta)) + 2
-    return _num(new, max(digits, min(need, 17)))
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), swap)
