@@ -109,8 +109,9 @@ def tex_filters(env: jinja2.Environment, notation) -> jinja2.Environment:
     """The LaTeX template's own filters (``tex``, ``num``, ``prod`` come from render)."""
     env.filters["texescape"] = tex_escape
     env.filters["lines"] = lines
-    env.filters["terms"] = lambda e: [notation.tex(t) for t in e.as_ordered_terms()] \
-        if e.is_Add else [notation.tex(e)]
+    # through the "tex" filter render_document sets (readable step functions)
+    env.filters["terms"] = lambda e: [env.filters["tex"](t) for t in e.as_ordered_terms()] \
+        if e.is_Add else [env.filters["tex"](e)]
     return env
 
 
