@@ -275,6 +275,13 @@ def test_activation_letter_with_its_layer(course):
     assert v.verdict == "unparseable"
 
 
+def test_activation_letter_without_a_layer_is_not_guessed(course):
+    """g alone, not applied to a layer's z, in a network of two activations: refused,
+    naming the layers and the spelling that settles it."""
+    [v] = verdicts(course, r"dz^{[1]} = W^{[2]T} dz^{[2]} * g")
+    assert v.verdict == "unparseable" and "g^{[1]}" in v.message and "tanh" in v.message
+
+
 def test_activation_letter_of_a_one_activation_network():
     model = prepare("inputs = 2\nloss = \"half_sse\"\n[[layer]]\nsize = 2\nactivation = "
                     "\"sigmoid\"\n[[layer]]\nsize = 1\nactivation = \"sigmoid\"\n")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..core.functions import ACTIVATIONS, sigmoid
+from ..core.functions import ACTIVATIONS, sigmoid, softplus
 from ..formula.names import LOSS
 from ..formula.ops import Partial
 from .context import Context, agrees
@@ -405,9 +405,9 @@ def output_form_mutations(expr, wrt):
     """Free-standing calculus: another activation's derivative in output form applied to
     this one (d/dx tanh(x) = tanh(x)(1 − tanh(x)), the sigmoid's form).  ``wrt`` None:
     ``expr`` is already the derivative (tanh'(x) written out)."""
-    calls = sorted(expr.atoms(sigmoid, sp.tanh), key=str)
+    calls = sorted(expr.atoms(sigmoid, sp.tanh, softplus), key=str)
     for call in calls:
-        name = "sigmoid" if isinstance(call, sigmoid) else "tanh"
+        name = {sigmoid: "sigmoid", sp.tanh: "tanh", softplus: "softplus"}[call.func]
         arg = call.args[0]
         for other, (shown, form) in OUTPUT_FORMS.items():
             if other == name:
@@ -416,11 +416,14 @@ def output_form_mutations(expr, wrt):
                      f"{name}'")
             if wrt is None:
                 u = sp.Dummy("u")
-                if expr in (ACTIVATIONS[name].in_terms_of_output(call),
-                            sp.diff(call.func(u), u).subs(u, arg)):
+                own = ACTIVATIONS[name].in_terms_of_output
+                if expr in (own(call) if own else None, sp.diff(call.func(u), u).subs(u, arg)):
                     yield label, form(call)
             elif expr == call:
                 yield label, form(call) * sp.diff(arg, wrt)
+        if wrt is None and name == "sigmoid" and expr == call:     # ζ' = σ: ζ(1 − ζ) written
+            yield ("derivative of the wrong activation: the sigmoid's σ(1 − σ) applied to "
+                   "softplus (ζ' = σ)", softplus(arg) * (1 - softplus(arg)))
 
 
 def inner_mutations(true):

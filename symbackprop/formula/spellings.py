@@ -257,8 +257,8 @@ def _layer_function(ev, head: str, node: Node | None, leaf: Node) -> str:
         names = {layer.activation.name for layer in layers}
         if len(names) == 1:
             return _function_of(names.pop(), head, leaf)
-        raise FormulaError(f"{leaf.text} could be the activation of any layer "
-                           f"({', '.join(f'{l.index}: {l.activation.name}' for l in layers)}); "
+        raise FormulaError(f"unknown name {leaf.text!r} alone: {head} could be the activation "
+                           f"of any layer ({', '.join(f'{l.index}: {l.activation.name}' for l in layers)}); "
                            f"write its layer, e.g. {head}^{{[1]}} or {head}_1", leaf.start,
                            f"{head}^{{[l]}}")
     values = ev.indices(node, open_letters=True)
