@@ -24,7 +24,7 @@ from ..core.spec import Spec
 from ..formula.names import LR, Scope, build_scope
 from ..formula.reader import FormulaError, parse_claim
 from .literals import rounding_error, rounds_to
-from .points import PointSet, free_points, network_points, spec_inputs, values
+from .points import PointSet, forward_point, free_points, network_points, spec_inputs, values
 from .truth import Truth
 
 SYMBOLIC_SECONDS = 1.0       # SymPy's simplification of one link, at most
@@ -52,6 +52,8 @@ class Context:
     given_numbers: frozenset            # the spec's [values] numbers, taken as exact
     free: Context | None                # free-standing calculus beside a model (None: is one)
     seed: int = 0
+    examples: tuple = ()                # a batch spec: each example's forward pass (≥ 2)
+    reduction: str = "mean"             # how the batch's loss and gradients are reduced
     symbolic_seconds: float = SYMBOLIC_SECONDS
 
     @classmethod
@@ -64,7 +66,8 @@ class Context:
         return cls(model=model, truth=Truth(d, nt), scope=build_scope(model),
                    network_points=_network_points(model, seed) if model is not None else None,
                    given_numbers=_given_numbers(model), free=free, seed=seed,
-                   symbolic_seconds=symbolic_seconds)
+                   symbolic_seconds=symbolic_seconds, examples=_examples(model),
+                   reduction=model.spec.batch if model is not None else "mean")
 
     @property
     def d(self) -> Derivation | None:
@@ -96,6 +99,34 @@ def _network_points(model: ModelLike, seed: int) -> PointSet:
     if pts.base is not None:
         base = points[0] if given is not None else dict(pts.base)
     return PointSet(tuple(points), base, pts.region)
+
+
+def _examples(model: ModelLike | None) -> tuple:
+    """The forward pass of every example of a batch spec (two or more samples), else ()."""
+    if model is None or model.spec.values is None or len(model.spec.values.samples) < 2:
+        return ()
+    inputs = spec_inputs(model)
+    if inputs is None:
+        return ()
+    net, out = model.network, []
+    for sample in model.spec.values.samples:
+        point = dict(inputs)       # the parameters (and the first example), as numbers
+        point.update({s: sp.Float(str(v), 30) for s, v in zip(net.x, sample.x)})
+        point.update({s: sp.Float(str(v), 30) for s, v in zip(net.y, sample.y)})
+        out.append(forward_point(model.derivation, point))
+    return tuple(out)
+
+
+def batch_values(ctx: Context, expr):
+    """The batch's value of a per-example ``expr`` (the loss, a gradient): its values at
+    every example reduced as the spec says (mean or sum); None if one is undefined."""
+    each = [values(expr, p) for p in ctx.examples]
+    if any(v is None for v in each):
+        return None
+    total = each[0]
+    for v in each[1:]:
+        total = total + v
+    return total / len(each) if ctx.reduction == "mean" else total
 
 
 def _given_numbers(model: ModelLike | None) -> frozenset:

@@ -20,6 +20,7 @@ truth, scope and test points, built once per model): ``check_claim(ctx, claim)``
 """
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -31,10 +32,11 @@ import sympy as sp
 from ..core.defaults import CLAIM_TIMEOUT
 from ..core.errors import SpecError
 from ..formula.claims import ClaimText, extract
-from ..formula.names import LR
+from ..formula.names import LOSS, LR
 from ..formula.ops import Partial
 from ..formula.reader import Claim, FormulaError, Side, parse_instances
-from .context import Context, agrees, make_context, number_of, points_for
+from .context import Context, agrees, batch_values, make_context, number_of, points_for
+from .definitions import NotADefinition, define, find, plain_relations, scoped
 from .diagnose import diagnose, number_diagnosis
 from .errors import NeedsValues
 from .isolate import Deadline, run
@@ -84,13 +86,59 @@ def is_number(side) -> bool:
 
 
 # ---- claims ------------------------------------------------------------
-def check_claim(ctx: Context, claim: ClaimText) -> list[Verdict]:
-    """Every link of one claim of a file."""
+def check_claim(ctx: Context, claim: ClaimText, before: tuple[str, ...] = (),
+                defines: bool = False) -> list[Verdict]:
+    """Every link of one claim of a file, read with the file's definitions ``before`` it;
+    ``defines``: the line may define a name (``definitions.find``)."""
+    ctx = scoped(ctx, before)
+    if defines:
+        found = definition_verdict(ctx, claim)
+        if found is not None:
+            return found
     return check_text(ctx, claim.text, claim.line)
+
+
+KINDS = {"z": "pre-activation", "a": "activation"}
+MIN_SYMBOLIC = 0.05     # seconds of SymPy simplification an instance gets at least
+
+
+def definition_verdict(ctx: Context, claim: ClaimText) -> list[Verdict] | None:
+    """``defined`` for a definition line (None: the line is a claim after all)."""
+    text = plain_relations(claim.text)
+    try:
+        made = define(ctx, text)
+    except NotADefinition:
+        return None
+    except FormulaError as err:
+        return [Verdict(claim.line, claim.text, "unparseable", message=f"a definition: {err}",
+                        position=err.position, expected=err.expected)]
+    left = made.left
+    note = f"defines {left.lhs} for the lines after it"
+    if made.alias is not None:
+        what = KINDS.get(made.alias, made.alias)
+        note += (f": it is the network's {what}" if left.letters else
+                 f": it is {text_of(ctx, made.value)}, the network's {what}")
+    return [Verdict(claim.line, claim.text, "defined", lhs=left.lhs, rhs=left.rhs,
+                    relation=left.relation.strip(), expected=text_of(ctx, made.value),
+                    notes=(note,))]
+
+
+@dataclass(frozen=True)
+class InFile:
+    """Checks a file's claims with the definitions made before each (by line)."""
+
+    ctx: Context
+    before: dict
+    lines: frozenset
+
+    def __call__(self, claim: ClaimText) -> list[Verdict]:
+        return check_claim(self.ctx, claim, self.before.get(claim.line, ()),
+                           claim.line in self.lines)
 
 
 def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
     """Every link of the claim ``text`` (all instances of generic indices)."""
+    text = plain_relations(text)
     try:
         claims = parse_instances(text, ctx.scope)
     except FormulaError as err:
@@ -102,6 +150,12 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
             return found
         return [Verdict(line, text, "unparseable", message=str(err), position=err.position,
                         expected=err.expected)]
+    batch = batch_formula(ctx, claims, text)
+    if batch is not None:
+        return [Verdict(line, text, "unparseable", message=batch,
+                        expected="the formula for one example, or the batch's number")]
+    if len(claims) > 1:     # instances of generic indices share the symbolic step's time
+        ctx = replace(ctx, symbolic_seconds=max(MIN_SYMBOLIC, ctx.symbolic_seconds / len(claims)))
     out = []
     links = len(claims[0].sides) - 1
     for i in range(links):
@@ -133,6 +187,9 @@ def calculus(ctx: Context, text: str, line: int) -> list[Verdict] | None:
     sides = [side.expr for c in claims for side in c.sides]
     if any(_has(e, Partial) for e in sides) or not any(_has(e, sp.Function) for e in sides):
         return None
+    if all(isinstance(c.sides[0].expr, sp.Symbol) for c in claims):
+        return None         # `L_i = −log p_{y_i}`: a name of its own, not an identity in x
+
     note = "checked as free-standing calculus: its variables are not names of this network"
     return [_with_note(v, note) for v in check_text(free, text, line)]
 
@@ -246,7 +303,7 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
     if LR in symbols_of(ts) and LR not in pts.base:
         raise NeedsValues("the learning rate ([values].learning_rate)")
     if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
-        return numeric_matrix(ctx, ts, C, pts, base)
+        return numeric_matrix(ctx, ts, C, pts, base, is_batch_quantity(ctx, S.expr))
     if isinstance(ts, sp.MatrixBase) or isinstance(C.expr, sp.MatrixBase):
         shape = (ts if isinstance(ts, sp.MatrixBase) else C.expr).shape
         what = ("a single number written for a {}×{} matrix" if isinstance(ts, sp.MatrixBase)
@@ -254,23 +311,87 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
         true = values(ts, pts.base)
         return Verdict(verdict="incorrect", expected=text_of(ctx, ts if true is None else true),
                        diagnosis=what, method="shapes differ", region=pts.region, **base)
-    true, claimed = values(ts, pts.base), values(C.expr, {})
+    batch = is_batch_quantity(ctx, S.expr)
+    true = batch_values(ctx, ts) if batch else values(ts, pts.base)
+    claimed = values(C.expr, {})
     if true is None or claimed is None:
         return Verdict(verdict="incorrect", message="undefined at the spec's [values]", **base)
     ok = agrees(ctx, true, claimed, C)
     places = C.decimals if C.decimals is not None else 6
     verdict = "correct" if ok else "incorrect"
-    diag = None if ok else number_diagnosis(ctx, S.expr, ts, claimed, C, pts.base, true)
+    diag = None
+    if not ok:
+        diag = batch_diagnosis(ctx, ts, true, claimed, C) if batch else \
+            number_diagnosis(ctx, S.expr, ts, claimed, C, pts.base, true)
     if not ok and diag is None:
         diag = implied_gradient(ctx, S.expr, claimed, pts.base)
-    cx = None if ok else {"at": "the spec's [values]", "true": float(true),
-                          "claimed": float(claimed)}
+    at = (f"the spec's [values], the {ctx.reduction} over its {len(ctx.examples)} examples"
+          if batch else "the spec's [values]")
+    cx = None if ok else {"at": at, "true": float(true), "claimed": float(claimed)}
     return Verdict(verdict=verdict, expected=rounded(true, places), diagnosis=diag,
-                   counterexample=cx, method="value at the spec's [values]",
-                   region=pts.region, **base)
+                   counterexample=cx, method=f"value at {at}", region=pts.region, **base)
 
 
-def numeric_matrix(ctx: Context, ts, C: Side, pts: PointSet, base: dict) -> Verdict:
+# ---- batches: the loss and its gradients over a spec's examples ---------------------
+def is_batch_quantity(ctx: Context, written) -> bool:
+    """On a spec with several examples: is ``written`` the loss or ∂(loss)/∂(parameter)
+    (or a matrix of them), which the spec reduces over its batch?"""
+    if not ctx.examples:
+        return False
+    entries = list(written) if isinstance(written, sp.MatrixBase) else [written]
+    return bool(entries) and all(_reduced(ctx, e) for e in entries)
+
+
+def _reduced(ctx: Context, e) -> bool:
+    if e == LOSS:
+        return True
+    if isinstance(e, Partial) and e.args[0] == LOSS:
+        node = ctx.truth.nodes.get(e.args[1])
+        return node is not None and node.kind in ("W", "b")
+    return False
+
+
+# what marks a formula as one about a whole batch: its matrices (A, Z, X, Y, dZ with the
+# examples as columns), m or n examples, a sum over the examples, np.sum over an axis
+BATCH_MARKS = re.compile(r"(?<![A-Za-z\\])d?[AZXY](?![a-z])|\\frac\{1\}\{2?[mn]\}|"
+                         r"/\s*\(?\s*[mn]\b|\\sum_\{?[ix]|np\.sum\([^()]*axis\s*=\s*1")
+
+
+def batch_formula(ctx: Context, claims: list[Claim], text: str) -> str | None:
+    """Why a formula about a batch's loss or gradient (``dW = \\frac{1}{m} dZ A^T``) is not
+    read (the reader takes its matrices for one example's vectors), or None."""
+    if ctx.model is None or not BATCH_MARKS.search(text) or \
+            any(is_number(side) for side in claims[0].sides[1:]):
+        return None
+    first = claims[0].sides[0].expr
+    entries = list(first) if isinstance(first, sp.MatrixBase) else [first]
+    if not entries or not all(_reduced(ctx, e) for e in entries):
+        return None
+    return ("a formula over a batch of examples (its matrices A, Z, X, Y or dZ hold one "
+            "column an example, or it has 1/m or a sum over the examples): the checker reads "
+            "formulas for one example, and checks the batch's loss and gradients as numbers "
+            "at the spec's examples; write the formula for one example (dW = dz a^T)")
+
+
+def batch_diagnosis(ctx: Context, ts, true, claimed, C) -> str | None:
+    """A batch number that is the first example's value, or the sum for the mean (or
+    the mean for the sum)."""
+    m = len(ctx.examples)
+    first = values(ts, ctx.examples[0])
+    if first is not None and agrees(ctx, first, claimed, C):
+        return (f"the first example's value: the batch of {m} examples has the {ctx.reduction} "
+                f"of the examples' values, {rounded(true, 6)}")
+    if ctx.reduction == "mean" and agrees(ctx, true * m, claimed, C):
+        return (f"missing 1/m: the sum over the m = {m} examples, where the spec's batch takes "
+                "their mean (1/m Σ_i)")
+    if ctx.reduction == "sum" and agrees(ctx, true / m, claimed, C):
+        return (f"divided by m = {m}: the spec's batch sums its examples ([network] batch = "
+                "\"sum\"), it does not average them")
+    return None
+
+
+def numeric_matrix(ctx: Context, ts, C: Side, pts: PointSet, base: dict,
+                   batch: bool = False) -> Verdict:
     """A matrix of numbers (``\\begin{bmatrix} 1.05 \\\\ -0.25 \\end{bmatrix}``): each
     entry must be what the true entry rounds to, to the places written (a whole
     number among decimals, such as 0, to the most places of the matrix)."""
@@ -279,7 +400,8 @@ def numeric_matrix(ctx: Context, ts, C: Side, pts: PointSet, base: dict) -> Verd
         return Verdict(verdict="incorrect", diagnosis=f"shapes differ: {C.expr.rows}×"
                        f"{C.expr.cols} written for {ts.rows}×{ts.cols}",
                        expected=text_of(ctx, values(ts, pts.base) or ts), **common)
-    true, claimed = values(ts, pts.base), values(C.expr, {})
+    true = batch_values(ctx, ts) if batch else values(ts, pts.base)
+    claimed = values(C.expr, {})
     if true is None or claimed is None:
         return Verdict(verdict="incorrect", message="undefined at the spec's [values]",
                        **base)
@@ -313,12 +435,25 @@ def numbers(ctx: Context, A: Side, B: Side, base: dict) -> Verdict:
         tol = rounding_error(A.text, number) + rounding_error(B.text, number)
         ok = abs(float(va) - float(vb)) <= tol + 1e-12 * max(1.0, abs(float(va)))
     else:
-        ok = rounds_to(va, vb, lit.decimals)
+        # the number as written, or within what the other side's own rounded numbers
+        # leave open (½(0.01 − 0.75136507)² = 0.274811083: 0.75136507 is itself rounded)
+        ok = rounds_to(va, vb, lit.decimals) or abs(float(va) - float(vb)) <= (
+            rounding_error(other.text, partial(number_of, ctx), exact_inputs(ctx, other, lit))
+            + 0.5 * 10.0 ** -lit.decimals)
     places = lit.decimals if lit.decimals is not None else 6
     diag = None if ok else number_diagnosis(ctx, other.expr, other.expr, vb, lit, {}, va)
     cx = None if ok else {"at": "arithmetic", "true": float(va), "claimed": float(vb)}
     return Verdict(verdict="correct" if ok else "incorrect", expected=rounded(va, places),
                    diagnosis=diag, counterexample=cx, method="arithmetic", **base)
+
+
+def exact_inputs(ctx: Context, other: Side, lit: Side) -> frozenset:
+    """The numbers of ``other`` taken as exact: the spec's, and those written with fewer
+    places than the result less one (inputs such as the 0.3 of e^{0.3} = 0.4256); one
+    with about as many places as the result is a rounded intermediate (0.75136507)."""
+    short = {sp.Rational(m[0]) for m in LITERAL.finditer(other.text)
+             if len(m[0].partition(".")[2]) < lit.decimals - 1}
+    return ctx.given_numbers | frozenset(short)
 
 
 def _with_note(v: Verdict, note: str) -> Verdict:
@@ -372,8 +507,9 @@ def check_claims(model, text: str, kind: str = "text", source: str = "<claims>",
     """
     ctx = checker or make_context(model, seed=seed)
     claims = extract(text, kind)
-    results = run(partial(check_claim, ctx), claims, timeout=timeout, isolate=isolate,
-                  deadline=deadline)
+    before, lines = find(ctx, claims)
+    check = InFile(ctx, before, frozenset(lines)) if lines else partial(check_claim, ctx)
+    results = run(check, claims, timeout=timeout, isolate=isolate, deadline=deadline)
     missing = [(c.line, r.what) for c, r in zip(claims, results) if isinstance(r, NeedsValues)]
     if missing:
         lines = ", ".join(str(line) for line, _ in missing)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-VERDICTS = ("correct", "incorrect", "unparseable", "undecided")
+VERDICTS = ("correct", "incorrect", "unparseable", "undecided", "defined")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return self.verdict == "correct"
+        """Nothing wrong: correct, or a definition line (``defined``)."""
+        return self.verdict in ("correct", "defined")
 
     def to_json(self) -> dict:
         """The JSON entry: line, text, verdict, expected, diagnosis, counterexample, and details."""

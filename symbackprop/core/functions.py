@@ -47,6 +47,10 @@ class softplus(sp.Function):
     def _eval_rewrite_as_exp(self, z, **kwargs):
         return sp.log(1 + sp.exp(z))
 
+    def _eval_evalf(self, prec):
+        # mpmath has no softplus (it has sigmoid): evaluate ln(1 + e^z) at ``prec``
+        return sp.log(1 + sp.exp(self.args[0]))._eval_evalf(prec)
+
     def _latex(self, printer, exp=None):
         arg = printer._print(self.args[0])
         base = r"\operatorname{softplus}\left(%s\right)" % arg

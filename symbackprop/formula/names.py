@@ -11,7 +11,7 @@ The notation's own LaTeX and plain-text names are keyed the same way.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import sympy as sp
@@ -244,3 +244,14 @@ def build_scope(model=None) -> Scope:
                  n_layers=len(net.layers), max_size=max(net.sizes),
                  alpha=alphas.pop() if len(alphas) == 1 else None, model=model, labels=labels,
                  paren_superscript=net.spec.notation.get("paren_superscript"))
+
+
+# ---- names a claims file defines (checker/definitions.py, issue #13) ----------------
+def with_definitions(scope: Scope, keys: dict, heads: dict | None = None) -> Scope:
+    """``scope`` with the names a claims file defined (``p_k = …``, ``f = Wx + b``):
+    ``keys`` maps canonical keys (head, superscript, subscript) to their values, ``heads``
+    makes a defined family read like a layer quantity (Goodfellow's a^{(k)} as z)."""
+    shown = {"".join((h, f"^{p}" if p else "", f"_{b}" if b else "")): v
+             for (h, p, b), v in keys.items()}
+    return replace(scope, names={**scope.names, **shown}, keys={**scope.keys, **keys},
+                   heads={**scope.heads, **(heads or {})})
