@@ -9,6 +9,11 @@ textbook forms (σ' = a(1 − a), tanh' = 1 − a², the softmax Jacobian
 a_i([i = j] − a_j), δ^L = a·Σy − y for softmax + cross-entropy) are stated
 here.  The proofs that they equal ``sympy.diff`` live in the test suite
 (tests/test_derive.py), not on this path: ``derive`` runs no ``simplify``.
+
+The recursion itself is stated once, as the network's program (core.program:
+``network_program``); ``Derivation``'s per-neuron formulas (``delta``, ``fprime``,
+``dadz``, ``forward``, ``gradient``, ``values_of``) are that program read
+symbolically, in the network's own symbols.
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 SymPy derives each layer's local pieces (f, f', ∂ℓ/∂a, δ^L); ``lambdify``
 prints them with one scalar symbol standing for a whole array, and the
-layer loop below does the matrix products, batched over examples (one
+derivation's program (core.program) is compiled once into NumPy steps, one
+per equation, that do the matrix products batched over examples (one
 example per column).  One scalar lambda per weight would be 6–26× slower
 and cannot be built at all for real layer sizes.
 """
@@ -180,10 +181,11 @@ def compile_program(p: Program) -> Compiled:
     c = Compiled(tuple(layers), _lambdify([A, Y, LOGA, LOG1MA], logterm), p.loss.mean, dterm,
                  delta_out, out.activation.name, bool(logterm.free_symbols & {LOGA, LOG1MA}),
                  output=out.index, n_nodes=len(p.nodes))
-    steps = [_step(c, e) for e in live(p)]
-    return replace(c, forward_steps=tuple(st for e, st in zip(live(p), steps) if e.op in FORWARD),
-                   backward_steps=tuple(st for e, st in zip(live(p), steps) if e.op in BACKWARD),
-                   gradient_steps=tuple(st for e, st in zip(live(p), steps) if e.op == "grad"))
+    eqns = live(p)
+    steps = {ops: tuple(_step(c, e) for e in eqns if e.op in ops)
+             for ops in (FORWARD, BACKWARD, ("grad",))}
+    return replace(c, forward_steps=steps[FORWARD], backward_steps=steps[BACKWARD],
+                   gradient_steps=steps["grad",])
 
 
 FORWARD, BACKWARD = ("affine", "activate"), ("output_delta", "back", "delta")
