@@ -132,7 +132,8 @@ def cmd_derive(args) -> int:
               "and values.y for one, with seeded random parameters where [values] has none).",
               file=sys.stderr)
     files = make_documents(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
-                           worked, only, digits, templates)
+                           worked, only, digits, templates,
+                           detail=getattr(args, "detail", "layer"))
     for out in write_files(Path(getattr(args, "output", "output")), files):   # all or none
         print(f"wrote {out}")
     return 0

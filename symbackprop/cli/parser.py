@@ -84,6 +84,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
     d.add_argument("--templates", metavar="DIR", help="a directory of templates overriding the shipped ones")
     d.add_argument("--param", metavar="NAME", help="the derivation of one parameter alone (e.g. w7, w^1_11)")
+    d.add_argument("--detail", choices=("summary", "layer", "full"), default="layer",
+                   help="the chain rule parameter by parameter: summary (none; the table of "
+                        "numbers), layer (default: one worked weight and bias per layer), "
+                        "full (every parameter)")
     d.add_argument("--digits", type=int, metavar="N",
                    help="significant digits of the worked example's numbers (default 6; 20 with --exact)")
     d.add_argument("--exact", action="store_true",

@@ -130,18 +130,20 @@ def render_svg(model, templates=None) -> str:
     return env.get_template("network.svg.j2").render(**drawing_context(model))
 
 
-def render_tex(model, worked=None, only=None, digits: int = 6, templates=None) -> str:
-    """The self-contained LaTeX document (article, amsmath, TikZ)."""
+def render_tex(model, worked=None, only=None, digits: int = 6, templates=None,
+               detail: str = "layer") -> str:
+    """The self-contained LaTeX document (article, amsmath, TikZ); ``detail``: how much of
+    the chain rule (``render.environment.DETAILS``)."""
     env = tex_filters(environment(templates, **TEX_SYNTAX), model.notation)
     return render_document(env, "derivation.tex.j2", model.derivation, model.notation, worked,
-                           only, digits, **drawing_context(model))
+                           only, digits, detail=detail, **drawing_context(model)).lstrip()   # no blank lines on top
 
 
 def render_md(model, worked=None, only=None, digits: int = 6, templates=None,
-              figure: Figure | None = None) -> str:
+              figure: Figure | None = None, detail: str = "layer") -> str:
     """The Markdown document; ``figure`` says where the picture is."""
     return render_markdown(model.derivation, model.notation, worked, templates=templates,
-                           only=only, digits=digits, figure=figure)
+                           only=only, digits=digits, figure=figure, detail=detail)
 
 
 def tex_engine() -> list[str] | None:
@@ -203,10 +205,11 @@ def markdown_to_html(text: str) -> str:
     return md.render(text)
 
 
-def render_html(model, worked=None, only=None, digits: int = 6, templates=None) -> str:
+def render_html(model, worked=None, only=None, digits: int = 6, templates=None,
+                detail: str = "layer") -> str:
     """One self-contained page: the document, the network inline, KaTeX inlined."""
     svg = render_svg(model, templates)
-    md = render_md(model, worked, only, digits, templates, figure=Figure(svg=svg))
+    md = render_md(model, worked, only, digits, templates, figure=Figure(svg=svg), detail=detail)
     katex = STATIC / "katex"
     env = environment(templates, autoescape=True)
     return env.get_template("derivation.html.j2").render(
@@ -216,7 +219,8 @@ def render_html(model, worked=None, only=None, digits: int = 6, templates=None) 
 
 
 def make_documents(model, formats, stem: str, worked=None, only=None, digits: int = 6,
-                   templates=None, bounded: bool = True) -> dict[str, str | bytes]:
+                   templates=None, bounded: bool = True,
+                   detail: str = "layer") -> dict[str, str | bytes]:
     """File name → content of every asked format (md brings its SVG picture along).
 
     Everything is made before anything is written, so a failing PDF leaves no
@@ -226,7 +230,7 @@ def make_documents(model, formats, stem: str, worked=None, only=None, digits: in
     (``bounded=False``: in this process, with the sandbox's caps but no time or memory
     limit — for callers that bound it themselves).
     """
-    args = dict(worked=worked, only=only, digits=digits, templates=templates)
+    args = dict(worked=worked, only=only, digits=digits, templates=templates, detail=detail)
     if templates is None:
         return _make(model, formats, stem, args)
     folder = Path(templates)

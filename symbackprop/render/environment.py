@@ -148,13 +148,13 @@ def representatives(d: Derivation) -> list[sp.Symbol]:
 
 
 class Indicator(sp.Function):
-    """𝟙[z > 0]: ReLU's derivative (0 at the kink, the left-hand value), printed as such
+    """𝟙[z > 0] (printed \\mathbf{1}[z > 0]: amssymb has no blackboard 1): ReLU's derivative (0 at the kink, the left-hand value), printed as such
     instead of a cases block."""
 
     nargs = 1
 
     def _latex(self, printer, exp=None):
-        text = r"\mathbb{1}\left[" + printer._print(self.args[0]) + r" > 0\right]"
+        text = r"\mathbf{1}\left[" + printer._print(self.args[0]) + r" > 0\right]"
         return text if exp is None else rf"{text}^{{{exp}}}"
 
 
