@@ -15,7 +15,8 @@ import sympy as sp
 
 import symbackprop
 from symbackprop.api import example_path, prepare
-from symbackprop.formula.reader import FormulaError, build_scope, parse_claim, parse_instances
+from symbackprop.formula.reader import (LOSS, FormulaError, Partial, build_scope, parse_claim,
+                                       parse_instances)
 
 
 def S(name):
@@ -321,3 +322,31 @@ def test_unknown_function_letter_is_unparseable(free, text, name):
 def test_a_variable_before_a_parenthesis_is_still_a_product(free, text):
     claim = parse_claim(text, free)
     assert sp.simplify((claim.sides[0].expr - claim.sides[1].expr).rewrite(sp.exp)) == 0
+
+
+# ---- more Unicode: ∇ √ ‖…‖ ″ ⁻¹ ----------------------------------------------------
+def test_unicode_nabla_norm_root(layered, free):
+    got = rhs("δ^3 = ∇_{a^3} E ⊙ σ′(z^3)", layered)
+    assert got.has(Partial(LOSS, a3))           # ∇_{a^3} E is ∂E/∂a^3_1, resolved by the checker
+    numeq(got.subs(Partial(LOSS, a3), a3 - y), (a3 - y) * sig(z3) * (1 - sig(z3)))
+    numeq(rhs("E = ½‖y − a^3‖²", layered), (y - a3) ** 2 / 2)
+    numeq(rhs(r"E = ½‖y − a^3‖² + \|y\|", layered), (y - a3) ** 2 / 2 + sp.Abs(y))
+    x = S("x")
+    numeq(rhs("f = √(x) + √x", free), 2 * sp.sqrt(x))
+    numeq(rhs("f = x⁻¹ + x²", free), 1 / x + x ** 2)
+    numeq(rhs("f = σ″(x)", free), sp.diff(sig(x), x, 2))
+
+
+# ---- * in a NumPy-style claim is NumPy's elementwise product, with broadcasting ---------
+def test_numpy_star_broadcasts(layered):
+    W2T = W2.T
+    # W2.T * delta2: each row i of W2ᵀ times δ^2_i (a 3×3 array), never the matrix product
+    got = rhs("E = W2.T * delta2", layered)
+    numeq(got, sp.Matrix(3, 3, lambda i, j: W2T[i, j] * d2[i]))
+    numeq(rhs("E = delta2 * a1.T", layered), d2 * a1.T)            # column × row: the outer product
+    numeq(rhs("E = np.dot(W2.T, delta2) * a1", layered),
+          (W2T * d2).multiply_elementwise(a1))
+    # in a LaTeX claim * stays the product of the notation (matrix product when shapes chain)
+    numeq(rhs(r"E = (W^2)^T * \delta^2", layered), W2T * d2)
+    with pytest.raises(FormulaError, match="broadcast"):
+        parse_claim("E = W1 * W3 + np.dot(W3, a2)", layered)

@@ -26,6 +26,7 @@ from .ops import (FUNCTIONS, MAX_STEPS, FreeIndex, OutOfRange, total, MUL, DOp, 
                   apply_function, function_name, multiply, negate, norm, number, power, shrink)
 from .resolve import apply_operator, derivative_pair, index_sum, is_d, resolve, updated
 
+CODE = re.compile(r"\b(?:np|numpy)\.|@|\.T(?![A-Za-z0-9_])|\.dot\s*\(")
 # g, f, φ: the activation function of a layer (the layer comes from the argument z^l)
 ACTIVATION_LETTERS = frozenset({"g", "f", "phi", "varphi"})
 TRANSPOSE = {"T", "top", "intercal", "mathsfT", "\u1d40", "\u22a4", "\u22ba", "mathrmT",
@@ -66,6 +67,8 @@ class Evaluator:
         self.scope, self.text = scope, text
         self.bound: Mapping[str, int] = MappingProxyType(dict(indices))
         self.budget = budget if budget is not None else Budget()
+        # a NumPy-style claim (np.…, @, .T, .dot): its * is NumPy's elementwise product
+        self.numpy = CODE.search(text) is not None
 
     def bind(self, letter: str, value: int | None) -> Evaluator:
         """This claim's evaluator with ``letter`` bound to ``value`` (None: unbound),
@@ -332,7 +335,8 @@ class Evaluator:
         both = is_matrix(acc) and is_matrix(v)
         if both:
             self.tick(acc.rows * acc.cols * max(v.cols, 1), node)
-        out = multiply(acc, MUL.get(op, "mul"), v, node.start)
+        how = MUL.get(op, "mul")
+        out = multiply(acc, "broadcast" if how == "star" and self.numpy else how, v, node.start)
         return self.charge(out, node) if both else out
 
     def charge(self, v, node):
@@ -363,8 +367,8 @@ class Evaluator:
 
     def k_supdigits(self, node):
         base, digits = node.args                        # x² = x^2
-        table = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079",
-                              "0123456789")
+        table = str.maketrans("\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079",
+                              "-0123456789")
         return power(self.as_arg(self.expr(base), base), sp.Integer(digits.text.translate(table)),
                      digits.start)
 
@@ -556,6 +560,11 @@ class Evaluator:
             raise FormulaError("a prime ' belongs after a function name", node.args[1].start,
                                "σ'(z), relu'(z), tanh'(z)")
         return replace(f, primes=f.primes + 1)
+
+    def k_dprime(self, node):
+        """σ″(z): two primes in one character."""
+        once = self.k_prime(Node("prime", node.args, node.start, node.end))
+        return replace(once, primes=once.primes + 1)
 
     def k_newmark(self, node):
         """``w*``: the new value of the parameter w (an update line)."""

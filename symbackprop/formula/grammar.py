@@ -61,6 +61,7 @@ sumindex: NAME | "{" NAME "}" | "{" NAME EQ expr "}"
         | postfix "_" subarg      -> sub
         | postfix SUP suparg      -> sup
         | postfix PRIME           -> prime
+        | postfix DPRIME          -> dprime
         | postfix NEWMARK         -> newmark
         | postfix SUPDIGITS       -> supdigits
         | postfix TRANSPOSE       -> transpose
@@ -80,7 +81,7 @@ args: arg
        | "(" expr ")"             -> paren
        | ADDOP suparg             -> unary
 
-?atom: NAME | NUMBER | COMMAND | WRAPPED
+?atom: NAME | NUMBER | COMMAND | WRAPPED | NABLA | ROOT
      | "(" expr ")"               -> paren
      | "[" expr "]"               -> paren
      | "{" expr "}"               -> group
@@ -131,11 +132,14 @@ INDICATOR.4: /\\(mathbb|mathbf|mathds|mathbbm|bm|boldsymbol|mathrm|mathbbold)\s*
 INDOPEN.4: /1\s*\\\{/
 ESCLB.3: "\\{"
 ESCRB.3: "\\}"
-SUPDIGITS: /[\u00b2\u00b3\u00b9\u2070\u2074-\u2079]+/
+SUPDIGITS: /\u207b?[\u00b2\u00b3\u00b9\u2070\u2074-\u2079]+/
+DPRIME.3: "\u2033"
+NABLA: "\u2207"
+ROOT: "\u221a"
 EQ.3: "=" | "\u2248" | /\\approx(?![A-Za-z])/ | ASSIGN
 ASSIGN: ":=" | "\u2254" | "\u2190" | /\\(leftarrow|gets)(?![A-Za-z])/
-LNORM.3: "\ue000|" | /\\lVert(?![A-Za-z])/
-RNORM.3: "\ue001|" | /\\rVert(?![A-Za-z])/
+LNORM.3: "\ue000|" | "\ue003" | /\\lVert(?![A-Za-z])/
+RNORM.3: "\ue001|" | "\ue004" | /\\rVert(?![A-Za-z])/
 WRAPPED.3: /\\(text|textrm|textit|mathrm|mathit|mathbf|mathsf|mathcal|boldsymbol|operatorname|hat|widehat|bar|vec)\s*\{[^{}]*\}/
 COMMAND: /\\[A-Za-z]+/
 NAME: /([A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9\u0391-\u03a9\u03b1-\u03c9]*|\u0177)/
@@ -196,7 +200,13 @@ class TooDeep(Exception):
         self.position, self.what = position, what
 
 
+# Unicode signs read as the LaTeX command they print as: ∇ is \nabla, √ is \sqrt.
+GLYPHS = {"NABLA": "\\nabla", "ROOT": "\\sqrt"}
+
+
 def _leaf(tok: Token) -> Node:
+    if tok.type in GLYPHS:
+        return Node("COMMAND", (GLYPHS[tok.type],), tok.start_pos, tok.end_pos)
     return Node(tok.type, (str(tok),), tok.start_pos, tok.end_pos)
 
 
@@ -358,11 +368,17 @@ def _blank_ampersands(text: str) -> str:
 def mark_norms(text: str) -> str:
     """``\\|…\\|`` → alternating open/close markers of the same length, so the
     LALR grammar can tell where a norm ends (positions are unchanged)."""
-    parts = text.split("\\|")
-    out = [parts[0]]
-    for i, part in enumerate(parts[1:]):
-        out.append(("\ue000|" if i % 2 == 0 else "\ue001|") + part)
-    return "".join(out)
+    if "\u2016" not in text:
+        parts = text.split("\\|")
+        out = [parts[0]]
+        for i, part in enumerate(parts[1:]):
+            out.append(("\ue000|" if i % 2 == 0 else "\ue001|") + part)
+        return "".join(out)
+    # ‖v‖ (one character each side) as well: open and close alternate over both spellings
+    count = iter(range(len(text)))
+    return re.sub(r"\\\||\u2016", lambda m: (
+        ("\ue000|", "\ue001|") if len(m[0]) == 2 else ("\ue003", "\ue004"))[next(count) % 2],
+        text)
 
 
 _PARSER: Lark | None = None

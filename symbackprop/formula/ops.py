@@ -304,11 +304,14 @@ def _shape_error(a, b, what: str, where: int) -> FormulaError:
 def multiply(a, how: str, b, where: int):
     """a·b: ``mul`` (juxtaposition, \\cdot: matrix product, else elementwise),
     ``star`` (*: elementwise for equal shapes, else matrix product),
-    ``matmul`` (@), ``had`` (\\odot), ``div`` (/)."""
+    ``matmul`` (@), ``had`` (\\odot), ``div`` (/), ``broadcast`` (* in a NumPy-style
+    claim: elementwise with NumPy's broadcasting)."""
     if how == "div":
         return divide(a, b, where)
     if not (is_matrix(a) and is_matrix(b)):
         return shrink(a * b) if is_matrix(a) or is_matrix(b) else a * b
+    if how == "broadcast":
+        return _broadcast(a, b, where)
     same, chain = a.shape == b.shape, a.cols == b.rows
     if how == "had" or (how == "star" and same) or (how == "mul" and same and not chain):
         if not same:
@@ -317,6 +320,20 @@ def multiply(a, how: str, b, where: int):
     if not chain:
         raise _shape_error(a, b, "multiply", where)
     return shrink(a * b)
+
+
+def _broadcast(a, b, where: int):
+    """a * b as NumPy computes it: elementwise, a length-1 row or column stretched
+    (a 3×3 matrix times a 3×1 column scales its rows: never a matrix product)."""
+    shape = []
+    for m, n in zip(a.shape, b.shape):
+        if m != n and 1 not in (m, n):
+            raise FormulaError(f"NumPy cannot broadcast a {a.rows}×{a.cols} and a {b.rows}×{b.cols} "
+                               "array in *; write @ or np.dot for a matrix product", where,
+                               "shapes that broadcast")
+        shape.append(max(m, n))
+    pick = (lambda v, i, j: v[i if v.rows > 1 else 0, j if v.cols > 1 else 0])
+    return shrink(sp.ImmutableMatrix(*shape, lambda i, j: pick(a, i, j) * pick(b, i, j)))
 
 
 def divide(a, b, where: int):
