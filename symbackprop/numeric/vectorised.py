@@ -214,8 +214,8 @@ def _step(c: Compiled, e: Eqn) -> Callable:
             return lambda env, P: env.__setitem__(o, softmax(env[f"z{i}"]))
         z = f"z{i}"
         return lambda env, P: env.__setitem__(o, _shaped(f(env[z]), env[z].shape))
-    if e.op == "output_delta":
-        return _output_step(c, o, i)
+    if e.op == "output_delta":               # S = Σ y only where the closed form has it
+        return _output_step(c, o, i, e.closed is not None and e.closed.has(S))
     if e.op == "back":
         return _back(o, e.terms)
     if e.op == "delta":
@@ -236,13 +236,13 @@ def _affine(o: str, terms, bias: str | None) -> Callable:
     return step
 
 
-def _output_step(c: Compiled, o: str, i: int) -> Callable:
+def _output_step(c: Compiled, o: str, i: int, uses_s: bool) -> Callable:
     z, a, fp = f"z{i}", f"a{i}", c.layers[i - 1].fprime
 
     def step(env, P):
         A_, Yb, Z_ = env[a], env["y"], env[z]
         if c.delta_out is not None:        # δ^L = its closed form (∇_a E ⊙ f'(z^L), cancelled)
-            delta = c.delta_out(A_, Yb, Z_, Yb.sum(axis=0, keepdims=True))
+            delta = c.delta_out(A_, Yb, Z_, Yb.sum(axis=0, keepdims=True) if uses_s else None)
         else:
             g = _shaped(c.dterm(A_, Yb), A_.shape)
             # softmax: Jacobianᵀ ∇_a E = a ⊙ (g − Σ a g); elementwise: ∇_a E ⊙ f'(z)
