@@ -169,13 +169,9 @@ def test_prime_elsewhere_is_a_derivative(mazur):
 COURSE_RIGHT = [
     r"dZ^{[2]} = A^{[2]} - Y",
     r"dz^{[2]} = a^{[2]} - y",
-    r"dW^{[2]} = dZ^{[2]} A^{[1]T}",
     r"dW^{[2]} = dz^{[2]} a^{[1]T}",
-    r"dW^{[2]} = A^{[1]T} dZ^{[2]}",            # a 1×4 row either way (one output)
-    r"db^{[2]} = dZ^{[2]}",
     r"dZ^{[1]} = W^{[2]T} dZ^{[2]} * (1 - A^{[1]}^2)",
     r"dz^{[1]} = W^{[2]T} dz^{[2]} * g^{[1]\prime}(z^{[1]})",
-    r"dW^{[1]} = dZ^{[1]} X^T",
     r"dW^{[1]} = dz^{[1]} x^{\top}",
     r"da^{[1]} = W^{[2]T} dz^{[2]}",
     r"dA^{[1]} = W^{[2]\mathsf T} dZ^{[2]}",
@@ -206,7 +202,7 @@ def test_course_spellings_right(course, text):
 
 @pytest.mark.parametrize("text, diagnosis", [
     (r"dZ^{[2]} = A^{[2]} + Y", None),
-    (r"dW^{[2]} = dZ^{[2]} A^{[1]}", "transpose"),
+    (r"dW^{[2]} = dz^{[2]} a^{[1]}", "transpose"),
     (r"dZ^{[1]} = W^{[2]T} dZ^{[2]}", "missing activation derivative"),
     (r"\hat{y}_i = a^{[1]}_i", None),
     (r"A^{[1]} = \sigma(Z^{[1]})", None),
@@ -220,6 +216,15 @@ def test_course_spellings_wrong(course, text, diagnosis):
     assert v.verdict == "incorrect", v.message
     if diagnosis:
         assert diagnosis in (v.diagnosis or "")
+
+
+@pytest.mark.parametrize("text", [
+    r"dW^{[2]} = dZ^{[2]} A^{[1]T}", r"db^{[2]} = dZ^{[2]}", r"dW^{[1]} = dZ^{[1]} X^T",
+])
+def test_batch_matrices_without_the_mean_are_never_correct(course, text):
+    """Capital dZ, A, X hold a batch (one column an example): dW = dZ A^T lacks the 1/m
+    (deeplearning.ai writes dW = (1/m) dZ A^T), so it is not judged correct."""
+    assert all(v.verdict != "correct" for v in verdicts(course, text))
 
 
 def test_course_numbers_against_numpy(course):

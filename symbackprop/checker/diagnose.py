@@ -12,6 +12,7 @@ Every diagnosis is a function of the checker's ``Context``.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import sympy as sp
@@ -22,8 +23,8 @@ from ..formula.ops import Partial
 from .context import Context, agrees
 from .literals import digits_diagnosis
 from .mistakes import (Forms, Mistake, NotApplicable, derivative_mutations, free_mutations,
-                       mistakes, mutated, operator_target)
-from .points import DIAGNOSIS_POINTS, matches, values
+                       mistakes, operator_target)
+from .points import DIAGNOSIS_POINTS, close, matches, values
 from .present import text_of
 from .truth import Truth, Unsupported
 from .updates import ASCENT, NO_RATE, NO_THETA, is_update, update_mutations
@@ -65,9 +66,15 @@ def diagnose(ctx: Context, A, B, ta, tb, points) -> str | None:
     tied = tied_diagnosis(ctx, written, tb, pts)
     if tied:
         return tied
+    same = Matcher(pts)
+    found = []
     for label, form in mutations(ctx, written, ta):
-        if matches(form, tb, pts) and not matches(form, ta, pts):
-            return label
+        if same(form, tb) and not same(form, ta):
+            found.append((label, form))
+            if len(found) == MAX_CANDIDATES:
+                break
+    if found:
+        return exact_choice(ctx, found, tb)
     if isinstance(ta, sp.MatrixBase) and ta.shape == tb.shape and ta.rows == ta.cols \
             and matches(ta.T, tb, pts):
         return "transpose missing or indices swapped: the right side is the transpose"
@@ -98,7 +105,7 @@ def mutations(ctx: Context, written, true):
         yield from path_mutations(ctx, written)
         yield from diagonal_mutations(ctx, written)
         for m in mistakes(ctx.d):
-            form = mutated(ctx, written, m)
+            form = _slipped(ctx, written, forms_of(ctx.d, m))
             if form is not None:
                 yield m.label, form
         yield from slip_mutations(ctx, written)
@@ -279,9 +286,81 @@ def diagonal_mutations(ctx: Context, written):
                         f"in layer {l}, ∂a_i/∂z_j = a_i(1 − a_i) for i = j and 0 otherwise; "
                         "the off-diagonal entries −a_i a_j are left out", fprime="elementwise",
                         at_layer=l)
-            form = mutated(ctx, written, m)
+            form = _slipped(ctx, written, forms_of(ctx.d, m))
             if form is not None:
                 yield m.label, form
+
+
+MAX_CANDIDATES = 4
+MAX_EXACT_OPS = 300
+
+
+def exact_choice(ctx: Context, found, tb) -> str:
+    """The first mutation equal to the claim as a formula, when several agree with it at
+    the test points (a dead ReLU makes δ^l_k a^{l−1}_j and δ^l_j a^l_k both 0 there):
+    the written formula decides between them; else the first, in the order tried."""
+    if len(found) == 1 or ctx.d is None:
+        return found[0][0]
+    env = ctx.truth.expansions if len(ctx.truth.nodes) <= 400 else None
+    targets = list(tb) if isinstance(tb, sp.MatrixBase) else [tb]
+    for label, form in found:
+        forms = list(form) if isinstance(form, sp.MatrixBase) else [form]
+        if len(forms) != len(targets) or \
+                sum(sp.count_ops(f) + sp.count_ops(t) for f, t in zip(forms, targets)) > MAX_EXACT_OPS:
+            continue
+        if all(sp.expand(_expanded(f - t, env)) == 0 for f, t in zip(forms, targets)):
+            return label
+    return found[0][0]
+
+
+def _expanded(e, env):
+    return e if env is None else e.xreplace(env)
+
+
+class Matcher:
+    """``points.matches`` with the values of the sides computed once for all the
+    mutations tried against them."""
+
+    def __init__(self, pts):
+        self.pts, self.memo = pts, {}
+
+    def known(self, expr) -> list:
+        if expr not in self.memo:
+            self.memo[expr] = [values(expr, p) for p in self.pts]
+        return self.memo[expr]
+
+    def __call__(self, form, target) -> bool:
+        n = 0
+        for p, v in zip(self.pts, self.known(target)):
+            u = values(form, p)
+            if u is None and v is None:
+                continue
+            if u is None or v is None or not close(u, v):
+                return False
+            n += 1
+        return n > 0
+
+
+_FORMS: dict = {}        # (id(derivation), mistake or slip) → its Forms, whose δ memo is shared
+
+
+def forms_of(d, m) -> Forms:
+    """The Forms of ``d`` with mistake ``m`` (a Mistake or a (slip, layer) pair), built once:
+    every instance of a claim with generic indices reuses its memoised δ."""
+    key = (id(d), m)
+    hit = _FORMS.get(key)
+    if hit is not None and hit[0]() is d:
+        return hit[1]
+    forms = SlipForms(d, *m) if isinstance(m, tuple) else Forms(d, m)
+    if not any(k[0] == id(d) for k in _FORMS):
+        weakref.finalize(d, _forget, id(d))
+    _FORMS[key] = (weakref.ref(d), forms)
+    return forms
+
+
+def _forget(ident: int) -> None:
+    for key in [k for k in _FORMS if k[0] == ident]:
+        _FORMS.pop(key, None)
 
 
 class SlipForms(Forms):
@@ -308,6 +387,20 @@ class SlipForms(Forms):
                 raise NotApplicable("no neuron j in the next layer")
             return self.d.fprime(nxt, j)
         return true
+
+    def back(self, i: int, j: int) -> sp.Expr:
+        """(Wᵀ δ)_j, with w_{jk} for w_{kj} in layer ``layer``'s recursion alone (swapped_delta)."""
+        if self.slip != "swapped_delta" or i != self.layer:
+            return super().back(i, j)
+        e, parts = self.eqn[f"g{i}"], []
+        for w, var in e.terms:
+            c = int(var[1:])
+            if w is None:
+                parts.append(self._delta_ref(c, j))
+            else:
+                parts += [self.weight(w, k, j, not e.transpose) * self._delta_ref(c, k)
+                          for k in range(self.p.size(c))]
+        return sp.Add(*parts)
 
     def loss_partial(self, wrt) -> sp.Expr | None:
         node = self.truth.nodes.get(wrt)
@@ -348,6 +441,9 @@ def _slips(d):
         if l < n:
             yield (f"wrong layer: f'(z^{l + 1}) used for {name}'(z^{l}) in δ^{l} (BP2)",
                    "next", l)
+    for l in range(1, n):
+        yield (f"indices swapped: w^{l + 1}_{{jk}} written for w^{l + 1}_{{kj}} in "
+               f"δ^{l}_j = Σ_k w^{l + 1}_{{kj}} δ^{l + 1}_k f'(z^{l}_j) (BP2)", "swapped_delta", l)
     for l in range(1, n + 1):
         yield (f"the bias gradient given an input factor: ∂E/∂b^{l}_j is δ^{l}_j (BP3), "
                f"not δ^{l}_j a^{l - 1}_j", "bias_input", l)
@@ -358,13 +454,17 @@ def _slips(d):
 def slip_mutations(ctx: Context, written):
     """(label, the truth of ``written`` with the slip made) for every slip that applies."""
     for label, slip, l in _slips(ctx.d):
-        form = _slipped(ctx, written, SlipForms(ctx.d, slip, l))
+        form = _slipped(ctx, written, forms_of(ctx.d, (slip, l)))
         if form is not None:
             yield label, form
     yield from local_fprime_mutations(ctx, written)
 
 
-def _slipped(ctx: Context, written, forms: SlipForms):
+def _slipped(ctx: Context, written, forms: Forms):
+    """The truth of ``written`` (a Partial, a named quantity, or a matrix of them) under
+    ``forms``' mistake; None when it cannot be made on it (as ``mistakes.mutated``)."""
+    if isinstance(written, sp.Derivative):
+        written = operator_target(ctx, written)
     if isinstance(written, sp.MatrixBase):
         entries = [_slipped(ctx, e, forms) for e in written]
         return None if any(e is None for e in entries) else \
