@@ -128,13 +128,35 @@ def test_a_sum_batch_is_summed():
     assert "sums" in found[1].diagnosis
 
 
-def test_a_batch_formula_is_not_checked_against_one_example():
-    """dW = dZ Aᵀ (no 1/m) is per-example right but wrong for a batch: not `correct`."""
-    for spec in (BATCH, CORPUS / "dlai" / "single.toml"):
-        found = check(prepare(spec), r"$dW^{[2]} = dZ^{[2]}A^{[1]T}$", kind="markup",
-                      isolate=False)
-        assert [v.verdict for v in found] == ["unparseable"]
-        assert "batch" in found[0].message
+BATCH_FORMULAS = (r"$dW^{[2]} = \frac{1}{m}dZ^{[2]}A^{[1]T}$" "\n\n"
+                  r"$dW^{[2]} = dZ^{[2]}A^{[1]T}$" "\n\n"
+                  r"$db^{[2]} = \frac{1}{m}np.sum(dZ^{[2]}, axis=1, keepdims=True)$" "\n\n"
+                  r"$db^{[2]} = \frac{1}{m}dZ^{[2]}$" "\n\n"
+                  "db1 = (1 / m) * np.sum(dZ1, axis=0, keepdims=True)\n\n"
+                  "dW1 = (1 / m) * np.dot(dZ1, X.T)\n")
+
+
+@pytest.mark.parametrize("spec", [BATCH, CORPUS / "dlai" / "single.toml"])
+def test_batch_formulas_are_checked_at_a_batch(spec):
+    """At the spec's m = 3 examples, or at generated batches of 2 and 3 for a one-example
+    spec: 1/m dZ Aᵀ is the gradient of the mean loss; without 1/m it is m times it (by
+    hand, at the spec's batch: dZ^{[2]} A^{[1]T} = (0.5519, −0.0635, 0.5215) against
+    3·(0.1840, −0.0212, 0.1738), hand_values.py); 1/m dZ is a row of m where db is one
+    number; axis=0 sums the units, not the examples."""
+    found = check(prepare(spec), BATCH_FORMULAS, kind="markup", isolate=False) + \
+        check(prepare(spec), BATCH_FORMULAS.split("\n\n", 4)[4], isolate=False)
+    got = [(v.verdict, v.diagnosis or "") for v in found]
+    assert [v for v, _ in got] == ["correct", "incorrect", "correct", "incorrect",
+                                   "incorrect", "correct"]
+    assert "1/m" in got[1][1] and "not summed" in got[3][1] and "axis=0" in got[4][1]
+
+
+def test_a_batch_formula_of_a_sum_batch_has_no_one_over_m():
+    text = BATCH.read_text().replace("[notation]", '[network]\nbatch = "sum"\n\n[notation]')
+    found = check(prepare(text), r"$dW^{[2]} = dZ^{[2]}A^{[1]T}$" "\n\n"
+                  r"$dW^{[2]} = \frac{1}{m}dZ^{[2]}A^{[1]T}$", kind="markup", isolate=False)
+    assert [v.verdict for v in found] == ["correct", "incorrect"]
+    assert "divided by m" in found[1].diagnosis
 
 
 # ---- true identities in every spelling -------------------------------------------

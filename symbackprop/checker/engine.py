@@ -20,7 +20,6 @@ truth, scope and test points, built once per model): ``check_claim(ctx, claim)``
 """
 from __future__ import annotations
 
-import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -32,10 +31,11 @@ import sympy as sp
 from ..core.defaults import CLAIM_TIMEOUT
 from ..core.errors import SpecError
 from ..formula.claims import ClaimText, extract
-from ..formula.names import LOSS, LR
+from ..formula.names import LR
 from ..formula.ops import Partial
 from ..formula.reader import Claim, FormulaError, Side, parse_instances
 from .context import Context, agrees, batch_values, make_context, number_of, points_for
+from .batch import check_batch, marked, reduced, with_m
 from .definitions import NotADefinition, define, find, plain_relations, scoped
 from .diagnose import diagnose, number_diagnosis
 from .errors import NeedsValues
@@ -139,6 +139,8 @@ class InFile:
 def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
     """Every link of the claim ``text`` (all instances of generic indices)."""
     text = plain_relations(text)
+    if marked(text):             # a formula over a batch: m is its size
+        ctx = with_m(ctx)
     try:
         claims = parse_instances(text, ctx.scope)
     except FormulaError as err:
@@ -150,10 +152,11 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
             return found
         return [Verdict(line, text, "unparseable", message=str(err), position=err.position,
                         expected=err.expected)]
-    batch = batch_formula(ctx, claims, text)
-    if batch is not None:
-        return [Verdict(line, text, "unparseable", message=batch,
-                        expected="the formula for one example, or the batch's number")]
+    if marked(text) and len(claims) == 1 and ctx.model is not None and \
+            not any(is_number(side) for side in claims[0].sides):
+        found = check_batch(ctx, claims[0], text, line)
+        if found is not None:
+            return found
     if len(claims) > 1:     # instances of generic indices share the symbolic step's time
         ctx = replace(ctx, symbolic_seconds=max(MIN_SYMBOLIC, ctx.symbolic_seconds / len(claims)))
     out = []
@@ -336,41 +339,7 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
 def is_batch_quantity(ctx: Context, written) -> bool:
     """On a spec with several examples: is ``written`` the loss or ∂(loss)/∂(parameter)
     (or a matrix of them), which the spec reduces over its batch?"""
-    if not ctx.examples:
-        return False
-    entries = list(written) if isinstance(written, sp.MatrixBase) else [written]
-    return bool(entries) and all(_reduced(ctx, e) for e in entries)
-
-
-def _reduced(ctx: Context, e) -> bool:
-    if e == LOSS:
-        return True
-    if isinstance(e, Partial) and e.args[0] == LOSS:
-        node = ctx.truth.nodes.get(e.args[1])
-        return node is not None and node.kind in ("W", "b")
-    return False
-
-
-# what marks a formula as one about a whole batch: its matrices (A, Z, X, Y, dZ with the
-# examples as columns), m or n examples, a sum over the examples, np.sum over an axis
-BATCH_MARKS = re.compile(r"(?<![A-Za-z\\])d?[AZXY](?![a-z])|\\frac\{1\}\{2?[mn]\}|"
-                         r"/\s*\(?\s*[mn]\b|\\sum_\{?[ix]|np\.sum\([^()]*axis\s*=\s*1")
-
-
-def batch_formula(ctx: Context, claims: list[Claim], text: str) -> str | None:
-    """Why a formula about a batch's loss or gradient (``dW = \\frac{1}{m} dZ A^T``) is not
-    read (the reader takes its matrices for one example's vectors), or None."""
-    if ctx.model is None or not BATCH_MARKS.search(text) or \
-            any(is_number(side) for side in claims[0].sides[1:]):
-        return None
-    first = claims[0].sides[0].expr
-    entries = list(first) if isinstance(first, sp.MatrixBase) else [first]
-    if not entries or not all(_reduced(ctx, e) for e in entries):
-        return None
-    return ("a formula over a batch of examples (its matrices A, Z, X, Y or dZ hold one "
-            "column an example, or it has 1/m or a sum over the examples): the checker reads "
-            "formulas for one example, and checks the batch's loss and gradients as numbers "
-            "at the spec's examples; write the formula for one example (dW = dz a^T)")
+    return bool(ctx.examples) and reduced(ctx, written)
 
 
 def batch_diagnosis(ctx: Context, ts, true, claimed, C) -> str | None:
