@@ -4,6 +4,7 @@ displayed arithmetic, ReLU′ by name, --detail, the page budget of the default 
 Every number is compared with hand-worked values or Decimal arithmetic done here."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from symbackprop import prepare
+from symbackprop import check, prepare
 from symbackprop.cli import main
 from symbackprop.core import numbers
 from symbackprop.render.documents import compile_pdf, render_md, render_tex
@@ -133,3 +134,56 @@ def test_cli_detail_option(tmp_path):
     assert main(["derive", "worked_2331", "--detail", "summary", "-o", str(tmp_path)]) == 0
     text = (tmp_path / "worked_2331.md").read_text()
     assert "### " not in text and "| $b^{3}_{1}$ |" in text
+
+
+# The built-in example always; every shipped example in md and tex with
+# SYMBACKPROP_ALL_DOCUMENTS=1 (about 4 CPU minutes: too long for every run).
+ALL = os.environ.get("SYMBACKPROP_ALL_DOCUMENTS") == "1"
+EXAMPLES = ["worked_2331", "worked_2331_numbered", "one_hidden_ij", "softmax_classifier",
+            "tanh_net", "bias_extra_weight"] if ALL else ["worked_2331"]
+KINDS = ["md", "tex"] if ALL else ["md"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_check_finds_nothing_wrong_in_the_documents(name, kind):
+    """symbackprop's own check reads the generated document: no line is incorrect (shown
+    factors multiply to the shown product, shown operands give the shown update …)."""
+    m = prepare(name)
+    text = (render_md if kind == "md" else render_tex)(m, m.worked())
+    verdicts = check(m, text, kind="markup", isolate=False)
+    assert len(verdicts) > 50
+    wrong = [(v.line, v.text, v.expected) for v in verdicts if v.verdict == "incorrect"]
+    assert wrong == []
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")
+def test_fragment_is_an_inputable_body(tmp_path):
+    assert main(["derive", "worked_2331", "-f", "tex", "--fragment", "-o", str(tmp_path)]) == 0
+    body = (tmp_path / "worked_2331.tex").read_text()
+    assert "\\documentclass" not in body and "\\begin{document}" not in body
+    assert "\\end{document}" not in body and "\\section{Forward pass}" in body
+    notes = ("\\documentclass{article}\\usepackage{amsmath,amssymb,tikz,longtable}\n"
+             "\\begin{document}\nMy notes.\n\\input{worked_2331}\n\\end{document}\n")
+    (tmp_path / "notes.tex").write_text(notes)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "notes.tex"],
+                         cwd=tmp_path, capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-800:]
+
+
+@pytest.mark.parametrize("name, bp4", [
+    ("worked_2331", r"\frac{\partial E}{\partial w^{l}_{jk}} = \delta^{l}_{j} \, a^{l-1}_{k}"),
+    ("one_hidden_ij", r"\frac{\partial E}{\partial w^{(l)}_{ij}} = \delta^{(l)}_{j} \, a^{(l-1)}_{i}"),
+    ("worked_2331_numbered", r"\frac{\partial E_{total}}{\partial w_{n_{k} \to n_{j}}} = \delta_{n_{j}} \, out_{n_{k}}"),
+])
+def test_equations_are_the_key_ones_numbered_in_the_notation(tmp_path, name, bp4):
+    assert main(["derive", name, "-f", "tex,md", "--equations", "-o", str(tmp_path)]) == 0
+    tex = (tmp_path / f"{name}_equations.tex").read_text()
+    md = (tmp_path / f"{name}_equations.md").read_text()
+    assert not (tmp_path / f"{name}.tex").exists()
+    for doc in (tex, md):
+        # one_hidden_ij writes the bias as a weight from a constant 1: BP4 covers it, no BP3
+        want = ["BP1", "BP2", "BP4"] if name == "one_hidden_ij" else ["BP1", "BP2", "BP3", "BP4"]
+        assert [t for t in ("BP1", "BP2", "BP3", "BP4") if f"\\tag{{{t}}}" in doc] == want
+        assert bp4 in doc
+    assert "\\begin{gather}" in tex and "\\documentclass" not in tex

@@ -133,7 +133,9 @@ def cmd_derive(args) -> int:
               file=sys.stderr)
     files = make_documents(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
                            worked, only, digits, templates,
-                           detail=getattr(args, "detail", "layer"))
+                           detail=getattr(args, "detail", "layer"),
+                           fragment=getattr(args, "fragment", False),
+                           equations=getattr(args, "equations", False))
     for out in write_files(Path(getattr(args, "output", "output")), files):   # all or none
         print(f"wrote {out}")
     return 0

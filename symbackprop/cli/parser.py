@@ -88,6 +88,11 @@ def parser() -> argparse.ArgumentParser:
                    help="the chain rule parameter by parameter: summary (none; the table of "
                         "numbers), layer (default: one worked weight and bias per layer), "
                         "full (every parameter)")
+    d.add_argument("--fragment", action="store_true",
+                   help="-f tex: the body alone, without preamble, to \\input into your notes")
+    d.add_argument("--equations", action="store_true",
+                   help="only the key equations (forward pass, BP1-BP4, the update), numbered: "
+                        "<name>_equations.tex (a fragment) and/or .md")
     d.add_argument("--digits", type=int, metavar="N",
                    help="significant digits of the worked example's numbers (default 6; 20 with --exact)")
     d.add_argument("--exact", action="store_true",

@@ -106,6 +106,26 @@ def update_digits(old, lr, grad, new, digits: int = 6) -> int:
     return MAX_DIGITS
 
 
+def factor_digits(factors, product, digits: int = 6) -> int:
+    """The fewest significant digits (≥ ``digits``) of the factors with which they, as
+    shown, multiply to the product shown at ``digits``; ``digits`` when none does (then
+    ``product_sign`` writes ≈)."""
+    for n in range(digits, MAX_DIGITS + 1):
+        if _product_matches(factors, product, n, digits):
+            return n
+    return digits
+
+
+def _product_matches(factors, product, n: int, digits: int) -> bool:
+    shown = [value_of(fmt(f, n)) for f in factors]
+    p = value_of(fmt(product, digits))
+    if p is None or None in shown:
+        return False
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return _rounds_to(math.prod(shown, start=Decimal(1)), p)
+
+
 def product_sign(factors, product, digits: int = 6) -> str:
     """``=`` when the factors as shown multiply to the product as shown (rounded to its
     shown digits), else ``\\approx``."""

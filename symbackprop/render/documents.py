@@ -131,12 +131,13 @@ def render_svg(model, templates=None) -> str:
 
 
 def render_tex(model, worked=None, only=None, digits: int = 6, templates=None,
-               detail: str = "layer") -> str:
+               detail: str = "layer", fragment: bool = False) -> str:
     """The self-contained LaTeX document (article, amsmath, TikZ); ``detail``: how much of
-    the chain rule (``render.environment.DETAILS``)."""
+    the chain rule (``render.environment.DETAILS``); ``fragment``: the body alone, to \\input."""
     env = tex_filters(environment(templates, **TEX_SYNTAX), model.notation)
     return render_document(env, "derivation.tex.j2", model.derivation, model.notation, worked,
-                           only, digits, detail=detail, **drawing_context(model)).lstrip()   # no blank lines on top
+                           only, digits, detail=detail, fragment=fragment,
+                           **drawing_context(model)).lstrip()   # no blank lines on top
 
 
 def render_md(model, worked=None, only=None, digits: int = 6, templates=None,
@@ -144,6 +145,14 @@ def render_md(model, worked=None, only=None, digits: int = 6, templates=None,
     """The Markdown document; ``figure`` says where the picture is."""
     return render_markdown(model.derivation, model.notation, worked, templates=templates,
                            only=only, digits=digits, figure=figure, detail=detail)
+
+
+def render_equations(model, markdown: bool = False, templates=None) -> str:
+    """The key equations alone (forward pass, BP1–BP4, the update), numbered, in the
+    spec's notation: a LaTeX fragment, or Markdown."""
+    env = tex_filters(environment(templates, **TEX_SYNTAX), model.notation)
+    return render_document(env, "equations.tex.j2", model.derivation, model.notation,
+                           markdown=markdown).lstrip()
 
 
 def tex_engine() -> list[str] | None:
@@ -219,8 +228,8 @@ def render_html(model, worked=None, only=None, digits: int = 6, templates=None,
 
 
 def make_documents(model, formats, stem: str, worked=None, only=None, digits: int = 6,
-                   templates=None, bounded: bool = True,
-                   detail: str = "layer") -> dict[str, str | bytes]:
+                   templates=None, bounded: bool = True, detail: str = "layer",
+                   fragment: bool = False, equations: bool = False) -> dict[str, str | bytes]:
     """File name → content of every asked format (md brings its SVG picture along).
 
     Everything is made before anything is written, so a failing PDF leaves no
@@ -230,7 +239,11 @@ def make_documents(model, formats, stem: str, worked=None, only=None, digits: in
     (``bounded=False``: in this process, with the sandbox's caps but no time or memory
     limit — for callers that bound it themselves).
     """
-    args = dict(worked=worked, only=only, digits=digits, templates=templates, detail=detail)
+    if equations:       # the key equations alone: md and/or tex
+        return {f"{stem}_equations.{fmt}": render_equations(model, fmt == "md", templates)
+                for fmt in dict.fromkeys(formats) if fmt in ("md", "tex")}
+    args = dict(worked=worked, only=only, digits=digits, templates=templates, detail=detail,
+                fragment=fragment)
     if templates is None:
         return _make(model, formats, stem, args)
     folder = Path(templates)
@@ -279,15 +292,17 @@ def _make(model, formats, stem: str, args: dict, pdf=None) -> dict[str, str | by
     for fmt in dict.fromkeys(formats):
         if fmt == "md":
             files[f"{stem}.svg"] = render_svg(model, templates)
-            files[f"{stem}.md"] = render_md(model, figure=Figure(src=f"{stem}.svg"), **args)
+            files[f"{stem}.md"] = render_md(model, figure=Figure(src=f"{stem}.svg"),
+                                            **{k: v for k, v in args.items() if k != "fragment"})
         elif fmt in ("tex", "pdf"):
-            tex = files.get(f"{stem}.tex") or render_tex(model, **args)
             if fmt == "tex":
-                files[f"{stem}.tex"] = tex
-            else:
+                files[f"{stem}.tex"] = render_tex(model, **args)
+            else:       # the PDF compiles the whole document, also beside a --fragment .tex
+                tex = render_tex(model, **{**args, "fragment": False})
                 files[f"{stem}.pdf"] = (pdf or compile_pdf)(tex)
         elif fmt == "html":
-            files[f"{stem}.html"] = render_html(model, **args)
+            files[f"{stem}.html"] = render_html(model, **{k: v for k, v in args.items()
+                                                          if k != "fragment"})
         else:
             raise DocumentError(f"unknown format {fmt!r}; the formats are: {', '.join(FORMATS)}.")
     return files

@@ -97,7 +97,11 @@ def number_filters(env: jinja2.Environment, digits: int) -> jinja2.Environment:
     # the gradient of an update line, with the digits that make the shown line exact
     env.filters["update_grad"] = lambda grad, old, lr, new: numbers.operand(
         grad, numbers.update_digits(old, lr, grad, new, digits))
-    env.filters["prodsign"] = lambda factors, product: numbers.product_sign(factors, product, digits)
+    # the factors of a path get the digits that make their shown product exact
+    env.filters["factor_digits"] = lambda factors, product: numbers.factor_digits(factors, product, digits)
+    env.filters["numd"] = lambda x, n: numbers.fmt(x, n)
+    env.filters["prodsign"] = lambda factors, product, n=digits: "=" if numbers._product_matches(
+        factors, product, n, digits) else r"\approx"
     return env
 
 
@@ -116,6 +120,7 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
     params.sort(key=lambda p: order.get(p, len(order)))
     small = len(d.network.parameters) <= MAX_FULL_PARAMS
     extra.setdefault("detail", "layer")
+    extra.setdefault("fragment", False)
     return env.get_template(template).render(
         d=d, net=d.network, spec=d.network.spec, nt=notation, worked=worked,
         params=params, groups=parameter_groups(d, notation, params), small=small,
