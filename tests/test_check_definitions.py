@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbackprop import check, prepare
+from symbackprop.api import report_text
 from symbackprop.checker.engine import check_claims
 from symbackprop.checker.report import report_json
 from symbackprop.checker.verdict import VERDICTS
@@ -59,6 +60,8 @@ def test_a_definition_is_reported_as_defined_in_json_text_and_summary(two_layer)
     assert "defined" in VERDICTS and data["summary"]["defined"] == 3
     assert {c["verdict"] for c in data["claims"] if c["line"] <= 3} == {"defined"}
     assert report.ok is False                   # line 6 is wrong; definitions are not
+    text = report_text([report], two_layer)
+    assert "line 1: def " in text and "3 defined" in text and "value:" in text
     assert check_claims(two_layer, NUMPY_FILE.splitlines()[0] + "\n", isolate=False).ok
 
 
@@ -178,7 +181,7 @@ LHS = {   # the loss C under the spellings the checker reads; {p}/{t}: plain / L
 }
 
 
-@settings(max_examples=24, deadline=None, derandomize=True,
+@settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(param=st.sampled_from(PARAMS), lhs=st.sampled_from(sorted(LHS)),
        rhs=st.sampled_from(["tex", "plain"]), markup=st.booleans())
