@@ -24,6 +24,7 @@ from ..core.files import PACKAGE, template_dirs
 from ..core.limits import LimitError, run_bounded
 from .drawing import layout
 from .environment import environment, render_document, render_markdown
+from .width import LINE_WIDTH, lines, visible_width  # noqa: F401 — re-exported
 from .sandbox import allow, template_error
 
 FORMATS = ("md", "tex", "pdf", "html")
@@ -31,7 +32,6 @@ STATIC = PACKAGE / "static"
 INSTALL_TEX = ("no TeX engine found (pdflatex or latexmk) to make the PDF; install a minimal "
                "TeX Live, e.g. `apt-get install texlive-latex-base texlive-pictures`, "
                "or ask for -f tex and compile it yourself.")
-LINE_WIDTH = 66          # visible characters of one display line on the A4 page (11pt)
 TEMPLATE_SECONDS = 60    # user templates (--templates): the time to render every format …
 TEMPLATE_MEMORY_MB = 1024        # … the memory it may take beyond what it starts with …
 MAX_DOCUMENT_CHARS = 50_000_000  # … and the size of one document
@@ -71,47 +71,10 @@ def tex_escape(text) -> str:
     return "".join(TEX_SPECIAL.get(c, c) for c in str(text))
 
 
-def visible_width(tex: str) -> int:
-    """A rough count of the characters a piece of LaTeX shows, on the generous side:
-    commands and braces drop out, a fraction is as wide as its wider part, an operator
-    with its spaces counts 2."""
-    ops = len(re.findall(r"\\cdot|[-+=]", tex))
-    flat = tex
-    while True:         # innermost groups first: x^{3} → x^3, then \frac{a}{b} → the wider
-        new = re.sub(r"([_^])\{([^{}]*)\}", r"\1\2", flat)
-        new = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}",
-                     lambda m: max(m[1], m[2], key=_chars), new)
-        if new == flat:
-            break
-        flat = new
-    return _chars(flat) + ops + 2
-
-
-def _chars(tex: str) -> int:
-    shown = re.sub(r"\\(left|right|cdot|partial|text|begin|end|cases)\b|[{}^_&]", "", tex)
-    return len(re.sub(r"\\[a-zA-Z]+", "x", shown).replace(" ", ""))
-
-
-def lines(pieces, width: int = LINE_WIDTH) -> list[list[str]]:
-    """Group LaTeX pieces (terms, factors) into lines of at most ``width`` visible characters."""
-    out, used = [[]], 0
-    for piece in pieces:
-        w = visible_width(piece)
-        if out[-1] and used + w > width:
-            out.append([])
-            used = 0
-        out[-1].append(piece)
-        used += w
-    return out
-
-
 def tex_filters(env: jinja2.Environment, notation) -> jinja2.Environment:
-    """The LaTeX template's own filters (``tex``, ``num``, ``prod`` come from render)."""
+    """The LaTeX template's own filters (``tex``, ``num``, ``lines``, ``terms`` come from
+    ``render_document``)."""
     env.filters["texescape"] = tex_escape
-    env.filters["lines"] = lines
-    # through the "tex" filter render_document sets (readable step functions)
-    env.filters["terms"] = lambda e: [env.filters["tex"](t) for t in e.as_ordered_terms()] \
-        if e.is_Add else [env.filters["tex"](e)]
     return env
 
 

@@ -18,6 +18,7 @@ from ..core.notation import Notation
 from ..core import numbers
 from ..numeric.worked import Worked
 from .sandbox import BoundedLoader, UserSandbox, allow
+from .width import lines
 
 MAX_FULL_PARAMS = 100     # above this, one representative parameter per layer
 MAX_PATHS_SHOWN = 16      # chains with more paths are shown in δ form only
@@ -111,6 +112,9 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
     layer_of = {z: sp.Integer(layer.index) for layer in d.network.layers for z in layer.z}
     env.filters["tex"] = lambda e, **kw: notation.tex(readable(e, layer_of), **kw)
     env.filters["prod"] = lambda factors: sp.Mul(*factors)
+    env.filters["lines"] = lines
+    env.filters["terms"] = lambda e: [env.filters["tex"](t) for t in e.as_ordered_terms()] \
+        if e.is_Add else [env.filters["tex"](e)]
     env.filters["steps"] = lambda exprs: step_functions(exprs, layer_of)
     number_filters(env, digits)
     if isinstance(only, sp.Symbol):
