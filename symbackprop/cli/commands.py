@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 
@@ -287,6 +288,8 @@ def _looks_like_spec(path: Path) -> bool:
     if path.suffix == ".toml":
         return True
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):     # a FIFO or device: not opened here
+            return False
         with open(path, "rb") as f:
             head = f.read(4096).decode("utf-8", "replace")
     except OSError:
