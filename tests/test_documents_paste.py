@@ -192,3 +192,29 @@ def test_equations_are_the_key_ones_numbered_in_the_notation(tmp_path, name, bp4
         assert [t for t in ("BP1", "BP2", "BP3", "BP4") if f"\\tag{{{t}}}" in doc] == want
         assert bp4 in doc
     assert "\\begin{gather}" in tex and "\\documentclass" not in tex
+
+
+CHROMIUM = next((c for c in ("/usr/bin/chromium", "chromium", "chromium-browser") if shutil.which(c)),
+                None)
+# appended to a copy of the page: after KaTeX, count the displays wider than their box
+MEASURE = """<script>
+var wide = Array.from(document.querySelectorAll(".math.display, .math.block"))
+  .filter(function (el) { return el.scrollWidth > el.clientWidth + 1; }).length;
+var out = document.createElement("div"); out.id = "too-wide"; out.textContent = "wide=" + wide;
+document.body.appendChild(out);
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium")
+@pytest.mark.parametrize("name", ["worked_2331", "softmax_classifier"])
+def test_html_displays_fit_at_1200_px(tmp_path, name):
+    from symbackprop.render.documents import render_html
+    m = prepare(name)
+    page = render_html(m, m.worked()).replace("</body>", MEASURE + "</body>")
+    (tmp_path / "p.html").write_text(page)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900",
+             "--virtual-time-budget=10000", "--dump-dom"]
+    dom = subprocess.run([CHROMIUM, *flags, (tmp_path / "p.html").as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "wide=0" in dom, re.findall(r"wide=\d+", dom)
