@@ -328,3 +328,58 @@ def test_kronecker_is_exactly_the_identity(softmax):
     assert v.verdict == "correct"
     [v] = verdicts(softmax, r"\sum_j \delta_{ij} a^2_j = a^2_1")
     assert v.verdict == "incorrect"
+
+
+# ---- CS231n's one-layer softmax: Wx, W_{kj}, b_k, L_i ---------------------------------
+SOFTMAX_ONE_LAYER = """
+inputs = 3
+loss = "cross_entropy"
+[[layer]]
+size = 3
+activation = "softmax"
+[notation]
+loss = "L"
+[values]
+x = [1.2, -0.8, 0.5]
+y = [0, 0, 1]
+W1 = [[0.2, -0.5, 0.1], [1.5, 1.3, 2.1], [0.0, 0.25, 0.2]]
+b1 = [1.1, 3.2, -1.2]
+"""
+
+
+@pytest.fixture(scope="module")
+def one_layer():
+    return prepare(SOFTMAX_ONE_LAYER)
+
+
+@pytest.mark.parametrize("text", [
+    r"z^1 = Wx + b",                                          # W·x, the only layer's W and b
+    r"\frac{\partial L}{\partial W_{kj}} = (a^1_k - y_k) x_j",  # softmax + cross-entropy
+    r"\frac{\partial L}{\partial b_k} = a^1_k - y_k",
+    r"\frac{\partial L_i}{\partial b_k} = a^1_k - y_k",       # L_i: the one example's loss
+    r"L_i = -\sum_k y_k \log a^1_k",
+])
+def test_one_layer_spellings_right(one_layer, text):
+    found = verdicts(one_layer, text)
+    assert [v.verdict for v in found] == ["correct"], found[0].message
+
+
+@pytest.mark.parametrize("text", [
+    r"z^1 = Wx",
+    r"\frac{\partial L}{\partial W_{kj}} = (a^1_k - y_k) x_k",
+    r"\frac{\partial L}{\partial b_k} = y_k - a^1_k",
+])
+def test_one_layer_spellings_wrong(one_layer, text):
+    assert verdict(one_layer, text).verdict == "incorrect"
+
+
+def test_example_loss_over_a_batch_is_refused():
+    batch = prepare(SOFTMAX_ONE_LAYER + "[[values.samples]]\nx = [0.1, 0.2, 0.3]\ny = [1, 0, 0]\n")
+    [v] = check(batch, r"L_i = -\sum_k y_k \log a^1_k", isolate=False)
+    assert v.verdict == "unparseable" and "one example" in v.message
+
+
+def test_two_layer_network_keeps_sub_only_layer_reading(course):
+    """W_2 / b_2 name layer 2 in a network of several layers (unchanged)."""
+    [v] = verdicts(course, r"z^2 = W_2 a^1 + b_2")
+    assert v.verdict == "correct"

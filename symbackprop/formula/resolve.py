@@ -79,6 +79,8 @@ def resolve(ev: Reading, leaf: Node, sub: Node | None, sup: Node | None, quiet: 
             found = _network_name(ev, head, subs, sups, sub, sup, leaf)
         if found is None and not _STRICT.get():
             found = _gradient_name(ev, leaf, sub, sup)
+        if found is None and sub is None and sup is None:
+            found = _letters_product(ev, leaf)
     if found is None and not quiet:
         raise _unknown(ev, leaf, sub, sup)
     return found
@@ -109,6 +111,23 @@ def _spelled(ev: Reading, leaf: Node, sub, sup, head: str, quiet: bool):
     if value is None or isinstance(value, (Func, DOp)):
         return None
     return value.T if split.transpose and is_matrix(value) else value
+
+
+def _letters_product(ev: Reading, leaf: Node):
+    """``Wx`` (CS231n's f = Wx + b) as W·x: a run of two or three letters, unknown as a
+    name, whose letters are each a layer-level name of the network."""
+    text = leaf.text
+    if leaf.kind != "NAME" or not 2 <= len(text) <= 3 or not text.isalpha() or \
+            not all(ev.scope.heads.get(c) in GRADIENT_KINDS + ("y",) for c in text):
+        return None
+    acc = None
+    for n, c in enumerate(text):
+        v = resolve(ev, Node("NAME", (c,), leaf.start + n, leaf.start + n + 1), None, None,
+                    quiet=True)
+        if v is None or isinstance(v, (Func, DOp)):
+            return None
+        acc = v if acc is None else multiply(acc, "mul", v, leaf.start + n)
+    return acc
 
 
 def _gradient_name(ev: Reading, leaf: Node, sub, sup):
@@ -239,6 +258,8 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
                            "indices separated by a comma, e.g. w^{1}_{1,11}")
     if key in LOSS_KEYS:
         return LOSS
+    if head in ("L", "C", "J") and not sups and subs in PER_EXAMPLE and sub is not None:
+        return _example_loss(ev, head + "_" + subs, sub)
     if learning_rate_key(scope, key):
         return LR
     if head == "t" and not subs:
@@ -277,7 +298,23 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
     for g in (generic, ("w",) + generic[1:]) if head == "W" else (generic,):
         if g in scope.keys:
             return scope.keys[g]
-    return _layer_level(scope, head, supv, subv, leaf)
+    neuron_sub = sub is not None and canon(ev.src(sub)).replace(",", "").isalpha()
+    return _layer_level(scope, head, supv, subv, leaf, neuron_sub)
+
+
+PER_EXAMPLE = ("i", "x", "n")      # CS231n's L_i, Nielsen's C_x: one example's loss
+
+
+def _example_loss(ev: Reading, written: str, sub: Node):
+    """L_i, C_x: the loss of one example, which is the loss itself when the spec has one
+    example; over several (or summed over i in the claim) it is refused, not guessed."""
+    samples = getattr(ev.scope.model.spec.values, "samples", None) or ()
+    letter = written[-1]
+    if len(samples) > 1 or re.search(r"(\\sum|\u2211)\s*_\s*\{?\s*" + letter + r"\b", ev.text):
+        raise FormulaError(f"{written} is one example's loss; over the spec's batch, write the "
+                           "batch's loss (L, J) or one example's formula", sub.start,
+                           "one example's formula")
+    return LOSS
 
 
 def _prediction(ev: Reading, scope, index: str, sub, leaf):
@@ -342,7 +379,7 @@ def _element(vec, index: str | int, scope, leaf):
     return vec[j]
 
 
-def _layer_level(scope, head, supv, subv, leaf):
+def _layer_level(scope, head, supv, subv, leaf, neuron_sub: bool = False):
     """W2, W^{(2)}, z^1, a^L, \\delta^{2}, and layered w^l_{jk}, δ^l_j, x_i, y_j."""
     kind = scope.heads.get(head)
     if kind is None:
@@ -355,6 +392,8 @@ def _layer_level(scope, head, supv, subv, leaf):
         return _element(vec, subv[0], scope, leaf) if subv else shrink(vec)
     if len(supv) == 1:
         layer, rest = supv[0], subv
+    elif not supv and scope.n_layers == 1 and (not subv or neuron_sub):
+        layer, rest = 1, subv           # one layer: W, b, z, W_{kj}, b_k (CS231n's softmax)
     elif not supv and len(subv) == 1:
         layer, rest = subv[0], []
     else:
