@@ -88,3 +88,11 @@ def test_chain_verdicts_right_and_wrong_rows():
     assert right and {v.verdict for v in right} == {"correct"}, right
     bad = symbackprop.check("worked_2331", wrong, kind="markup", isolate=False)
     assert [(v.link, v.verdict) for v in bad] == [(0, "correct"), (1, "incorrect")], bad
+
+
+@pytest.mark.parametrize("qualifier", [r"\quad \text{for } l = 2", r"\quad \forall j = 1",
+                                       r"\qquad \text{if } z^3 > 0", r"\quad \text{with } y = 1"])
+def test_a_condition_after_quad_is_not_a_claim(qualifier):
+    assert extract(f"{BP1} {qualifier}") == [ClaimText(1, BP1)]
+    # a second equation after \quad still is one
+    assert [c.text for c in extract(rf"{BP1} \quad \text{{and}} \quad E = 1")] == [BP1, "E = 1"]

@@ -282,8 +282,13 @@ def split_equations(math: str) -> list[str]:
     if "\\begin" in math or not SEPARATOR.search(math):
         return [math]
     pieces = [JOINER.sub("", p).strip() for p in SEPARATOR.split(math)]
-    kept = [p for p in pieces if EQUATION.search(p)]
+    kept = [p for p in pieces if EQUATION.search(p) and not CONDITION.match(p)]
     return kept or [math]
+
+
+# A qualifier after \quad (for l = 2, if z > 0, \forall j): a condition, not a claim.
+CONDITION = re.compile(r"(?:\\(?:text|textrm|mathrm)\s*\{\s*(?:for|if|when|with|at)\b|"
+                       r"\\forall(?![A-Za-z])|for\b|if\b|\u2200)")
 
 
 def _closed(row: str) -> str:

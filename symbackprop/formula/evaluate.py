@@ -592,7 +592,8 @@ class Evaluator:
                 inner = Node("unary", (sign, inner), sign.start, node.end)
             base, arg = base.args[0], inner
         plain = unwrap(arg)
-        if canon(plain.text) in TRANSPOSE and plain.kind in LEAVES:
+        if (canon(plain.text) in TRANSPOSE and plain.kind in LEAVES) or \
+                (plain.kind == "juxt" and canon(self.src(plain)) in TRANSPOSE):   # {\mathsf T}
             return self.k_transpose(Node("transpose", (base,), node.start, node.end))
         if plain.kind == "PRIME" or canon(plain.text) == "prime":
             return self.k_prime(Node("prime", (base, plain), node.start, node.end))
