@@ -5,10 +5,13 @@ and ``\\quad`` text.  The expected claims are written here by hand; the verdict
 test pairs the right derivation with one whose second row is wrong (the chain
 a³(1 − a³) written without its last factor), so it can fail both ways.
 """
+import time
+
 import pytest
 
 import symbackprop
 from symbackprop.formula.claims import ClaimText, extract
+from symbackprop.formula.grammar import normalise
 
 EQNARRAY = r"""Nielsen writes
 \begin{eqnarray}
@@ -96,3 +99,12 @@ def test_a_condition_after_quad_is_not_a_claim(qualifier):
     assert extract(f"{BP1} {qualifier}") == [ClaimText(1, BP1)]
     # a second equation after \quad still is one
     assert [c.text for c in extract(rf"{BP1} \quad \text{{and}} \quad E = 1")] == [BP1, "E = 1"]
+
+
+@pytest.mark.parametrize("text", ["a" + " " * 9990 + "= b", "a = b" + "." * 9000,
+                                  "a = " + "\\, " * 2400 + "b", "a = b" + " \\, ." * 1990,
+                                  "a = " + "^{" * 4000 + "ᵀ", "a = " + "\\boldsymbol{" * 700])
+def test_reading_the_layout_stays_linear(text):
+    start = time.process_time()
+    assert len(normalise(text)) == len(text)
+    assert time.process_time() - start < 0.5        # was 2.7 s for the first (quadratic)

@@ -329,16 +329,24 @@ def normalise(text: str) -> str:
 
 BOLD = re.compile(r"(\\(?:boldsymbol|mathbf|bm|pmb|mathbfit)\s*\{)(\s*(?:\\[A-Za-z]+|[A-Za-z])"
                   r"[A-Za-z0-9]*\s*)\}")
-# A claim's closing punctuation (…σ'(z).  …,  …;) and \text{.}: not part of the formula.
-TRAILING = re.compile(r"(?:\s|[.,;]|\\[,;!: ]|\\q?quad(?![A-Za-z])|\\text\s*\{\s*[.,;]?\s*\})*$")
+# A claim's closing punctuation (…σ'(z).  …,  …;), \quad, \, and \text{.}: not part of
+# the formula.  Matched at the very end of what is left, one piece at a time (linear).
+TRAILING = re.compile(r"(?:[.,;]|\\[,;!: ]|\\q?quad|\\text\s*\{\s*[.,;]?\s*\})$")
 
 
 def _blank_layout(text: str) -> str:
     """Trailing punctuation becomes spaces (same length, positions kept)."""
-    m = TRAILING.search(text)
-    if m is None or m.start() == m.end():
+    end = len(text)
+    while True:
+        while end and text[end - 1].isspace():
+            end -= 1
+        m = TRAILING.search(text, max(0, end - 24), end)
+        if m is None:
+            break
+        end = m.start()
+    if end == len(text.rstrip()):
         return text
-    return text[:m.start()] + " " * (m.end() - m.start())
+    return text[:end] + " " * (len(text) - end)
 
 
 # An elision (⋮ ⋯ ⋱ … \\dots \\vdots): entries or terms left out, which cannot be checked.
