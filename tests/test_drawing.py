@@ -88,7 +88,7 @@ def test_svg_is_xml_with_a_circle_per_neuron_and_the_weight_names():
     assert len(root.findall(f"{SVG}circle")) == 2 + 3 + 3 + 1
     texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
     assert "w132" in texts            # w^1_32 drawn as base, superscript, subscript
-    assert "b31" in texts and "relu" in texts and "sigmoid" in texts and "half_sse" in texts
+    assert "b31" in texts and "relu" in texts and "sigmoid" in texts and "½ sum of squares" in texts
     assert "x1" in texts and "E" in texts
 
 

@@ -83,6 +83,11 @@ class Column:
     activation: str           # "" for the input column
 
 
+# the loss under its box in words, not by its spec key
+LOSS_WORDS = {"half_sse": "½ sum of squares", "sse": "sum of squares", "mse": "mean squared error",
+              "cross_entropy": "cross-entropy", "binary_cross_entropy": "binary cross-entropy"}
+
+
 @dataclass(frozen=True)
 class Drawing:
     nodes: tuple[DrawnNode, ...]
@@ -136,7 +141,8 @@ def layout(network: Network, notation: Notation) -> Drawing:
               for j in _visible(network.sizes[-1])]
     loss_label = Label(notation.loss, _loss_text(notation), *split(_loss_text(notation)))
     return Drawing(tuple(nodes.values()) + (loss_node,), tuple(edges), tuple(columns),
-                   loss_label, network.spec.loss, loss_node.x + 1.0, height + ROW * 0.6)
+                   loss_label, LOSS_WORDS.get(network.spec.loss, network.spec.loss.replace("_", " ")),
+                   loss_node.x + 1.0, height + ROW * 0.6)
 
 
 def _visible(n: int) -> list[int]:
