@@ -15,7 +15,7 @@ import pytest
 from symbackprop import check, example_path, prepare
 from symbackprop.core.defaults import LEARNING_RATE
 from symbackprop.cli import main
-from symbackprop.core import numbers
+from symbackprop.core import formatting as numbers
 from symbackprop.render.documents import compile_pdf, render_md, render_tex
 
 # 1 input, 1 identity neuron, ½ SSE: z = w x + b = 0.7, ∂E/∂w = (a − y) x = 0.7 (by hand);

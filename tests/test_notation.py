@@ -209,11 +209,14 @@ def test_numbered_name_clash_is_an_error():
 def test_four_digit_document_lines_up_with_the_post(tmp_path):
     # --digits 4 prints the post's own 4-digit chain factors; an update keeps enough
     # digits to show its step (the post's w16_new = 0.699975; its w7_new = 0.699 is wrong)
-    assert main(["derive", str(NUMBERED), "--digits", "4", "-o", str(tmp_path)]) == 0
+    # (--detail full: every parameter's section; the post's product (out − y)·σ' is δ_n9)
+    assert main(["derive", str(NUMBERED), "--digits", "4", "--detail", "full",
+                 "-o", str(tmp_path)]) == 0
     doc = (tmp_path / "worked_2331_numbered.md").read_text()
     net, out, E, (f1, f2), grads, _ = post_by_hand()
-    assert f"{f1:.4g}" == "0.7935" and f"{f2:.4g}" == "0.1579"
-    assert r"\left(0.7935\right) \cdot \left(0.1579\right) \cdot \left(0.0197\right)" in doc
+    assert f"{f1:.4g}" == "0.7935" and f"{f2:.4g}" == "0.1579" and f"{f1 * f2:.4g}" == "0.1253"
+    assert r"\left(out_{n_{9}} - y\right) = 0.1253" in doc and r"\max\left(0, net_{n_{6}}\right) = 0.0197" in doc
+    assert r"\frac{\partial E_{total}}{\partial w_{16}} = out_{n_{6}} \cdot \delta_{n_{9}} = 0.002468" in doc
     assert f"| $w_{{16}}$ | 0.7 | 0.002468 | {0.7 - 0.01 * grads['w16']:.6f} |" in doc
     assert "| $w_{7}$ | 0.7 | 0.03008 | 0.6997 |" in doc
     assert r"E_{total} = 0.3148$$" in doc

@@ -89,13 +89,7 @@ class Truth:
     def expansions(self) -> dict:
         """a → f(z) and δ → its recursion, in z, W and y (for symbolic proofs; built on
         first use, once: seconds on a 5-100-100-10 network, and most claims never need it)."""
-        env = {}
-        for layer in self.d.layers:
-            env.update(zip(layer.a, layer.outputs_of(list(layer.z))))
-        for layer in reversed(self.d.layers):
-            for j in range(layer.n_out):
-                env[layer.delta[j]] = self.d.delta(layer, j).xreplace(env)
-        return env
+        return self.d.symbolic.values_of(forward=False)    # the backward program's, in order
 
     def tied(self, sym: sp.Symbol) -> list[sp.Symbol]:
         """All places of a shared parameter (just ``sym`` when it is not tied)."""

@@ -15,7 +15,7 @@ import sympy as sp
 from ..core.derive import Derivation
 from ..core.files import template_dirs
 from ..core.notation import Notation
-from ..core import numbers
+from ..core import formatting as numbers
 from ..numeric.worked import Worked
 from .sandbox import BoundedLoader, UserSandbox, allow
 from .width import lines
@@ -91,7 +91,7 @@ def render_markdown(d: Derivation, notation: Notation, worked: Worked | None = N
 
 
 def number_filters(env: jinja2.Environment, digits: int) -> jinja2.Environment:
-    """The number filters of every template, all from ``core.numbers`` (one formatter)."""
+    """The number filters of every template, all from ``core.formatting`` (one formatter)."""
     env.filters["num"] = lambda x: numbers.fmt(x, digits)
     env.filters["operand"] = lambda x: numbers.operand(x, digits)
     env.filters["num_step"] = lambda new, old: numbers.step(new, old, digits)
