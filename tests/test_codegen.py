@@ -191,3 +191,14 @@ def test_written_module_has_the_usual_file_mode(tmp_path):
         os.umask(umask)
     assert (tmp_path / "g.py").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["g.py"]          # no temporary left behind
+
+
+def test_docstrings_write_piecewise_functions_as_python_conditionals(tmp_path):
+    """No ``Piecewise((…))`` repr in the generated module (issue #16): ReLU and its
+    derivative as conditionals, with ReLU'(0) = 0 as the spec defines it."""
+    out = tmp_path / "g.py"
+    assert main(["codegen", str(example_path("worked_2331")), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "Piecewise" not in text
+    assert '"""f(z) = 0 if z <= 0 else z"""' in text
+    assert "f'(z) = 0 if z <= 0 else 1" in text

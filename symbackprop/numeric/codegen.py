@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import jinja2
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.str import StrPrinter
 
 from ..core.derive import Derivation
 from ..core.files import template_dirs
@@ -65,6 +66,31 @@ class ModulePrinter(NumPyPrinter):
         return code
 
 
+class MathPrinter(StrPrinter):
+    """The equations in comments and docstrings: SymPy's str, but a piecewise function
+    as a Python conditional (``0 if z <= 0 else z``), not a ``Piecewise((…))`` repr."""
+
+    def _print_Piecewise(self, expr):
+        *branches, (last, cond) = expr.args
+        text = self._print(last) if cond == sp.true else \
+            f"{self._print(last)} if {self._print(cond)} else nan"
+        for value, c in reversed(branches):
+            text = f"{self._print(value)} if {self._print(c)} else {text}"
+        return text
+
+
+def math_text(expr) -> str:
+    """``expr`` as the generated module's comments write it.
+
+    >>> z = sp.Symbol("z")
+    >>> math_text(sp.Piecewise((0, z <= 0), (z, True)))
+    '0 if z <= 0 else z'
+    >>> math_text(sp.Piecewise((0.01*z, z <= 0), (z, True)).diff(z))
+    '0.01 if z <= 0 else 1'
+    """
+    return MathPrinter().doprint(expr)
+
+
 @dataclass(frozen=True)
 class Piece:
     """One printed formula: NumPy code, and the equation for the comment."""
@@ -77,7 +103,7 @@ class Piece:
 def piece(expr: sp.Expr) -> Piece:
     """The code computes ``branch_safe(expr)`` (no overflow in a branch not taken); the
     comment shows ``expr`` as derived."""
-    return Piece(ModulePrinter().doprint(branch_safe(expr)), sp.sstr(expr), not expr.free_symbols)
+    return Piece(ModulePrinter().doprint(branch_safe(expr)), math_text(expr), not expr.free_symbols)
 
 
 @dataclass(frozen=True)
@@ -110,7 +136,7 @@ def loss_pieces(p: Program) -> dict:
     scale = sp.Rational(1, p.output.size) if p.loss.mean else sp.S.One
     closed = stable_delta(p)
     softmax_ce = closed is not None and p.output.activation.layerwise
-    return {"term": piece(term), "term_math": sp.sstr(loss_term), "mean": p.loss.mean,
+    return {"term": piece(term), "term_math": math_text(loss_term), "mean": p.loss.mean,
             "needs_logs": bool(term.free_symbols & {LOGA, LOG1MA}),
             "dterm": piece(sp.diff(loss_term, A) * scale),
             "delta": None if closed is None else piece(closed.subs(S, S_PRINTED)),
