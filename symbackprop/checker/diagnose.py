@@ -45,15 +45,33 @@ def number_diagnosis(ctx: Context, written, ts, claimed, C, point, true) -> str 
         digits = digits_diagnosis(true, claimed, C.decimals)
         if "fewer digits" in digits and (not update or "truncated" in digits):
             return digits
-    for label, form in mutations(ctx, written, ts):
+    for label, v in _mutated_values(ctx, written, ts, point):
         if update and not label.startswith(UPDATE_SLIPS):
             continue
-        v = values(form, point)
         if v is not None and not isinstance(v, sp.MatrixBase) and agrees(ctx, v, claimed, C):
             return label
     if update:
         return None         # the caller names the gradient the step implies
     return digits_diagnosis(true, claimed, C.decimals) if C.decimals is not None else None
+
+
+_MUTATED: "weakref.WeakKeyDictionary[Context, dict]" = weakref.WeakKeyDictionary()
+
+
+def _mutated_values(ctx: Context, written, ts, point) -> list:
+    """(label, value at ``point``) of every mutation of ``written``'s truth ``ts``, built
+    once per context: a class's files claim the same few quantities many times, and
+    building and evaluating the mutations is most of the cost of a wrong number."""
+    cache = _MUTATED.setdefault(ctx, {})
+    key = (written, ts, id(point))
+    try:
+        hit = cache.get(key)
+    except TypeError:                              # a mutable matrix: not cached
+        return [(label, values(form, point)) for label, form in mutations(ctx, written, ts)]
+    if hit is None or hit[0] is not point:         # (the point is kept: its id stays its own)
+        hit = (point, [(label, values(form, point)) for label, form in mutations(ctx, written, ts)])
+        cache[key] = hit
+    return hit[1]
 
 
 def diagnose(ctx: Context, A, B, ta, tb, points) -> str | None:
