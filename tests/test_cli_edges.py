@@ -156,3 +156,12 @@ def test_a_single_target_column_may_be_named_y(tmp_path, capsys):
     assert "column 'y1' appears twice (as 'y', column 3)" in capsys.readouterr().err
     assert main(["eval", "tanh_net", "--data", str(plain)]) == 2       # two targets: y1, y2
     assert "unknown column 'y'" in capsys.readouterr().err
+
+
+def test_a_misplaced_new_value_mark_says_which_forms_are_accepted(tmp_path, capsys):
+    claims = tmp_path / "u.txt"
+    claims.write_text("w^{2}_{11}^{new} = 0.7\nW^2_{new} = W^2 - eta*dE/dW2\n")
+    assert main(["check", "worked_2331", str(claims), "--json"]) == 1
+    first, second = json.loads(capsys.readouterr().out)["claims"]
+    assert first["verdict"] == "unparseable" and "w_{16}^{new}" in first["message"]
+    assert ":=" in first["message"] and second["verdict"] == "correct"

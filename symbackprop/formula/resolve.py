@@ -228,6 +228,11 @@ def _written(ev: Reading, leaf, sub, sup) -> str:
 
 def _unknown(ev: Reading, leaf, sub, sup) -> FormulaError:
     written = _written(ev, leaf, sub, sup)
+    if not ev.scope.free and canon(written) in SUB_MARKS:
+        return FormulaError(f"{written!r} is a new/old-value mark, and here it is not on a "
+                            "parameter's own name: write the new value as w_{16}^{new}, "
+                            "w16_new (one index), W^{2}_{new} (a layer matrix), or the update as "
+                            "w^{2}_{11} := …", leaf.start, "a parameter with its mark")
     if ev.scope.free:
         return FormulaError(f"unknown name {written!r}: free-standing claims use one-letter "
                             "variables (x, z, a_1, \\alpha, …) and the functions σ, exp, ln, "
