@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
+from functools import lru_cache
 
 import sympy as sp
 
@@ -18,6 +19,17 @@ LITERAL = re.compile(r"(?<![\w.])(\d*\.\d+|\d+\.)(?![\w.])")
 
 
 def to_decimal(v) -> Decimal:
+    """``v`` (a SymPy number, float, int or Decimal) as a Decimal of 35 digits."""
+    try:
+        return _to_decimal(type(v), v)
+    except TypeError:                       # unhashable: convert without the cache
+        return _to_decimal.__wrapped__(type(v), v)
+
+
+@lru_cache(maxsize=1 << 16)
+def _to_decimal(kind: type, v) -> Decimal:
+    # cached: the same true values and mutations are compared with many claimed numbers
+    # (the type is in the key, so equal values of different types never share an entry)
     with localcontext() as ctx:
         ctx.prec = 40
         return Decimal(str(sp.Float(v, 35)))
