@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.functions import ACTIVATIONS, sigmoid, softplus
-from ..formula.names import LOSS
 from ..formula.ops import Partial
 from .context import Context, agrees
 from .literals import digits_diagnosis
 from .mistakes import (Forms, Mistake, NotApplicable, derivative_mutations, free_mutations,
-                       mistakes, operator_target)
+                       mistakes, operator_target, truth_under)
 from .points import DIAGNOSIS_POINTS, close, matches, values
 from .present import text_of
 from .truth import Truth, Unsupported
@@ -123,7 +122,7 @@ def mutations(ctx: Context, written, true):
         yield from path_mutations(ctx, written)
         yield from diagonal_mutations(ctx, written)
         for m in mistakes(ctx.d):
-            form = _slipped(ctx, written, forms_of(ctx.d, m))
+            form = truth_under(ctx, written, forms_of(ctx.d, m))
             if form is not None:
                 yield m.label, form
         yield from slip_mutations(ctx, written)
@@ -304,7 +303,7 @@ def diagonal_mutations(ctx: Context, written):
                         f"in layer {l}, ∂a_i/∂z_j = a_i(1 − a_i) for i = j and 0 otherwise; "
                         "the off-diagonal entries −a_i a_j are left out", fprime="elementwise",
                         at_layer=l)
-            form = _slipped(ctx, written, forms_of(ctx.d, m))
+            form = truth_under(ctx, written, forms_of(ctx.d, m))
             if form is not None:
                 yield m.label, form
 
@@ -472,31 +471,10 @@ def _slips(d):
 def slip_mutations(ctx: Context, written):
     """(label, the truth of ``written`` with the slip made) for every slip that applies."""
     for label, slip, l in _slips(ctx.d):
-        form = _slipped(ctx, written, forms_of(ctx.d, (slip, l)))
+        form = truth_under(ctx, written, forms_of(ctx.d, (slip, l)))
         if form is not None:
             yield label, form
     yield from local_fprime_mutations(ctx, written)
-
-
-def _slipped(ctx: Context, written, forms: Forms):
-    """The truth of ``written`` (a Partial, a named quantity, or a matrix of them) under
-    ``forms``' mistake; None when it cannot be made on it (as ``mistakes.mutated``)."""
-    if isinstance(written, sp.Derivative):
-        written = operator_target(ctx, written)
-    if isinstance(written, sp.MatrixBase):
-        entries = [_slipped(ctx, e, forms) for e in written]
-        return None if any(e is None for e in entries) else \
-            sp.ImmutableMatrix(written.rows, written.cols, entries)
-    try:
-        if isinstance(written, Partial):
-            of, wrt = written.args
-            parts = [forms.target(of, s) for s in ctx.truth.tied(wrt)]
-            return None if any(p is None for p in parts) else sp.Add(*parts)
-        if isinstance(written, sp.Symbol):
-            return forms.target(written, None)
-    except NotApplicable:
-        pass
-    return None
 
 
 def local_fprime_mutations(ctx: Context, written):

@@ -240,15 +240,18 @@ def derivative_mutations(true) -> list[tuple[str, sp.Expr]]:
 def mutated(ctx: Context, written, m: Mistake):
     """The truth of ``written`` (a Partial, a named quantity, or a matrix of them) with
     the mistake ``m`` made; None when ``m`` cannot be made on it."""
+    return truth_under(ctx, written, Forms(ctx.d, m))
+
+
+def truth_under(ctx: Context, written, forms: Forms):
+    """The truth of ``written`` (a Partial, a named quantity, or a matrix of them) as
+    ``forms`` write it (with their mistake made); None when it cannot be made on it."""
     if isinstance(written, sp.MatrixBase):
-        entries = [mutated(ctx, e, m) for e in written]
+        entries = [truth_under(ctx, e, forms) for e in written]
         return None if any(e is None for e in entries) else \
             sp.ImmutableMatrix(written.rows, written.cols, entries)
     if isinstance(written, sp.Derivative):
         written = operator_target(ctx, written)
-        if written is None:
-            return None
-    forms = Forms(ctx.d, m)
     try:
         if isinstance(written, Partial):
             of, wrt = written.args

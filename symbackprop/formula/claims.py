@@ -109,7 +109,7 @@ def math_spans(text: str):
     body's slice.  Linear: a closing delimiter searched for and not found is never
     searched for again, and an inline ``$`` looks no further than the next ``$``."""
     never: set = set()                      # closing delimiters absent from the rest
-    pos, n = 0, len(text)
+    pos = 0
     while True:
         m = CANDIDATE.search(text, pos)
         if m is None:
