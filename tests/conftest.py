@@ -26,3 +26,12 @@ def tiny():
 def small():
     """A 2-3-1 network."""
     return prepare(spec_text([2, 3, 1], ["tanh", "sigmoid"], "half_sse"))
+
+
+def alive(pid: int) -> bool:
+    """Is process ``pid`` running (not gone, not a zombie)? Reads /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -9,6 +9,8 @@ import sys
 import time
 
 import pytest
+
+from conftest import alive
 from hypothesis import given, settings, strategies as st
 
 from symbackprop.checker.isolate import Deadline, run
@@ -135,14 +137,6 @@ time.sleep(120)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killing_check_leaves_no_child_running():
     """SIGKILL, SIGTERM and Ctrl-C (SIGINT) of a checking process end its worker too
@@ -151,12 +145,12 @@ def test_killing_check_leaves_no_child_running():
     try:
         pairs = [tuple(map(int, main.stdout.readline().split())) for _ in range(3)]
         for (parent, worker), sig in zip(pairs, (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)):
-            assert _alive(worker)
+            assert alive(worker)
             os.kill(parent, sig)
             until = time.monotonic() + 10
-            while _alive(worker) and time.monotonic() < until:
+            while alive(worker) and time.monotonic() < until:
                 time.sleep(0.05)
-            assert not _alive(worker), f"worker {worker} outlived its parent ({sig.name})"
+            assert not alive(worker), f"worker {worker} outlived its parent ({sig.name})"
     finally:
         main.kill()
         main.wait()

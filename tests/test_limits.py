@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from conftest import alive
+
 from symbackprop.core.limits import LimitError, run_bounded
 
 
@@ -31,26 +33,18 @@ run_bounded(stuck, seconds=300, memory_mb=200)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killing_the_parent_kills_the_bounded_child():
     """A template render or a spec read in a bounded child ends with its process (SIGKILL)."""
     main = subprocess.Popen([sys.executable, "-c", BOUNDED], stdout=subprocess.PIPE, text=True)
     try:
         parent, worker = map(int, main.stdout.readline().split())
-        assert parent == main.pid and _alive(worker)
+        assert parent == main.pid and alive(worker)
         os.kill(parent, signal.SIGKILL)
         until = time.monotonic() + 10
-        while _alive(worker) and time.monotonic() < until:
+        while alive(worker) and time.monotonic() < until:
             time.sleep(0.05)
-        assert not _alive(worker), "the bounded child outlived its parent"
+        assert not alive(worker), "the bounded child outlived its parent"
     finally:
         main.kill()
         main.wait()
