@@ -547,6 +547,10 @@ def index_sum(ev: Reading, node: Node):
     if ev.scope.free:
         raise FormulaError("a sum over an index needs a network (a spec)", index.start,
                            "a claim about a network")
+    inner = _inner_sum_over(body, letter)
+    if inner is not None:      # the inner k would hide the outer one (and cost 3ⁿ for n of them)
+        raise FormulaError(f"a sum over {letter} inside a sum over {letter}: the inner index "
+                           "hides the outer one", inner, "another index letter for the inner sum")
     values, explicit = _sum_range(ev, scripts, letter, body)
     terms = []
     for v in values:
@@ -561,6 +565,23 @@ def index_sum(ev: Reading, node: Node):
     for t in terms[1:]:
         acc = add(acc, 1, t, node.start)
     return acc
+
+
+def _sum_letter(node: Node) -> str | None:
+    """The index letter of a ``\\sum_k`` node (None for a sum without an index)."""
+    scripts = node.args[1]
+    return None if scripts.kind == "noscript" else scripts.args[0].args[0].text
+
+
+def _inner_sum_over(body: Node, letter: str) -> int | None:
+    """The position of a sum over ``letter`` inside ``body``, or None."""
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if node.kind == "sum" and _sum_letter(node) == letter:
+            return node.start
+        stack.extend(a for a in node.args if isinstance(a, Node))
+    return None
 
 
 def _sum_range(ev: Reading, scripts: Node, letter: str, body: Node):
