@@ -179,7 +179,7 @@ def test_fragment_is_an_inputable_body(tmp_path):
 @pytest.mark.parametrize("name, bp4", [
     ("worked_2331", r"\frac{\partial E}{\partial w^{l}_{jk}} = \delta^{l}_{j} \, a^{l-1}_{k}"),
     ("one_hidden_ij", r"\frac{\partial E}{\partial w^{(l)}_{ij}} = \delta^{(l)}_{j} \, a^{(l-1)}_{i}"),
-    ("worked_2331_numbered", r"\frac{\partial E_{total}}{\partial w_{n_{k} \to n_{j}}} = \delta_{n_{j}} \, out_{n_{k}}"),
+    ("worked_2331_numbered", r"\frac{\partial E_{\mathrm{total}}}{\partial w_{n_{k} \to n_{j}}} = \delta_{n_{j}} \, \mathrm{out}_{n_{k}}"),
 ])
 def test_equations_are_the_key_ones_numbered_in_the_notation(tmp_path, name, bp4):
     assert main(["derive", name, "-f", "tex,md", "--equations", "-o", str(tmp_path)]) == 0

@@ -95,8 +95,8 @@ def test_svg_is_xml_with_a_circle_per_neuron_and_the_weight_names():
 def test_tikz_uses_the_notations_latex_names():
     model = prepare(example_path("worked_2331_numbered"))
     tex = render_tex(model)
-    assert r"{$w_{1}$}" in tex and r"{$b_{1}$}" in tex and r"{$E_{total}$}" in tex
-    assert r"\begin{tikzpicture}" in tex and r"{$out_{n_{9}}$}" in tex
+    assert r"{$w_{1}$}" in tex and r"{$b_{1}$}" in tex and r"{$E_{\mathrm{total}}$}" in tex
+    assert r"\begin{tikzpicture}" in tex and r"{$\mathrm{out}_{n_{9}}$}" in tex
 
 
 def test_tex_has_a_backward_picture_with_the_deltas():

@@ -26,7 +26,7 @@ def test_numbered_source_major_matches_the_post():
     assert names_in(nt, d.forward(l1, 0)[0]) == {"w1", "w4", "b1", "x1", "x2"}
     assert names_in(nt, d.forward(l2, 0)[0]) == {"w7", "w10", "w13", "b4", "out_n3", "out_n4", "out_n5"}
     assert names_in(nt, d.forward(l3, 0)[0]) == {"w16", "w17", "w18", "b7", "out_n6", "out_n7", "out_n8"}
-    assert nt.latex[l3.z[0]] == "net_{n_{9}}" and nt.loss == "E_{total}"
+    assert nt.latex[l3.z[0]] == r"\mathrm{net}_{n_{9}}" and nt.loss == r"E_{\mathrm{total}}"
     assert sorted(nt.slots, key=lambda n: (n[0], int(n[1:]))) == \
         [f"b{i}" for i in range(1, 8)] + [f"w{i}" for i in range(1, 19)]
     # the post's chain for w7 goes through out_{n3} and w16: ∂net_{n6}/∂w7 = out_{n3}
@@ -63,9 +63,9 @@ def test_ij_style_indexes_from_source_to_target_and_base_0():
 STYLES = {
     "layered": ("", [r"w^{l}_{jk}", r"\delta^{l}_{j}", r"z^{l}_{j} = \sum_{k}"], [r"w^{(l)}"]),
     "ij": ('style = "ij"\npre_activation = "net"\nactivation = "out"\nloss = "L"\n',
-           [r"w^{(l)}_{ij}", r"net^{(l)}_{j} = \sum_{i}", r"\partial \mathcal{L}", r"\delta^{(l)}_{i}"],
+           [r"w^{(l)}_{ij}", r"\mathrm{net}^{(l)}_{j} = \sum_{i}", r"\partial \mathcal{L}", r"\delta^{(l)}_{i}"],
            [r"w^{l}_{jk}", r"z^{", r"a^{"]),
-    "numbered": ('style = "numbered"\n', [r"w_{n_{k} \to n_{j}}", r"net_{n_{3}} = w_{1}", r"E_{total}",
+    "numbered": ('style = "numbered"\n', [r"w_{n_{k} \to n_{j}}", r"\mathrm{net}_{n_{3}} = w_{1}", r"E_{\mathrm{total}}",
                                           r"\delta_{n_{9}}", r"w_{n_{1} \to n_{3}} = w_{1}"],
                  [r"w^{l}", r"z^{", r"a^{", r"^{l}"]),
 }
@@ -135,7 +135,7 @@ def test_worked_example_post_reproduced_and_its_mistakes_shown(tmp_path, capsys)
     assert main(["derive", str(NUMBERED), "--param", "w1", "-o", str(tmp_path)]) == 0
     doc = (tmp_path / "worked_2331_numbered_w1.md").read_text()
     assert "reaches the loss along 3 paths" in doc and doc.count(r"\text{path") == 3
-    assert r"### $\partial E_{total} / \partial w_{2}$" not in doc
+    assert r"### $\partial E_{\mathrm{total}} / \partial w_{2}$" not in doc
 
 
 def test_exact_worked_example_digit_for_digit(tmp_path):
@@ -149,7 +149,7 @@ def test_exact_worked_example_digit_for_digit(tmp_path):
     with mpmath.workdps(60):
         o9 = 1 / (1 + mpmath.exp(-mpmath.mpf("1.4082")))
         E = mpmath.nstr((o9 - mpmath.mpf("0.01")) ** 2 / 2, 30)
-    assert f"E_{{total}} = {E}$$" in doc
+    assert f"E_{{\\mathrm{{total}}}} = {E}$$" in doc
 
 
 def test_exact_values_match_mpmath():
@@ -165,7 +165,7 @@ def test_exact_values_match_mpmath():
 def test_param_digits_and_unknown_param(tmp_path, capsys):
     assert main(["derive", str(NUMBERED), "--param", "w7", "--digits", "3", "-o", str(tmp_path)]) == 0
     doc = (tmp_path / "worked_2331_numbered_w7.md").read_text()
-    assert r"\frac{\partial E_{total}}{\partial w_{7}}" in doc and "0.0301" in doc
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial w_{7}}" in doc and "0.0301" in doc
     assert "## 2. Forward pass" not in doc and doc.count("### ") == 1
     assert main(["derive", str(NUMBERED), "--param", "w99", "-o", str(tmp_path)]) == 2
     assert "w99" in capsys.readouterr().err
@@ -215,11 +215,11 @@ def test_four_digit_document_lines_up_with_the_post(tmp_path):
     doc = (tmp_path / "worked_2331_numbered.md").read_text()
     net, out, E, (f1, f2), grads, _ = post_by_hand()
     assert f"{f1:.4g}" == "0.7935" and f"{f2:.4g}" == "0.1579" and f"{f1 * f2:.4g}" == "0.1253"
-    assert r"\left(out_{n_{9}} - y\right) = 0.1253" in doc and r"\max\left(0, net_{n_{6}}\right) = 0.0197" in doc
-    assert r"\frac{\partial E_{total}}{\partial w_{16}} = out_{n_{6}} \cdot \delta_{n_{9}} = 0.002468" in doc
+    assert r"\left(\mathrm{out}_{n_{9}} - y\right) = 0.1253" in doc and r"\max\left(0, \mathrm{net}_{n_{6}}\right) = 0.0197" in doc
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial w_{16}} = \mathrm{out}_{n_{6}} \cdot \delta_{n_{9}} = 0.002468" in doc
     assert f"| $w_{{16}}$ | 0.7 | 0.002468 | {0.7 - 0.01 * grads['w16']:.6f} |" in doc
     assert "| $w_{7}$ | 0.7 | 0.03008 | 0.6997 |" in doc
-    assert r"E_{total} = 0.3148$$" in doc
+    assert r"E_{\mathrm{total}} = 0.3148$$" in doc
 
 
 def test_param_with_a_two_digit_index_names_a_clean_file(tmp_path):

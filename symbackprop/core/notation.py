@@ -24,8 +24,9 @@ from .spec import SpecError
 from .symbols import A, A_I, A_J, KD, S, Y, Z
 
 # Symbols for the choices naming.NOTATION_CHOICES allows.
-LOSS_TEX = {"E": "E", "C": "C", "L": r"\mathcal{L}", "J": "J", "E_total": "E_{total}"}
-LETTER_TEX = {"z": "z", "net": "net", "h": "h", "a": "a", "out": "out", "o": "o"}
+LOSS_TEX = {"E": "E", "C": "C", "L": r"\mathcal{L}", "J": "J", "E_total": r"E_{\mathrm{total}}"}
+# Multi-letter names are upright (net, out), as in the step-by-step posts' typeset form.
+LETTER_TEX = {"z": "z", "net": r"\mathrm{net}", "h": "h", "a": "a", "out": r"\mathrm{out}", "o": "o"}
 ERROR_TEX = {"delta": r"\delta"}
 PREDICTION_TEX = {"activation": None, "y_hat": r"\hat{y}"}
 DEFAULTS = {"layered": {"loss": "E", "pre_activation": "z", "activation": "a"},
@@ -88,7 +89,9 @@ def name_tex(name: str) -> str:
 
 
 # Plain-text heads: no TeX in plain text (δ^2_1, not \delta^2_1).
-PLAIN_HEAD = {r"\delta": "δ"}
+PLAIN_HEAD = {r"\delta": "δ", r"\mathrm{net}": "net", r"\mathrm{out}": "out"}
+# Heads of named neurons' text names (delta_h1, net_h1).
+LABEL_HEAD = {r"\delta": "delta", r"\mathrm{net}": "net", r"\mathrm{out}": "out"}
 
 
 def _sub(*indices: int) -> str:
@@ -199,7 +202,7 @@ def _neuron_symbols(network: Network, opts: dict, labels, latex, text) -> None:
             for head, sym in ((pre, layer.z[j]), (act, layer.a[j]), (r"\delta", layer.delta[j])):
                 if label:
                     latex[sym] = f"{head}_{{{name_tex(label)}}}"
-                    text[sym] = f"{head.lstrip(chr(92))}_{label}"
+                    text[sym] = f"{LABEL_HEAD.get(head, head)}_{label}"
                 else:
                     latex[sym], text[sym] = _indexed(style, head, layer.index, j + base)
             if hat and layer is network.output:

@@ -211,5 +211,5 @@ def _clearance(point, placed) -> float:
 
 def _loss_text(notation: Notation) -> str:
     """The loss symbol as text (E, C, L, J, E_total)."""
-    plain = {r"\mathcal{L}": "L", "E_{total}": "E_total"}
+    plain = {r"\mathcal{L}": "L", r"E_{\mathrm{total}}": "E_total"}
     return plain.get(notation.loss, notation.loss)
