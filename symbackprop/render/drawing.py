@@ -39,7 +39,8 @@ ROW = 1.7                # cm between neurons of a column
 RADIUS = 0.42
 WEIGHT_AT = 0.3          # a weight label sits 30 % along its edge (near the source) …
 BIAS_AT = 0.6            # … a bias label nearer the target; both move along their edge
-AT_CHOICES = (0.2, 0.26, 0.32, 0.38, 0.44, 0.5, 0.56, 0.62, 0.68, 0.74)
+AT_CHOICES = tuple(round(0.12 + 0.02 * i, 3) for i in range(39))    # 0.12 … 0.88
+LABEL_ROUNDS = 4         # rounds of moving each label away from the others
 LABEL_W, LABEL_H = 0.95, 0.45  # cm a label covers, for keeping labels apart
 
 
@@ -174,39 +175,90 @@ def _layer_edges(layer, notation: Notation, nodes: dict) -> list[Edge]:
     l = layer.index
     sources, targets = _visible(layer.n_in), _visible(layer.n_out)
     all_labels = layer.n_in * layer.n_out <= MAX_LABELLED
-    edges, placed = [], []
-    for j in targets:
-        edges.append(_edge("bias", nodes[f"bias{l}"], nodes[f"n{l}_{j}"],
-                           label(notation, layer.b[j]), placed, BIAS_AT))
+    planned = [("bias", nodes[f"bias{l}"], nodes[f"n{l}_{j}"], label(notation, layer.b[j]), BIAS_AT)
+               for j in targets]
     for k in sources:
         for j in targets:
             lab = label(notation, layer.W[j, k]) if all_labels or k == sources[0] else None
-            edges.append(_edge("weight", nodes[f"n{l - 1}_{k}"], nodes[f"n{l}_{j}"], lab,
-                               placed if lab else None, WEIGHT_AT))
-    return edges
+            planned.append(("weight", nodes[f"n{l - 1}_{k}"], nodes[f"n{l}_{j}"], lab, WEIGHT_AT))
+    circles = [(n.x, n.y) for n in nodes.values() if n.kind != "dots"]
+    at = _label_spots([(a, b, prefer) for _, a, b, lab, prefer in planned if lab], circles)
+    spots = iter(at)
+    return [_edge(kind, a, b, lab, next(spots) if lab else prefer)
+            for kind, a, b, lab, prefer in planned]
 
 
-def _edge(kind: str, a: DrawnNode, b: DrawnNode, lab: Label | None, placed: list | None,
-          prefer: float) -> Edge:
-    """An edge whose label sits where it is farthest from the labels ``placed`` so far."""
-    at = prefer if placed is None else max(
-        AT_CHOICES, key=lambda t: (_clearance(_along(a, b, t), placed), -abs(t - prefer)))
+def _label_spots(edges: list, circles: list) -> list[float]:
+    """Where along each edge (a, b, preferred t) its label sits, clear of the other labels
+    and of the neurons: each in turn where it is farthest from those placed so far, then a
+    few rounds of moving each label to where it is farthest from all the others (a greedy
+    order alone leaves collisions where edges cross)."""
+    at: list[float] = []
+    for i, (a, b, prefer) in enumerate(edges):
+        placed = [label_box(*edges[m][:2], at[m]) for m in range(i)]
+        at.append(_best_spot(a, b, prefer, placed, circles))
+    for _ in range(LABEL_ROUNDS):
+        for i, (a, b, prefer) in enumerate(edges):
+            others = [label_box(*edges[m][:2], at[m]) for m in range(len(edges)) if m != i]
+            at[i] = _best_spot(a, b, prefer, others, circles)
+    return at
+
+
+def _best_spot(a: DrawnNode, b: DrawnNode, prefer: float, boxes: list, circles: list) -> float:
+    def score(t):
+        box = label_box(a, b, t)
+        near = [o for o in boxes if abs(o[0][0] - box[0][0]) + abs(o[0][1] - box[0][1]) < 3 * LABEL_W]
+        gaps = [box_gap(box, o) for o in near] + [circle_gap(box, c) for c in circles]
+        return min(min(gaps, default=LABEL_W), LABEL_H), -abs(t - prefer)
+    return max(AT_CHOICES, key=score)
+
+
+def label_box(a: DrawnNode, b: DrawnNode, t: float) -> tuple:
+    """The label of edge a→b at t as its four corners (cm): a LABEL_W × LABEL_H box
+    centred on the edge and sloped along it, as TikZ and the SVG draw it."""
+    angle = math.atan2(b.y - a.y, b.x - a.x)
+    c, s = math.cos(angle), math.sin(angle)
+    x, y = _along(a, b, t)
+    w, h = LABEL_W / 2, LABEL_H / 2
+    return tuple((x + dx * c - dy * s, y + dx * s + dy * c) for dx, dy in ((-w, -h), (w, -h), (w, h), (-w, h)))
+
+
+def box_gap(p: tuple, q: tuple) -> float:
+    """The gap between two boxes (cm) along the axis that separates them best; negative
+    when they overlap (separating axis theorem)."""
+    best = -math.inf
+    for poly in (p, q):
+        for (x1, y1), (x2, y2) in ((poly[0], poly[1]), (poly[1], poly[2])):
+            n = math.hypot(x2 - x1, y2 - y1)
+            ax, ay = (x2 - x1) / n, (y2 - y1) / n
+            pa = [ax * x + ay * y for x, y in p]
+            qa = [ax * x + ay * y for x, y in q]
+            best = max(best, min(pa) - max(qa), min(qa) - max(pa))
+    return best
+
+
+def circle_gap(box: tuple, centre: tuple) -> float:
+    """The gap between a box and a neuron's circle (cm); negative when they overlap."""
+    cx, cy = centre
+    inside, dist = True, math.inf
+    for i in range(4):
+        (x1, y1), (x2, y2) = box[i], box[(i + 1) % 4]
+        dx, dy = x2 - x1, y2 - y1
+        t = max(0.0, min(1.0, ((cx - x1) * dx + (cy - y1) * dy) / (dx * dx + dy * dy)))
+        dist = min(dist, math.hypot(cx - x1 - t * dx, cy - y1 - t * dy))
+        inside &= dx * (cy - y1) - dy * (cx - x1) >= 0
+    return -RADIUS if inside else dist - RADIUS
+
+
+def _edge(kind: str, a: DrawnNode, b: DrawnNode, lab: Label | None, at: float) -> Edge:
+    """An edge with its label ``at`` a fraction of the way from a to b."""
     lx, ly = _along(a, b, at)
-    if placed is not None:
-        placed.append((lx, ly))
     angle = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
     return Edge(kind, a, b, lab, at, round(lx, 4), round(ly, 4), round(angle, 3))
 
 
 def _along(a: DrawnNode, b: DrawnNode, t: float) -> tuple[float, float]:
     return a.x + t * (b.x - a.x), a.y + t * (b.y - a.y)
-
-
-def _clearance(point, placed) -> float:
-    """Distance to the nearest placed label, in label sizes (≥ 1: no overlap); capped."""
-    x, y = point
-    return min([min(max(abs(x - px) / LABEL_W, abs(y - py) / LABEL_H), 1.5)
-                for px, py in placed] + [1.5])
 
 
 def _loss_text(notation: Notation) -> str:
