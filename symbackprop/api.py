@@ -33,7 +33,7 @@ from .numeric.data import load_samples_csv
 from .numeric.train import MAX_STEPS, PLOT_FORMATS, Diverged, plot_loss, train, training_json
 from .numeric.worked import bounded_exact_worked, worked_example
 from .render.documents import DocumentError, make_documents, notebook_markdown, summary_latex
-from .render.environment import environment
+from .render.environment import environment, number_filters
 
 __all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "LayerSpec", "Model", "Spec", "SpecError", "check", "example_names",
            "example_path", "prepare", "write_atomic"]
@@ -288,4 +288,4 @@ def check(source, claims: str, kind: str = "text", timeout: float = CLAIM_TIMEOU
 
 def report_text(reports, model) -> str:
     """The human ``check`` report, rendered with the documents' Jinja environment."""
-    return _report_text(reports, model, environment())
+    return _report_text(reports, model, number_filters(environment(), 6))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..core.formatting import fmt
 from ..formula.names import LOSS, LR
 from .context import Context
 from .mistakes import Mistake, mutated
@@ -63,7 +64,7 @@ def text_of(ctx: Context, expr) -> str:
         flat = "[" + "; ".join(rows) + "]"
         return flat if len(flat) <= MATRIX_LINE else "[" + ";\n ".join(rows) + "]"
     if isinstance(expr, sp.Float):
-        return f"{float(expr):.6g}"
+        return fmt(expr, 6, tex=False)
     # ReLU' reads as the Iverson bracket [z > 0] rather than a Piecewise
     expr = expr.replace(_is_step,
                         lambda e: sp.Symbol("[" + text_of(ctx, e.args[0].cond.lhs) + " > 0]"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..core.formatting import fmt
 from ..formula.names import LOSS, LR
 from ..formula.ops import Partial, Updated
 from .context import Context
@@ -76,5 +77,5 @@ def implied_gradient(ctx: Context, written, claimed, point) -> str | None:
     if true is None:
         return None
     used = (point[theta] - claimed) / point[LR]
-    return (f"the step uses ∂E/∂θ = {float(used):.6g} (θ − θ^new over η); the true "
-            f"∂E/∂{ctx.truth.name(theta)} is {float(true):.6g}")
+    return (f"the step uses ∂E/∂θ = {fmt(used, 6, tex=False)} (θ − θ^new over η); the true "
+            f"∂E/∂{ctx.truth.name(theta)} is {fmt(true, 6, tex=False)}")

@@ -56,6 +56,24 @@ def fmt(x, digits: int = 6, tex: bool = True) -> str:
     return "0" if re.fullmatch(r"-?0(\.0*)?", text) else text
 
 
+def apart(x, y, digits: int = 6) -> tuple[str, str]:
+    """Two values as plain text with at least ``digits`` significant digits and as many more
+    as it takes to tell them apart (a counterexample's two sides); a side that is not a
+    number is shown as it is (None: "undefined").
+
+    >>> apart(0.0024682089703649546, 0.0017277462792554682), apart(0.1234567, 0.1234568)
+    (('0.00246821', '0.00172775'), ('0.1234567', '0.1234568'))
+    """
+    if not all(isinstance(v, (int, float)) or (isinstance(v, sp.Basic) and v.is_number)
+               for v in (x, y)):
+        return tuple("undefined" if v is None else str(v) for v in (x, y))
+    for n in range(digits, MAX_DIGITS + 1):
+        shown = fmt(x, n, tex=False), fmt(y, n, tex=False)
+        if shown[0] != shown[1]:
+            return shown
+    return shown
+
+
 def operand(x, digits: int = 6, tex: bool = True) -> str:
     """A number after an operator: parenthesised when negative (``0.5 - 0.5 \\cdot (-0.0084)``)."""
     text = fmt(x, digits, tex)

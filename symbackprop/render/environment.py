@@ -93,6 +93,8 @@ def render_markdown(d: Derivation, notation: Notation, worked: Worked | None = N
 def number_filters(env: jinja2.Environment, digits: int) -> jinja2.Environment:
     """The number filters of every template, all from ``core.formatting`` (one formatter)."""
     env.filters["num"] = lambda x: numbers.fmt(x, digits)
+    env.filters["textnum"] = lambda x: numbers.fmt(x, digits, tex=False)   # the check report
+    env.filters["apart"] = lambda x, y: numbers.apart(x, y, digits)
     env.filters["operand"] = lambda x: numbers.operand(x, digits)
     env.filters["num_step"] = lambda new, old: numbers.step(new, old, digits)
     # the gradient of an update line, with the digits that make the shown line exact
