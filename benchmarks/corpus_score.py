@@ -40,10 +40,12 @@ import symbackprop  # noqa: E402
 from symbackprop.checker import engine  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
+ROOT = [CORPUS]          # --root: another corpus in the same format (benchmarks/heldout)
 STYLES = ("nielsen", "dlai", "cs231n", "goodfellow", "mazur", "calculus")
 
 # expected diagnosis name → a pattern the checker's diagnosis must match (lowercase)
 DIAGNOSES = {
+    "extra_fprime": r"extra (activation )?derivative|(f'|f′|σ'|σ′).*(extra|twice|not belong|cancels)",
     "missing_fprime": r"missing activation derivative|(f'|f′|σ'|derivative).*(left out|missing)"
                       r"|relu (gate|factor)",
     "wrong_activation": r"wrong activation",
@@ -98,7 +100,7 @@ class Outcome:
 
 
 def load(style: str) -> list[dict]:
-    with open(CORPUS / style / "claims.toml", "rb") as fh:
+    with open(ROOT[0] / style / "claims.toml", "rb") as fh:
         return tomllib.load(fh)["claim"]
 
 
@@ -156,7 +158,7 @@ def score_style(style: str, timeout: float = 5.0) -> list[Outcome]:
     for group in runs(claims):
         spec = claims[group[0]]["spec"]
         if spec not in models:
-            models[spec] = None if spec == "none" else symbackprop.prepare(CORPUS / style / spec)
+            models[spec] = None if spec == "none" else symbackprop.prepare(ROOT[0] / style / spec)
         lines, spans = [], []
         for k in group:
             start = len(lines) + 1
@@ -227,13 +229,19 @@ def print_report(results: dict[str, list[Outcome]], show_misses: bool = True) ->
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--style", action="append", choices=STYLES)
+    ap.add_argument("--style", action="append")
+    ap.add_argument("--root", type=Path, help="another corpus folder (default tests/corpus); "
+                    "its styles are its subfolders with a claims.toml")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-misses", action="store_true")
     ap.add_argument("--timeout", type=float, default=5.0)
     args = ap.parse_args(argv)
+    styles = STYLES
+    if args.root:
+        ROOT[0] = args.root.resolve()
+        styles = tuple(sorted(p.parent.name for p in ROOT[0].glob("*/claims.toml")))
     t0 = time.perf_counter()
-    results = score(tuple(args.style or STYLES), args.timeout)
+    results = score(tuple(args.style or styles), args.timeout)
     if args.json:
         json.dump({s: {"table": table(o), "misses": [
             {"index": m.index + 1, "text": m.claim["text"], "expect": m.expect,
