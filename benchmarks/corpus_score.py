@@ -45,6 +45,7 @@ STYLES = ("nielsen", "dlai", "cs231n", "goodfellow", "mazur", "calculus")
 
 # expected diagnosis name → a pattern the checker's diagnosis must match (lowercase)
 DIAGNOSES = {
+    "tied_one_place": r"shared|tied",
     "extra_fprime": r"extra (activation )?derivative|(f'|f′|σ'|σ′).*(extra|twice|not belong|cancels)",
     "missing_fprime": r"missing activation derivative|(f'|f′|σ'|derivative).*(left out|missing)"
                       r"|relu (gate|factor)",
