@@ -15,16 +15,20 @@ import re
 import weakref
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from ..core.functions import ACTIVATIONS, sigmoid, softplus
+from ..core.spec import ALPHA_DEFAULTS
+from ..core.symbols import Z as Z_
 from ..formula.ops import Partial
 from .context import Context, agrees
 from .literals import digits_diagnosis
 from .mistakes import (Forms, Mistake, NotApplicable, derivative_mutations, free_mutations,
                        mistakes, operator_target, truth_under)
-from .points import DIAGNOSIS_POINTS, close, matches, values
+from .points import DIAGNOSIS_POINTS, close, matches, value, values
 from .present import text_of
+from .rewrites import rewrites
 from .truth import Truth, Unsupported
 from .updates import ASCENT, NO_RATE, NO_THETA, is_update, update_mutations
 
@@ -119,8 +123,8 @@ def mutations(ctx: Context, written, true):
         return
     if ctx.d is not None:
         written = operator_target(ctx, written) or written
+        yield from diagonal_mutations(ctx, written)     # before the paths: it names softmax
         yield from path_mutations(ctx, written)
-        yield from diagonal_mutations(ctx, written)
         for m in mistakes(ctx.d):
             form = truth_under(ctx, written, forms_of(ctx.d, m))
             if form is not None:
@@ -136,12 +140,12 @@ def mutations(ctx: Context, written, true):
         yield from inner_mutations(true)
         yield from derivative_mutations(true)
         yield from output_form_mutations(true, None)
-    if not isinstance(true, sp.MatrixBase):
-        if true.has(sp.log):
-            yield ("log base 10 used where the natural log belongs",
-                   true.replace(sp.log, lambda u: sp.log(u) / sp.log(10)))
-        yield from (("sign flipped", -true), ("factor of 2: off by a factor 2", 2 * true),
-                    ("factor of 2: off by a factor ½", true / 2))
+    if true.has(sp.log):
+        yield ("log base 10 used where the natural log belongs",
+               true.replace(sp.log, lambda u: sp.log(u) / sp.log(10)))
+    yield from (("sign flipped", -true), ("factor of 2: off by a factor 2", 2 * true),
+                ("factor of 2: off by a factor ½", true / 2))
+    yield from rewrite_mutations(ctx, true)
 
 
 def path_mutations(ctx: Context, written):
@@ -308,7 +312,7 @@ def diagonal_mutations(ctx: Context, written):
                 yield m.label, form
 
 
-MAX_CANDIDATES = 4
+MAX_CANDIDATES = 8
 MAX_EXACT_OPS = 300
 
 
@@ -325,13 +329,69 @@ def exact_choice(ctx: Context, found, tb) -> str:
         if len(forms) != len(targets) or \
                 sum(sp.count_ops(f) + sp.count_ops(t) for f, t in zip(forms, targets)) > MAX_EXACT_OPS:
             continue
-        if all(sp.expand(_expanded(f - t, env)) == 0 for f, t in zip(forms, targets)):
+        if all(_vanishes(_expanded(f - t, env)) for f, t in zip(forms, targets)):
             return label
     return found[0][0]
 
 
+IDENTITY_POINTS = 8
+
+
+def _vanishes(e) -> bool:
+    """e = 0 as a formula: by expansion, else at random values of all its symbols drawn
+    independently (no forward pass ties them, so gates of different z differ there, and
+    the textbook ∂E/∂a · f' of a rewritten δ^L equals its closed form a − y); only used
+    to choose between mutations that all agree with the claim at the test points."""
+    e = _steps(sp.expand(e))
+    if e == 0:
+        return True
+    rng = np.random.default_rng(1)
+    syms = sorted(e.free_symbols, key=str)
+    seen = 0
+    for _ in range(IDENTITY_POINTS):
+        point = {s: sp.Float(rng.choice([-1, 1]) * rng.uniform(0.2, 1.8), 30) for s in syms}
+        v = value(e.replace(lambda x: x.func == _H, lambda x: sp.Heaviside(x.args[0])), point)
+        if v is None:
+            continue
+        if abs(v) > 1e-12:
+            return False
+        seen += 1
+    return seen >= IDENTITY_POINTS // 2
+
+
 def _expanded(e, env):
-    return e if env is None else e.xreplace(env)
+    return _steps(e if env is None else e.xreplace(env))
+
+
+def _steps(e):
+    """Gates written either way as one form: a two-branch Piecewise of constants on u ≷ 0
+    (ReLU' as Piecewise((0, u ≤ 0), (1, True)), the claim's 1(u > 0), its inverse 1(u < 0))
+    becomes c₋ + (c₊ − c₋)·H(u), H an undefined function (the value at 0 aside)."""
+    if not e.has(sp.Piecewise):
+        return e
+    return e.replace(lambda x: isinstance(x, sp.Piecewise) and _step_sides(x) is not None,
+                     lambda x: _step_sides(x)[0] + (_step_sides(x)[1] - _step_sides(x)[0])
+                     * _H(_step_sides(x)[2]))
+
+
+_H = sp.Function("H")
+
+
+def _step_sides(pw):
+    """(value for u < 0, value for u > 0, u) of a two-branch Piecewise gate, or None."""
+    if len(pw.args) != 2 or pw.args[1].cond != sp.true:
+        return None
+    (c1, cond), (c2, _) = pw.args
+    if not (c1.is_Number and c2.is_Number and isinstance(cond, sp.core.relational.Relational)):
+        return None
+    u = cond.lhs - cond.rhs
+    if len(u.free_symbols) != 1:
+        return None
+    if isinstance(cond, (sp.StrictGreaterThan, sp.GreaterThan)):
+        return c2, c1, u
+    if isinstance(cond, (sp.StrictLessThan, sp.LessThan)):
+        return c1, c2, u
+    return None
 
 
 class Matcher:
@@ -403,6 +463,11 @@ class SlipForms(Forms):
             if j >= nxt.n_out or nxt.activation.layerwise:
                 raise NotApplicable("no neuron j in the next layer")
             return self.d.fprime(nxt, j)
+        if self.slip == "next_own":                   # f_l'(z^{l+1}_j): this layer's gate, at
+            nxt = self.d.layers[l]                    # the next layer's z (scores > 0)
+            if j >= nxt.n_out:
+                raise NotApplicable("no neuron j in the next layer")
+            return self.d.local[l - 1].fprime.subs(Z_, nxt.z[j])
         return true
 
     def back(self, i: int, j: int) -> sp.Expr:
@@ -422,7 +487,7 @@ class SlipForms(Forms):
     def loss_partial(self, wrt) -> sp.Expr | None:
         node = self.truth.nodes.get(wrt)
         if node is None or node.kind not in ("W", "b") or node.layer != self.layer or \
-                self.slip not in ("extra", "bias_input", "swapped"):
+                self.slip not in ("extra", "bias_input", "swapped", "same_input", "same_delta"):
             return super().loss_partial(wrt)
         layer = self.d.layers[node.layer - 1]
         delta = self.delta(node.layer, node.j)
@@ -435,7 +500,17 @@ class SlipForms(Forms):
             if node.kind != "b" or node.j >= layer.n_in:
                 raise NotApplicable("no input with the bias's index")
             return delta * layer.a_prev[node.j]
-        if node.kind != "W" or node.k >= layer.n_out or node.j >= layer.n_in:
+        if node.kind != "W":
+            raise NotApplicable("not a weight")
+        if self.slip == "same_input":                 # δ_j a_j: the input at the target's index
+            if node.j >= layer.n_in or node.j == node.k:
+                raise NotApplicable("no input with the target's index")
+            return delta * layer.a_prev[node.j]
+        if self.slip == "same_delta":                 # δ_k a_k: δ at the source's index
+            if node.k >= layer.n_out or node.j == node.k:
+                raise NotApplicable("no neuron with the source's index")
+            return self.delta(node.layer, node.k) * layer.a_prev[node.k]
+        if node.k >= layer.n_out or node.j >= layer.n_in:
             raise NotApplicable("no swapped weight")
         return self.delta(node.layer, node.k) * layer.a_prev[node.j]
 
@@ -458,6 +533,9 @@ def _slips(d):
         if l < n:
             yield (f"wrong layer: f'(z^{l + 1}) used for {name}'(z^{l}) in δ^{l} (BP2)",
                    "next", l)
+            if d.layers[l].activation.name != name:
+                yield (f"wrong layer: {name}'(z^{l + 1}) (at the next layer's z) used for "
+                       f"{name}'(z^{l}) in δ^{l} (BP2)", "next_own", l)
     for l in range(1, n):
         yield (f"indices swapped: w^{l + 1}_{{jk}} written for w^{l + 1}_{{kj}} in "
                f"δ^{l}_j = Σ_k w^{l + 1}_{{kj}} δ^{l + 1}_k f'(z^{l}_j) (BP2)", "swapped_delta", l)
@@ -466,6 +544,10 @@ def _slips(d):
                f"not δ^{l}_j a^{l - 1}_j", "bias_input", l)
         yield (f"indices swapped: ∂E/∂w^{l}_{{jk}} is δ^{l}_j a^{l - 1}_k (BP4); the claim has "
                f"δ^{l}_k a^{l - 1}_j", "swapped", l)
+        yield (f"indices swapped: ∂E/∂w^{l}_{{jk}} is δ^{l}_j a^{l - 1}_k (BP4); the claim takes "
+               f"the input at the weight's target index, δ^{l}_j a^{l - 1}_j", "same_input", l)
+        yield (f"indices swapped: ∂E/∂w^{l}_{{jk}} is δ^{l}_j a^{l - 1}_k (BP4); the claim takes "
+               f"δ at the weight's source index, δ^{l}_k a^{l - 1}_k", "same_delta", l)
 
 
 def slip_mutations(ctx: Context, written):
@@ -565,3 +647,109 @@ def wrong_derivative(ctx: Context, written, ta, pts) -> str | None:
         if sp.simplify(ta - sp.diff(f(u), u)) == 0:
             return f"wrong derivative: the derivative of {name}({u}) is {text_of(ctx, ta)}"
     return None
+
+
+# ---- slips in writing a known formula down (checker.rewrites) -------------------
+PROBES = (-1.7, -0.45, 0.35, 1.3, 2.2)     # z values at which f' is compared (not 0: a kink)
+
+
+def rewrite_mutations(ctx: Context, true):
+    """(label, the truth with one slip of writing it down): the sign of one term, a power
+    dropped, the argument's sign, the chain rule's inner derivative left out.  When the
+    truth is an activation's derivative (in every entry), the label says so."""
+    true = forward_definition(ctx, true)
+    if isinstance(true, sp.MatrixBase) and not true.free_symbols:
+        return
+    if not isinstance(true, sp.MatrixBase) and (not isinstance(true, sp.Expr) or true.is_Atom):
+        return
+    first = true[0] if isinstance(true, sp.MatrixBase) else true
+    of = activation_derivative(ctx, first)
+    show = lambda e: text_of(ctx, e).replace("**2", "²").replace("*", "·")      # noqa: E731
+    each = " (in each entry)" if isinstance(true, sp.MatrixBase) and len(true) > 1 else ""
+    if ctx.d is None and not isinstance(true, sp.MatrixBase):
+        yield from free_diagonal(true)
+    for r in rewrites(true):
+        if r.kind == "inner":
+            yield (f"incomplete chain: the inner derivative d/d{show(*r.what.free_symbols)} "
+                   f"{show(r.what)} = {show(r.into)} is left out", r.form)
+            continue
+        slip = {"term_sign": f"the sign of one term flipped: {show(r.into)} for {show(r.what)}",
+                "power": f"a power dropped: {show(r.into)} for {show(r.what)}",
+                "argument": f"the argument's sign flipped: {show(r.into)} for {show(r.what)}"
+                            + (" (the gate inverted)" if r.what.has(sp.Piecewise, sp.Heaviside)
+                               else ""),
+                "factor": f"incomplete chain: the factor {show(r.what)} of the derivative "
+                          f"{show(first)} is left out"}[r.kind]
+        yield ((f"wrong derivative: {of} is {show(first)}; {slip}" if of else slip) + each, r.form)
+
+
+def forward_definition(ctx: Context, true):
+    """A z or a of the network (or a matrix of them) as its forward definition,
+    Σ_k w_{jk} a_k + b_j or f(z), where a written-down slip is made; else ``true``."""
+    if ctx.d is None:
+        return true
+    entries = list(true) if isinstance(true, sp.MatrixBase) else [true]
+    nodes = [ctx.truth.nodes.get(e) if isinstance(e, sp.Symbol) else None for e in entries]
+    if not entries or any(n is None or n.kind not in ("z", "a") for n in nodes):
+        return true
+    defs = [ctx.d.forward(ctx.d.layers[n.layer - 1], n.j)[0 if n.kind == "z" else 1]
+            for n in nodes]
+    return sp.ImmutableMatrix(true.rows, true.cols, defs) if isinstance(true, sp.MatrixBase) \
+        else defs[0]
+
+
+MAX_SOFTMAX = 10
+
+
+def free_diagonal(true):
+    """Free-standing: the softmax Jacobian taken as its diagonal, so 0 off the diagonal,
+    where ∂s_i/∂z_j = −s_i s_j = −e^{z_i} e^{z_j} / (Σ_k e^{z_k})² (i ≠ j) is the truth."""
+    exps = sorted((e for e in true.atoms(sp.exp) if e.args[0].is_Symbol), key=str)
+    if not 2 <= len(exps) <= MAX_SOFTMAX:
+        return
+    total = sp.Add(*exps)
+    for i, a in enumerate(exps):
+        for b in exps[i + 1:]:
+            if sp.cancel(true + a * b / total ** 2) == 0:
+                yield ("softmax treated as elementwise: its Jacobian taken as its diagonal, "
+                       "∂s_i/∂z_j = s_i(1 − s_i) for i = j and 0 otherwise; the off-diagonal "
+                       "entry −s_i s_j is left out", sp.S.Zero)
+                return
+
+
+def activation_derivative(ctx: Context, e) -> str | None:
+    """"f'(u)" when ``e`` is the derivative of an activation f at u (a neuron's z in a
+    network, the one variable free-standing), compared at a few values of u; else None."""
+    syms = e.free_symbols
+    if ctx.d is not None:
+        nodes = [ctx.truth.nodes.get(s) for s in syms]
+        if not nodes or any(n is None or n.kind not in ("z", "a") for n in nodes) or \
+                len({(n.layer, n.j) for n in nodes}) != 1:
+            return None
+        layer = ctx.d.layers[nodes[0].layer - 1]
+        if layer.activation.layerwise:
+            return None
+        z, a = layer.z[nodes[0].j], layer.a[nodes[0].j]
+        f = ctx.d.local[layer.index - 1]
+        own = e.xreplace({a: f.f.subs(Z_, z)})
+        return (f"{layer.activation.name}'({ctx.truth.name(z)})"
+                if _same_function(own, f.fprime.subs(Z_, z), z) else None)
+    if len(syms) != 1:
+        return None
+    u = next(iter(syms))
+    for name, act in ACTIVATIONS.items():
+        if act.layerwise:
+            continue
+        alpha = ALPHA_DEFAULTS.get(name)
+        f = act.build(u, None if alpha is None else sp.Rational(str(alpha)))
+        if _same_function(e, sp.diff(f, u), u):
+            return f"{name}'({u})"
+    return None
+
+
+def _same_function(e, g, u) -> bool:
+    for v in PROBES:
+        a, b = (value(x.subs(u, v).rewrite(sp.exp), {}) for x in (e, g))
+        if a is None or b is None or not close(a, b):
+            return False
+    return True

@@ -14,18 +14,20 @@ activation-level mutations from ``free_mutations``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
 from ..core.derive import Derivation, network_symbols
 from ..core.functions import ACTIVATIONS, sigmoid
-from ..core.program import (NoSuchEntry, Program, Symbolic, unclosed, untransposed, with_dEda,
-                            with_fprime)
-from ..core.symbols import A, A_I, KD, Z
+from ..core.program import (LocalDerivative, NoSuchEntry, Program, Symbolic, unclosed,
+                            untransposed, with_dEda, with_fprime)
+from ..core.symbols import A, A_I, KD, S, Y, Z
 from ..formula.names import LOSS
 from ..formula.ops import Partial
 from .context import Context, points_for
 from .points import DIAGNOSIS_POINTS, matches
+from .rewrites import Rewrite, rewrites
 from .truth import Truth
 
 OTHER_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
@@ -40,12 +42,14 @@ class Mistake:
     """One hook switched away from the truth."""
 
     label: str                       # the diagnosis, in words
-    fprime: str = "ok"               # missing | argument | wrong:<name> | elementwise
+    fprime: str = "ok"               # missing | argument | wrong:<name> | elementwise |
+                                     # negated (f'(−z)) | formula:<n> (rewrite n of f'(a))
     at_layer: int | None = None      # the layer of the f' mistake (None: every layer)
     dEda: str = "ok"                 # flip | double | half | log10
     transpose: bool = False
     prev_shift: int = 0              # a^{l−1+shift} for a^{l−1}
     scale: sp.Expr = sp.S.One        # the whole formula times this
+    target: bool = False             # δ^L with its target term −y_j left out (a_j for a_j − y_j)
 
 
 DEDA_FACTORS = {"flip": sp.S.NegativeOne, "double": sp.S(2), "half": sp.Rational(1, 2)}
@@ -74,6 +78,10 @@ def _slope(d: Derivation, m: Mistake) -> tuple[sp.Expr | None, sp.Expr | None]:
     if m.fprime == "elementwise":                  # softmax as if elementwise: diagonal only
         return None, A_I * (1 - A_I) * KD
     layer = d.layers[m.at_layer - 1]
+    if m.fprime == "negated":                      # f'(−z): the ReLU gate inverted
+        return d.local[m.at_layer - 1].fprime.subs(Z, -Z), None
+    if m.fprime.startswith("formula:"):            # a slip in writing f' in the output a
+        return slope_rewrites(d.local[m.at_layer - 1])[int(m.fprime[8:])].form, None
     if m.fprime == "argument":                     # f'(a) written for f'(z)
         return d.local[m.at_layer - 1].fprime.subs(Z, A), None
     how, name = m.fprime.split(":")
@@ -92,6 +100,22 @@ class Forms(Symbolic):
         super().__init__(rewritten(d, m), network_symbols(d.network), expand=True)
         self.d, self.m = d, m
         self.truth = Truth(d)
+
+    def _output_delta(self, j: int) -> sp.Expr:
+        """δ^L_j; with the ``target`` mistake, the closed form with its target term left
+        out (softmax + cross-entropy: a_j Σ_i y_i for a_j Σ_i y_i − y_j, the one-hot
+        target's indicator 1(y = j) missing)."""
+        if not self.m.target:
+            return super()._output_delta(j)
+        closed = self.d.program.output_delta.closed
+        if closed is None or not closed.has(Y) or sp.degree(closed, Y) != 1:
+            raise NotApplicable("no target term in δ^L")
+        dropped = closed.xreplace({Y: 0})
+        if dropped == 0:
+            raise NotApplicable("δ^L is the target term alone")
+        i = self.p.output.index
+        subs = {A: self.sym[f"a{i}"][j], Z: self.sym[f"z{i}"][j], S: sp.Add(*self.sym["y"])}
+        return dropped.xreplace(subs)
 
     def applies(self, l: int) -> bool:
         """Is the activation-derivative mistake switched on in layer ``l``?"""
@@ -176,9 +200,11 @@ def mistakes(d: Derivation) -> list[Mistake]:
                         out.append(Mistake(f"derivative of the wrong activation: {other}' "
                                            f"({form}) used in layer {l}, whose activation is "
                                            f"{name}", fprime=f"wrong_out:{other}", at_layer=l))
+            out += fprime_slips(d, l)
         elif layer.activation.layerwise:
             out.append(Mistake("softmax treated as elementwise: a_j(1 − a_j) used for the "
                                "softmax Jacobian", fprime="elementwise", at_layer=l))
+    out += target_slips(d)
     out += [Mistake("sign flipped: y − a written for a − y (∂E/∂a has the wrong sign)", dEda="flip"),
             Mistake("sign flipped: the whole formula has the wrong sign", scale=sp.S.NegativeOne),
             Mistake("factor of 2: the ½ of the loss is missing from the derivative (2(a − y))",
@@ -192,6 +218,63 @@ def mistakes(d: Derivation) -> list[Mistake]:
     if d.loss.has(sp.log):
         out.append(Mistake("log base 10 used where the natural log belongs", dEda="log10"))
     return out
+
+
+@lru_cache(maxsize=64)
+def slope_rewrites(local: LocalDerivative) -> tuple[Rewrite, ...]:
+    """The slips of writing f' in the output a (σ: a(1 + a) for a(1 − a); tanh: 1 − a
+    for 1 − a²): term signs and powers (``rewrites``), those that change f'."""
+    if local.fprime_output is None:
+        return ()
+    true = local.fprime_output
+    return tuple(r for r in rewrites(true, kinds=("term_sign", "power"))
+                 if sp.expand(r.form - true) != 0)
+
+
+@lru_cache(maxsize=64)
+def _odd_slope(local: LocalDerivative) -> bool:
+    """Does f'(−z) differ from f'(z)?  (σ' and tanh' are even: no mistake there.)
+    Compared at a few z (away from a kink at 0)."""
+    fp = local.fprime.rewrite(sp.exp)
+    return any(abs(sp.N(fp.subs(Z, -v) - fp.subs(Z, v))) > 1e-12 for v in (0.37, 1.3, 2.9))
+
+
+def target_slips(d: Derivation) -> list[Mistake]:
+    """δ^L with its target term left out, when δ^L's closed form is linear in the target
+    (a − y with sigmoid + binary cross-entropy or softmax + cross-entropy, (a − y) f'
+    with a squared error)."""
+    closed = d.program.output_delta.closed
+    if closed is None or not closed.has(Y) or sp.degree(closed, Y) != 1 or \
+            closed.xreplace({Y: 0}) == 0:
+        return []
+    shown = closed.xreplace({S: 1}) if d.program.delta_output_normalised is not None else closed
+    why = ("the indicator 1(y = j) of a one-hot target is missing"
+           if "cross_entropy" in d.network.loss.name else "the target y_j is left out")
+    return [Mistake(f"the target term left out of δ^L: {_plain(shown.xreplace({Y: 0}))} written "
+                    f"for {_plain(shown)} ({why})", target=True)]
+
+
+def fprime_slips(d: Derivation, l: int) -> list[Mistake]:
+    """f' of layer ``l`` written wrongly: at −z (the ReLU gate inverted), or its output
+    form with a term's sign flipped or a power dropped."""
+    layer, local = d.layers[l - 1], d.local[l - 1]
+    name = layer.activation.name
+    out = []
+    if _odd_slope(local):
+        gate = " (the gate inverted: 1(z < 0) for 1(z > 0))" if local.fprime.has(sp.Piecewise) else ""
+        out.append(Mistake(f"wrong derivative: {name}'(−z^{l}) used for {name}'(z^{l}) in layer "
+                           f"{l}{gate}", fprime="negated", at_layer=l))
+    what = {"term_sign": "the sign of one term flipped", "power": "a power dropped"}
+    for n, r in enumerate(slope_rewrites(local)):
+        out.append(Mistake(f"wrong derivative: {name}'(z^{l}) = {_plain(local.fprime_output)} "
+                           f"written {_plain(r.form)} in layer {l} ({what[r.kind]})",
+                           fprime=f"formula:{n}", at_layer=l))
+    return out
+
+
+def _plain(e) -> str:
+    """A short formula in plain text (a**2 as a²)."""
+    return str(e).replace("**2", "²").replace("**3", "³").replace("*", "·")
 
 
 def free_mutations(of, wrt) -> list[tuple[str, sp.Expr]]:
