@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,12 @@ from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Mode
                   SpecError, check_files, claims_names, claims_path, example_names, example_path,
                   generate, load_samples_csv, make_documents, plot_loss, prepare, report_json,
                   report_text, split_paths, train, training_json, write_atomic, write_files)
-from ..core.spec import raised_limits
+from ..core.naming import (PRESET_SAMPLES, PRESET_SOURCES, PRESETS, check_class_targets,
+                           with_preset)
+from ..core.spec import load_spec, raised_limits
+from ..core.parameters import samples_from_spec
+from ..numeric.optimizers import penalty
+from ..numeric.train import penalised, training_steps
 from .parser import FORMATS, UsageError
 
 
@@ -54,6 +60,8 @@ def _run(args) -> int:
             return cmd_train(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "notations":
+            return cmd_notations(args)
         if args.command == "examples":
             print("specs (symbackprop derive NAME, eval NAME, check NAME …):")
             for name in example_names():
@@ -71,20 +79,49 @@ def _run(args) -> int:
     return 0
 
 
-def _model(spec: str | None) -> Model:
-    """The model of a spec argument: a TOML file, or a built-in example's name."""
+def _model(spec: str | None, preset: str | None = None) -> Model:
+    """The model of a spec argument: a TOML file, or a built-in example's name;
+    ``preset`` (``--notation``) replaces the spec's [notation] preset."""
+    source = _spec_source(spec)
+    if preset is None:
+        return prepare(source)
+    loaded = load_spec(example_path(source) if isinstance(source, str) else source)
+    return prepare(_with_preset(loaded, preset))
+
+
+def _with_preset(spec, preset: str):
+    """The spec with ``--notation PRESET`` over its [notation]."""
+    notation = with_preset(spec.notation, preset, spec.source)
+    check_class_targets(notation, spec.values, spec.source)
+    return replace(spec, notation=notation)
+
+
+def _spec_source(spec: str | None) -> Path | str:
+    """A spec argument as ``prepare`` takes it: a path, or a built-in example's name."""
     if spec is None:
-        return prepare(example_path(DEFAULT_EXAMPLE))
+        return example_path(DEFAULT_EXAMPLE)
     if not spec.strip():
         raise UsageError(f"spec {spec!r}: expected a network spec file (TOML), not an empty name.")
     if Path(spec).exists():
-        return prepare(Path(spec))
+        return Path(spec)
     if spec in example_names():
-        return prepare(spec)
+        return spec
     if spec.lower() in FORMATS:
         raise UsageError(f"{spec}: a format given where the spec goes; give formats with -f, "
                          f"one or a comma list (-f md,{spec}).")
-    return prepare(Path(spec))            # the spec error names the missing file
+    return Path(spec)                     # the spec error names the missing file
+
+
+def cmd_notations(args) -> int:
+    """The notation presets ([notation] preset, --notation), a source and a sample each."""
+    print("notation presets ([notation] preset = NAME, or derive/check --notation NAME):")
+    for name in PRESETS:
+        print(f"  {name:11s} {PRESET_SOURCES[name]}")
+        print(f"  {'':11s}   {PRESET_SAMPLES[name]}")
+    print("each preset sets these keys (explicit [notation] keys override them):")
+    keys = list(dict.fromkeys(k for p in PRESETS.values() for k in p))
+    print("  " + ", ".join(keys))
+    return 0
 
 
 def _learning_rate(lr: float | None) -> float | None:
@@ -100,7 +137,7 @@ def dumps(data) -> str:
 
 
 def cmd_derive(args) -> int:
-    model = _model(getattr(args, "spec", None))
+    model = _model(getattr(args, "spec", None), getattr(args, "notation", None))
     init = getattr(args, "init", None)
     digits = getattr(args, "digits", None)
     if digits is None:
@@ -182,11 +219,19 @@ def _data(args, model: Model):
 def cmd_eval(args) -> int:
     _learning_rate(args.lr)
     model = _model(args.spec)
-    params, ev, new, lr = model.step(args.init, args.lr, data=_data(args, model))
+    data = _data(args, model)
+    params, ev, new, lr = model.step(args.init, args.lr, data=data)
+    data_loss, extra = ev.loss, penalty(params, model.spec.regularization)
+    if model.spec.regularization is not None:   # loss, gradients and update with the penalty
+        ev = penalised(model, params, *(data or samples_from_spec(model.spec)))
+        new = model.descend(params, ev, lr)
     if args.json:
-        print(dumps(evaluation_json(model, params, ev, new)))
+        print(dumps(evaluation_json(model, params, ev, new)
+                    | {"data_loss": data_loss, "penalty": extra}))
         return 0
     print(f"loss = {ev.loss:.10g}   (learning rate {lr:g})")
+    if model.spec.regularization is not None:
+        print(f"  = data loss {data_loss:.10g} + penalty {extra:.10g}")
     n = ev.losses.shape[0]
     if n > 1:
         print(f"batch of {n} examples: loss and gradients are the {ev.batch} over the batch; "
@@ -198,7 +243,7 @@ def cmd_eval(args) -> int:
             print("  " + "   ".join(f"{name(sym, str(sym)):>12} = {v[j, 0]:<16.10g}" for sym, v in
                                     ((layer.z[j], z), (layer.a[j], a), (layer.delta[j], dl))).rstrip())
     print("\ngradients and updated parameters")
-    for layer in model.network.layers:
+    for layer in model.network.dense_layers:
         for key, symbols in ((f"W{layer.index}", layer.W), (f"b{layer.index}", layer.b)):
             g = ev.gradients[key]
             for idx in sorted(((i,) if g.ndim == 1 else i) for i in _indices(g)):
@@ -221,30 +266,42 @@ def _indices(g):
 
 
 def cmd_train(args) -> int:
-    if not 1 <= args.steps <= MAX_STEPS:
+    if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
         raise UsageError(f"--steps {args.steps}: expected a number of steps from 1 to {MAX_STEPS}.")
     _learning_rate(args.lr)
     plot = Path(args.plot) if args.plot else None
     if plot is not None and plot.suffix[1:].lower() not in PLOT_FORMATS:
         raise UsageError(f"--plot {plot}: expected a file name ending in .png or .svg.")
     model = _model(args.spec)
+    data = _data(args, model)
+    if args.steps is None:          # [optimizer] steps, or epochs × mini-batches an epoch
+        try:
+            n = data[0].shape[1] if data is not None else len(model.spec.values.samples)
+            args.steps = training_steps(model, n)
+        except (ValueError, AttributeError):
+            raise UsageError(f"{model.spec.source}: give --steps N, or steps or epochs in the "
+                             "spec's [optimizer] table.") from None
+        if args.steps > MAX_STEPS:
+            raise UsageError(f"{model.spec.source}: [optimizer] asks for {args.steps:,} steps; "
+                             f"at most {MAX_STEPS:,}.")
     progress = iter
     if sys.stderr.isatty():
         # lazy: tqdm only draws a bar on a terminal; piped runs never need it
         from tqdm import tqdm
         progress = lambda steps: tqdm(steps, desc="training", unit="step", leave=False)  # noqa: E731
-    t = train(model, args.steps, args.lr, args.init, data=_data(args, model), progress=progress,
+    t = train(model, args.steps, args.lr, args.init, data=data, progress=progress,
               keep_going=args.keep_going)
     if t.diverged is not None:
         print(f"symbackprop: warning: training diverged at step {t.diverged[0]}: "
-              f"{t.diverged[1]}; ran on to step {args.steps} (--keep-going)", file=sys.stderr)
+              f"{t.diverged[1]}; ran on to step {len(t.loss_history) - 1} (--keep-going)",
+              file=sys.stderr)
     if plot is not None:
         plot_loss(t, plot, f"{model.spec.name}: {model.spec.batch} loss, learning rate {t.learning_rate:g}")
     if args.json:
         print(dumps(training_json(t)))
         return 0
-    print(f"loss {t.loss_history[0]:.10g} -> {t.final_loss:.10g} after {args.steps} steps "
-          f"(learning rate {t.learning_rate:g}, batch {model.spec.batch})")
+    print(f"loss {t.loss_history[0]:.10g} -> {t.final_loss:.10g} after {len(t.loss_history) - 1} "
+          f"steps ({t.optimizer.name}, learning rate {t.learning_rate:g}, batch {model.spec.batch})")
     for name, row in t.by_name.items():
         print(f"  {name:>10} = {row['value']:.10g}{'  (frozen)' if row['frozen'] else ''}")
     if not t.by_name:                 # the spec's arrays, ready to paste into [values]
@@ -326,7 +383,11 @@ def cmd_check(args) -> int:
             raise UsageError(f"{f}: a network spec given as a claims file; expected "
                              "symbackprop check SPEC CLAIMS... — the spec first, then the "
                              "claims files (or --no-spec CLAIMS...).")
-    model = prepare(spec) if spec is not None else None
+    if spec is not None and args.notation:
+        loaded = load_spec(spec)
+        model = prepare(_with_preset(loaded, args.notation))
+    else:
+        model = prepare(spec) if spec is not None else None
     reports = check_files(model, files, timeout=args.timeout, max_time=args.max_time)
     print(dumps(finite_or_null(report_json(reports))) if args.json else report_text(reports, model),
           end="")

@@ -18,6 +18,7 @@ EPILOG = """examples:
   symbackprop codegen net.toml -o grads.py a standalone NumPy module: forward, loss, gradients
   symbackprop train net.toml --steps 500   gradient descent; --plot loss.png, --json
   symbackprop examples                     list the shipped example specs
+  symbackprop notations                    list the notation presets (derive --notation ng)
 """
 
 
@@ -55,6 +56,16 @@ def formats(text: str) -> list[str]:
 # --init SEED: NumPy's generator takes no negative seed
 _seed = _integer(0, "a non-negative integer seed")
 _count = _integer(1, "a positive integer")
+
+
+# naming.PRESETS's names (kept here: the parser imports no SymPy; a test checks they agree)
+PRESET_NAMES = ("nielsen", "bishop", "goodfellow", "ng", "cs231n")
+
+
+def _notation_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--notation", choices=PRESET_NAMES, metavar="PRESET",
+                   help="write (derive) or read (check) in a book's letters, over the spec's "
+                        f"[notation]: {', '.join(PRESET_NAMES)} (symbackprop notations)")
 
 
 def _limit_options(p: argparse.ArgumentParser) -> None:
@@ -115,14 +126,17 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("spec", help="network spec (TOML)")
     g.add_argument("-o", "--output", metavar="FILE",
                    help="the module to write (default ./output/<name>_grads.py)")
-    t = sub.add_parser("train", help="full-batch gradient descent on the spec's examples",
+    t = sub.add_parser("train", help="gradient descent, or the spec's [optimizer], on its examples",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="example:\n  symbackprop train net.toml --steps 1000 --lr 0.5 --plot loss.png\n"
                               "  symbackprop train net.toml --steps 100 --json")
     t.add_argument("spec", help="network spec (TOML)")
-    t.add_argument("--steps", type=int, required=True, metavar="N", help="number of gradient-descent steps")
+    t.add_argument("--steps", type=int, metavar="N",
+                   help="number of optimiser steps (default: [optimizer] steps, or epochs × "
+                        "mini-batches an epoch)")
     t.add_argument("--lr", type=float,
-                   help=f"learning rate (default [values].learning_rate or {LEARNING_RATE})")
+                   help="learning rate (default [optimizer].lr, else [values].learning_rate, else "
+                        f"the optimiser's PyTorch default; {LEARNING_RATE} without [optimizer])")
     t.add_argument("--init", type=_seed, metavar="SEED", help="random parameters where [values] gives none")
     t.add_argument("--json", action="store_true",
                    help="print {loss_history, final_loss, parameters, by_name} as JSON")
@@ -150,6 +164,10 @@ def parser() -> argparse.ArgumentParser:
                         "over are undecided")
     sub.add_parser("examples", help="list the built-in example specs",
                    epilog="example:\n  symbackprop examples")
+    sub.add_parser("notations", help="list the notation presets, a sample equation each",
+                   epilog="example:\n  symbackprop notations\n  symbackprop derive net.toml --notation ng")
+    for command in (d, c):
+        _notation_option(command)
     for command in (d, e, g, t, c):
         _limit_options(command)
     return p

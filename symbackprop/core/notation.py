@@ -29,6 +29,13 @@ LOSS_TEX = {"E": "E", "C": "C", "L": r"\mathcal{L}", "J": "J", "E_total": r"E_{\
 LETTER_TEX = {"z": "z", "net": r"\mathrm{net}", "h": "h", "a": "a", "out": r"\mathrm{out}", "o": "o"}
 ERROR_TEX = {"delta": r"\delta"}
 PREDICTION_TEX = {"activation": None, "y_hat": r"\hat{y}"}
+# The outputs' letter (None: the activation's own, a^L); the targets'; f's; the marks.
+OUTPUT_TEX = {"a": None, "h": None, "y": "y", "y_hat": r"\hat{y}", "p": "p"}
+OUTPUT_TEXT = {"y": "y", r"\hat{y}": "y_hat", "p": "p"}
+FUNCTION_TEX = {"f": "f", "g": "g", "sigma": r"\sigma", "phi": r"\phi", "h": "h"}
+TRANSPOSE_TEX = {"top": r"\top", "T": "T", "mathsf": r"\mathsf{T}"}
+HADAMARD_TEX = {"odot": r"\odot", "circ": r"\circ", "ast": "*"}
+SUPERSCRIPT = {"plain": "{}", "paren": "({})", "bracket": "[{}]"}   # a layer number's marks
 DEFAULTS = {"layered": {"loss": "E", "pre_activation": "z", "activation": "a"},
             "ij": {"loss": "E", "pre_activation": "z", "activation": "a"},
             "numbered": {"loss": "E_total", "pre_activation": "net", "activation": "out",
@@ -60,6 +67,15 @@ class Notation:
     index_base: int = 1
     numbering: str | None = None           # numbered style: source-major | target-major
     neurons: dict[tuple[int, int], str] = field(default_factory=dict)  # (l, j) → label
+    preset: str | None = None              # naming.PRESETS: the book the letters follow
+    superscript: str = "plain"             # a layer number as 2, (2) or [2]
+    shift: int = 0                         # the input layer's number (Nielsen: 1)
+    target: str = "y"                      # LaTeX of the targets' letter
+    function: str = "f"                    # LaTeX of the activation function's letter
+    transpose: str = r"\top"               # the transpose mark, ^{…}
+    hadamard: str = r"\odot"               # the elementwise product
+    layout: str = "columns"                # or "rows": examples as rows, X W + b
+    gradient_names: str = "partial"        # or "d": dZ, dW, db for the gradients
     names: dict[sp.Symbol, str] = field(default_factory=dict)
     slots: Slots = field(default_factory=dict)
 
@@ -74,6 +90,10 @@ class Notation:
     def symbol(self, name: str) -> sp.Symbol:
         """The first parameter symbol called ``name``."""
         return next(s for s, n in self.names.items() if n == name)
+
+    def layer_no(self, l: int) -> int:
+        """The number layer l (the spec's, from 1) has in the display."""
+        return l + self.shift
 
     def tied(self, name: str) -> bool:
         return len(self.slots.get(name, ())) > 1
@@ -99,16 +119,17 @@ def _sub(*indices: int) -> str:
     return ("" if all(0 <= i < 10 for i in indices) else ",").join(str(i) for i in indices)
 
 
-def _indexed(style: str, head: str, l: int, *idx: int) -> tuple[str, str]:
-    r"""(LaTeX, text) of an indexed quantity: head^{l}_{idx} or head^{(l)}_{idx}.
+def _indexed(sup_mode: str, head: str, l: int, *idx: int) -> tuple[str, str]:
+    r"""(LaTeX, text) of an indexed quantity: head^{l}_{idx}, head^{(l)}_{idx} or head^{[l]}_{idx}
+    (``sup_mode``: a key of SUPERSCRIPT).
 
     The text keeps the comma of two-digit indices, in braces (w^1_{1,11}, which the
     claim parser reads back; w^1_111 could be w^1_{1,11} or w^1_{11,1}).
 
-    >>> print(*_indexed("layered", r"\delta", 2, 1), *_indexed("ij", "w", 1, 1, 11))
+    >>> print(*_indexed("plain", r"\delta", 2, 1), *_indexed("paren", "w", 1, 1, 11))
     \delta^{2}_{1} δ^2_1 w^{(1)}_{1,11} w^(1)_{1,11}
     """
-    sup = f"({l})" if style == "ij" else str(l)
+    sup = SUPERSCRIPT[sup_mode].format(l)
     sub = _sub(*idx)
     text_sub = f"{{{sub}}}" if "," in sub else sub
     return f"{head}^{{{sup}}}_{{{sub}}}", f"{PLAIN_HEAD.get(head, head)}^{sup}_{text_sub}"
@@ -123,7 +144,7 @@ def numbered_names(network: Network, numbering: str, bias: str, base: int) -> di
     placed after the layer's neurons, and is numbered with the weights.
     """
     names, w, b = {}, base, base
-    for layer in network.layers:
+    for layer in network.dense_layers:     # add, flatten: no parameters
         sources = list(range(layer.n_in)) + ([None] if bias == "extra_weight" else [])
         targets = range(layer.n_out)
         edges = ([(j, k) for k in sources for j in targets] if numbering == "source-major"
@@ -144,7 +165,7 @@ def parameter_names(network: Network, opts: dict) -> dict[sp.Symbol, str]:
     if opts["style"] == "numbered":
         auto = numbered_names(network, opts["numbering"], opts["bias"], opts["index_base"])
     given = {}
-    for layer in network.layers:
+    for layer in network.dense_layers:     # add, flatten: no parameters
         W, b = network.spec.names.get(f"W{layer.index}"), network.spec.names.get(f"b{layer.index}")
         for j in range(layer.n_out):
             for k in range(layer.n_in if W else 0):
@@ -187,43 +208,54 @@ def neuron_labels(network: Network, opts: dict) -> dict[tuple[int, int], str]:
 def _neuron_symbols(network: Network, opts: dict, labels, latex, text) -> None:
     """x, y and every z, a, δ of the network."""
     pre, act = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
-    base, style = opts["index_base"], opts["style"]
+    err = "d" + pre if opts["gradient_names"] == "d" else r"\delta"     # the course's dz
+    base, sup, shift = opts["index_base"], opts["superscript"], opts["input_layer"]
     given = network.spec.names.get("neurons")
     for k, sym in enumerate(network.x):
         latex[sym] = name_tex(labels[(0, k)]) if given else f"x_{{{k + base}}}"
         text[sym] = labels[(0, k)] if given else f"x{k + base}"
     single = network.output.n_out == 1
+    t = opts["target"]
     for j, sym in enumerate(network.y):
-        latex[sym], text[sym] = ("y", "y") if single else (f"y_{{{j + base}}}", f"y{j + base}")
-    hat = PREDICTION_TEX[opts["prediction"]]
+        latex[sym], text[sym] = (t, t) if single else (f"{t}_{{{j + base}}}", f"{t}{j + base}")
+    hat = _output_tex(opts)
     for layer in network.layers:
         for j in range(layer.n_out):
             label = labels.get((layer.index, j))
-            for head, sym in ((pre, layer.z[j]), (act, layer.a[j]), (r"\delta", layer.delta[j])):
+            for head, sym in ((pre, layer.z[j]), (act, layer.a[j]), (err, layer.delta[j])):
                 if label:
                     latex[sym] = f"{head}_{{{name_tex(label)}}}"
                     text[sym] = f"{LABEL_HEAD.get(head, head)}_{label}"
                 else:
-                    latex[sym], text[sym] = _indexed(style, head, layer.index, j + base)
+                    latex[sym], text[sym] = _indexed(sup, head, layer.index + shift, j + base)
             if hat and layer is network.output:
                 latex[layer.a[j]] = hat if single else f"{hat}_{{{j + base}}}"
-                text[layer.a[j]] = "y_hat" if single else f"y_hat{j + base}"
+                text[layer.a[j]] = OUTPUT_TEXT[hat] + ("" if single else str(j + base))
+
+
+def _output_tex(opts: dict) -> str | None:
+    """LaTeX of the outputs' own letter (ŷ, y, p), or None: a^L as the activation."""
+    if opts["prediction"] == "y_hat":
+        return PREDICTION_TEX["y_hat"]
+    return OUTPUT_TEX[opts["output"]]
 
 
 def _parameter_symbols(network: Network, opts: dict, names, latex, text) -> None:
     """Every weight and bias: its name, or the style's index form."""
     base, style = opts["index_base"], opts["style"]
-    for layer in network.layers:
+    sup, shift = opts["superscript"], opts["input_layer"]
+    for layer in network.dense_layers:     # add, flatten: no parameters
+        l = layer.index + shift
         extra = layer.n_in if opts["bias"] == "extra_weight" else None
         for j in range(layer.n_out):
             for k in range(layer.n_in):
                 idx = (k + base, j + base) if style == "ij" else (j + base, k + base)
-                latex[layer.W[j, k]], text[layer.W[j, k]] = _indexed(style, "w", layer.index, *idx)
+                latex[layer.W[j, k]], text[layer.W[j, k]] = _indexed(sup, "w", l, *idx)
             if extra is None:
-                latex[layer.b[j]], text[layer.b[j]] = _indexed(style, "b", layer.index, j + base)
+                latex[layer.b[j]], text[layer.b[j]] = _indexed(sup, "b", l, j + base)
             else:   # the bias is the weight from a constant source 1 after the layer's neurons
                 idx = (extra + base, j + base) if style == "ij" else (j + base, extra + base)
-                latex[layer.b[j]], text[layer.b[j]] = _indexed(style, "w", layer.index, *idx)
+                latex[layer.b[j]], text[layer.b[j]] = _indexed(sup, "w", l, *idx)
     for sym, name in names.items():
         latex[sym], text[sym] = name_tex(name), name
 
@@ -231,7 +263,7 @@ def _parameter_symbols(network: Network, opts: dict, names, latex, text) -> None
 def _generic_symbols(opts: dict, latex) -> None:
     """The scalars of the index-form formulas (f(z), f'(a), the softmax Jacobian)."""
     pre, act = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
-    latex.update({Z: pre, A: act, Y: "y", S: r"\left(\sum_i y_i\right)",
+    latex.update({Z: pre, A: act, Y: opts["target"], S: r"\left(\sum_i y_i\right)",
                   A_I: f"{act}_i", A_J: f"{act}_j", KD: r"[i = j]"})
 
 
@@ -249,7 +281,10 @@ def make_notation(network: Network) -> Notation:
     raw = network.spec.notation
     style = raw.get("style", "layered")
     opts = {"style": style, "bias": "separate", "index_base": 1, "error": "delta",
-            "prediction": "activation", "numbering": None, **DEFAULTS[style], **raw}
+            "prediction": "activation", "numbering": None, "input_layer": 0,
+            "superscript": "paren" if style == "ij" else "plain", "target": "y", "output": "a",
+            "function": "f", "transpose": "top", "hadamard": "odot", "layout": "columns",
+            "gradient_names": "partial", **DEFAULTS[style], **raw}
     latex: dict[sp.Symbol, str] = {}
     text: dict[sp.Symbol, str] = {}
     labels = neuron_labels(network, opts)
@@ -258,9 +293,15 @@ def make_notation(network: Network) -> Notation:
     _parameter_symbols(network, opts, names, latex, text)
     _generic_symbols(opts, latex)
     return Notation(
-        style, latex, text, loss=LOSS_TEX[opts["loss"]], error=ERROR_TEX[opts["error"]],
+        style, latex, text, loss=LOSS_TEX[opts["loss"]],
+        error=("d" + LETTER_TEX[opts["pre_activation"]] if opts["gradient_names"] == "d"
+               else ERROR_TEX[opts["error"]]),
         pre_activation=LETTER_TEX[opts["pre_activation"]], activation=LETTER_TEX[opts["activation"]],
-        prediction=PREDICTION_TEX[opts["prediction"]], bias=opts["bias"],
+        prediction=_output_tex(opts), bias=opts["bias"],
         index_base=opts["index_base"], numbering=opts["numbering"],
         neurons={key: name_tex(label) for key, label in labels.items()},
-        names=names, slots=parameter_slots(network, names))
+        names=names, slots=parameter_slots(network, names), preset=opts.get("preset"),
+        superscript=opts["superscript"], shift=opts["input_layer"], target=opts["target"],
+        function=FUNCTION_TEX[opts["function"]], transpose=TRANSPOSE_TEX[opts["transpose"]],
+        hadamard=HADAMARD_TEX[opts["hadamard"]], layout=opts["layout"],
+        gradient_names=opts["gradient_names"])

@@ -20,7 +20,8 @@ from .defaults import MAX_LAYERS, MAX_PARAMETERS
 from .errors import SpecError, suggest, where as _where
 from .files import read_text_limited
 from .functions import ACTIVATIONS, LOSSES
-from .naming import validate_names, validate_notation
+from .naming import check_class_targets, validate_names, validate_notation
+from .optimizer import Optimizer, Regularization, parse_optimizer, parse_regularization
 
 MAX_SPEC_BYTES = 5_000_000
 MAX_NEURONS = 100_000
@@ -81,6 +82,11 @@ class LayerSpec:
     size: int
     activation: str
     alpha: Decimal | None = None   # leaky_relu's slope, elu's α (ALPHA_DEFAULTS)
+    # a graph of layers (issue #17): the layer type (LAYER_TYPES), its name (None:
+    # ``layer<l>``) and the names it reads (None: the layer before it, or "input")
+    type: str = field(default="dense", repr=False)
+    name: str | None = field(default=None, repr=False)
+    sources: tuple[str, ...] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -159,19 +165,71 @@ class Spec:
     names: dict[str, Any] = field(default_factory=dict)
     batch: str = "mean"
     source: str = "<spec>"
+    # [optimizer] and [regularization] (issue #20; core/optimizer.py): None when absent
+    optimizer: Optimizer | None = None
+    regularization: Regularization | None = None
 
     @property
     def sizes(self) -> tuple[int, ...]:
         return (self.inputs,) + tuple(layer.size for layer in self.layers)
 
+    # ---- the graph of layers (issue #17) --------------------------------
+    def layer_name(self, l: int) -> str:
+        """The name of layer l (from 1): its ``name`` key, else ``layer<l>``; 0 is "input"."""
+        return "input" if l == 0 else (self.layers[l - 1].name or f"layer{l}")
 
-TOP_KEYS = {"inputs", "loss", "layer", "values", "notation", "names", "network", "name"}
-LAYER_KEYS = {"size", "activation", "alpha"}
+    def sources(self, l: int) -> tuple[int, ...]:
+        """The layers layer l reads (0: the network input), by position."""
+        return layer_sources(self.layers, l)
+
+    @property
+    def is_chain(self) -> bool:
+        """Every layer dense and fed by the one before it (the networks before issue #17)."""
+        return all(ls.type == "dense" and self.sources(l) == (l - 1,)
+                   for l, ls in enumerate(self.layers, start=1))
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The layer types the spec uses, in order of first use."""
+        return tuple(dict.fromkeys(ls.type for ls in self.layers))
+
+    def array_shapes(self) -> dict[str, tuple[int, ...]]:
+        """W<l> (target × source) and b<l> of every dense layer l, in layer order."""
+        return array_shapes_of(self.inputs, self.layers)
+
+
+def layer_sources(layers: tuple[LayerSpec, ...], l: int) -> tuple[int, ...]:
+    """The positions layer l reads (0: the network input)."""
+    names = layers[l - 1].sources
+    if names is None:
+        return (l - 1,)
+    index = {"input": 0} | {(ls.name or f"layer{m}"): m for m, ls in enumerate(layers, start=1)}
+    return tuple(index[n] for n in names)
+
+
+def array_shapes_of(inputs: int, layers: tuple[LayerSpec, ...]) -> dict[str, tuple[int, ...]]:
+    """W<l> (target × source) and b<l> of every dense layer l, in layer order."""
+    sizes = (inputs,) + tuple(ls.size for ls in layers)
+    shapes = {}
+    for l, ls in enumerate(layers, start=1):
+        if ls.type == "dense":
+            shapes[f"W{l}"] = (ls.size, sizes[layer_sources(layers, l)[0]])
+            shapes[f"b{l}"] = (ls.size,)
+    return shapes
+
+
+TOP_KEYS = {"inputs", "loss", "layer", "values", "notation", "names", "network", "name",
+            "optimizer", "regularization"}
+LAYER_KEYS = {"size", "activation", "alpha", "type", "name", "from"}
+# Layer types (issue #17; ARCHITECTURE.md "adding a layer type"): what each one computes
+# is core.network's and core.program's business; here only its keys and shapes.
+LAYER_TYPES = ("dense", "add", "flatten")
 NETWORK_KEYS = {"batch"}
 SAMPLE_KEYS = {"x", "y"}
 # [values] keys other than layer arrays (W1, b1, …) and named parameters (w1 = 0.15)
 VALUE_KEYS = ("x", "y", "samples", "learning_rate", "frozen")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+LAYER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -238,7 +296,7 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
             raise SpecError(f"{_where(source, key)}: unknown key.{suggest(key, TOP_KEYS)} "
                             f"Expected one of: {', '.join(sorted(TOP_KEYS))}.")
     inputs = _positive_int(data, "inputs", source)
-    layers = _layers(data.get("layer"), source)
+    layers = _layers(data.get("layer"), inputs, source)
     loss = data.get("loss")
     if not isinstance(loss, str) or loss not in LOSSES:
         raise SpecError(f"{_where(source, 'loss')}: expected one of "
@@ -268,11 +326,15 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
     names = validate_names(data.get("names", {}), sizes, source)
     if sum(sizes) > MAX_NEURONS:
         raise SpecError(f"{source}: the network has {sum(sizes)} neurons; at most {MAX_NEURONS}.")
-    n_params = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
+    shapes = array_shapes_of(inputs, layers)
+    per_layer = {int(k[1:]): 0 for k in shapes}
+    for k, shape in shapes.items():
+        per_layer[int(k[1:])] += math.prod(shape)
+    n_params = sum(per_layer.values())
     if n_params > limit("parameters"):
-        biggest = max(range(1, len(sizes)), key=lambda l: sizes[l] * (sizes[l - 1] + 1))
+        biggest = max(per_layer, key=per_layer.get)
         raise SpecError(f"{source}: the network has {n_params:,} parameters (weights and biases; "
-                        f"layer {biggest} alone {sizes[biggest] * (sizes[biggest - 1] + 1):,}); at "
+                        f"layer {biggest} alone {per_layer[biggest]:,}); at "
                         f"most {limit('parameters'):,}, since every parameter is a symbol and a "
                         "derived gradient (784-256-10, 203,530 parameters, takes about 13 s); "
                         "--max-params N raises the limit, at that cost.")
@@ -280,7 +342,8 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
         raise SpecError(f"{source}: the network has {len(layers):,} layers; at most "
                         f"{limit('layers'):,} (1,000 layers take about 15 s to derive); "
                         "--max-layers N raises the limit, at that cost.")
-    values = _values(data.get("values"), sizes, loss, source) if "values" in data else None
+    values = _values(data.get("values"), sizes, shapes, layers, loss, source) if "values" in data else None
+    check_class_targets(notation, values, source)       # [notation] preset = "cs231n"
     spec_name = data.get("name", name)
     if "name" not in data and name_from_file and not NAME_PATTERN.fullmatch(name):
         fixed = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".-")[:64] or "network"
@@ -293,7 +356,10 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
                         f"{spec_name!r}.")
     return Spec(name=spec_name, inputs=inputs, layers=layers, loss=loss, values=values,
                 notation=notation, names=names,
-                batch=batch, source=source)
+                batch=batch, source=source,
+                optimizer=parse_optimizer(data["optimizer"], source) if "optimizer" in data else None,
+                regularization=(parse_regularization(data["regularization"], source)
+                                if "regularization" in data else None))
 
 
 def _positive_int(table: dict, key: str, source: str, where: str | None = None) -> int:
@@ -306,24 +372,33 @@ def _positive_int(table: dict, key: str, source: str, where: str | None = None) 
     return value
 
 
-def _layers(raw, source: str) -> tuple[LayerSpec, ...]:
+def _layers(raw, inputs: int, source: str) -> tuple[LayerSpec, ...]:
     if raw is None or raw == []:
         raise SpecError(f"{source}: the network has no layers; add at least one "
                         "[[layer]] table with `size` and `activation`.")
     if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
         raise SpecError(f"{_where(source, 'layer')}: expected [[layer]] tables.")
-    layers = []
+    names = _layer_names(raw, source)
+    _check_graph(raw, names, source)
+    sizes, layers = [inputs], []
     for number, table in enumerate(raw, start=1):
         where = f"layer[{number}]"
         for key in table:
             if key not in LAYER_KEYS:
                 raise SpecError(f"{_where(source, where + '.' + key)}: unknown key."
-                                f"{suggest(key, LAYER_KEYS)} Expected size, activation, alpha.")
-        size = _positive_int(table, "size", source, where + ".size")
-        act = table.get("activation")
+                                f"{suggest(key, LAYER_KEYS)} Expected size, activation, alpha, "
+                                "type, name, from.")
+        kind = table.get("type", "dense")
+        sources = _sources(table, names, number, source)
+        ins = [(names[m], sizes[m]) for m in sources]
+        size = _layer_size(table, kind, ins, names[number], source, where)
+        act = table.get("activation", "identity" if kind != "dense" else None)
         if not isinstance(act, str) or act not in ACTIVATIONS:
             raise SpecError(f"{_where(source, where + '.activation')}: unknown activation {act!r}."
                             f"{suggest(act, ACTIVATIONS)} Expected one of: {', '.join(ACTIVATIONS)}.")
+        if kind == "flatten" and act != "identity":
+            raise SpecError(f"{_where(source, where + '.activation')}: a flatten layer only "
+                            "reshapes; put the activation on the layer after it.")
         alpha = table.get("alpha")
         if alpha is not None:
             if act not in ALPHA_DEFAULTS:
@@ -335,8 +410,128 @@ def _layers(raw, source: str) -> tuple[LayerSpec, ...]:
         if act == "softmax" and number != len(raw):
             raise SpecError(f"{_where(source, where + '.activation')}: softmax is supported "
                             "only on the output layer.")
-        layers.append(LayerSpec(size, act, alpha))
+        given = tuple(names[m] for m in sources) if "from" in table else None
+        layers.append(LayerSpec(size, act, alpha, kind, table.get("name"), given))
+        sizes.append(size)
+    _check_used(raw, names, source)
     return tuple(layers)
+
+
+def _layer_names(raw: list, source: str) -> list[str]:
+    """Position → name (0: "input"); each name once, file-name-like."""
+    names = ["input"]
+    for number, table in enumerate(raw, start=1):
+        name = table.get("name", f"layer{number}")
+        where = _where(source, f"layer[{number}].name")
+        if not isinstance(name, str) or not LAYER_NAME.fullmatch(name):
+            raise SpecError(f"{where}: expected a name of letters, digits and _ (at most 32, "
+                            f"starting with a letter), got {name!r}.")
+        if name in names:
+            raise SpecError(f"{where}: {name!r} names "
+                            + ("the network input" if name == "input" else
+                               f"layer {names.index(name)} too") + "; give each layer its own name.")
+        names.append(name)
+    return names
+
+
+def _from_names(table: dict, number: int, source: str) -> list[str] | None:
+    if "from" not in table:
+        return None
+    given = table["from"]
+    given = [given] if isinstance(given, str) else given
+    if not isinstance(given, list) or not given or not all(isinstance(n, str) for n in given):
+        raise SpecError(f"{_where(source, f'layer[{number}].from')}: expected a layer name or a "
+                        f"list of layer names (\"input\" is the network input), got {table['from']!r}.")
+    return given
+
+
+def _check_graph(raw: list, names: list[str], source: str) -> None:
+    """Every ``from`` names a layer; the layers read only layers before them (a cycle is
+    named as one)."""
+    edges = {}
+    for number, table in enumerate(raw, start=1):
+        given = _from_names(table, number, source) or [names[number - 1]]
+        for n in given:
+            if n not in names:
+                raise SpecError(f"{_where(source, f'layer[{number}].from')}: no layer is named "
+                                f"{n!r}.{suggest(n, names)} Layers: {', '.join(names)}.")
+        edges[number] = [names.index(n) for n in given]
+    for number in edges:
+        cycle = _cycle(edges, number)
+        if cycle:
+            loop = " → ".join(names[m] for m in cycle)
+            raise SpecError(f"{_where(source, f'layer[{cycle[0]}].from')}: the layers form a "
+                            f"cycle ({loop}, each reading the next); a network's layers read "
+                            "earlier layers only.")
+    for number, srcs in edges.items():
+        later = [m for m in srcs if m >= number]
+        if later:
+            raise SpecError(f"{_where(source, f'layer[{number}].from')}: layer {names[number]!r} "
+                            f"reads {names[later[0]]!r}, which comes after it; list the layers "
+                            "in the order they compute.")
+
+
+def _cycle(edges: dict, start: int) -> list[int] | None:
+    """A path start → … → start along ``edges`` (layer → the layers it reads), if any."""
+    stack, seen = [(start, [start])], set()
+    while stack:
+        node, path = stack.pop()
+        for m in edges.get(node, ()):
+            if m == start:
+                return path + [start]
+            if m not in seen:
+                seen.add(m)
+                stack.append((m, path + [m]))
+    return None
+
+
+def _sources(table: dict, names: list[str], number: int, source: str) -> tuple[int, ...]:
+    given = _from_names(table, number, source)
+    kind = table.get("type", "dense")
+    where = lambda key: _where(source, f"layer[{number}].{key}")   # noqa: E731
+    if kind not in LAYER_TYPES:
+        raise SpecError(f"{where('type')}: unknown layer type {kind!r}.{suggest(kind, LAYER_TYPES)} "
+                        f"Expected one of: {', '.join(LAYER_TYPES)}.")
+    sources = (number - 1,) if given is None else tuple(names.index(n) for n in given)
+    if kind == "add" and len(sources) < 2:
+        raise SpecError(f"{where('from')}: an add layer sums two or more layers; give them as "
+                        "from = [\"a\", \"b\"].")
+    if kind != "add" and len(sources) != 1:
+        raise SpecError(f"{where('from')}: a {kind} layer reads one layer, got {len(sources)}; "
+                        "sum them in an add layer first.")
+    return sources
+
+
+def _layer_size(table: dict, kind: str, ins: list, name: str, source: str, where: str) -> int:
+    """A dense layer's ``size``; an add or flatten layer's size follows from its inputs
+    (a ``size`` there must agree)."""
+    if kind == "dense":
+        return _positive_int(table, "size", source, where + ".size")
+    if kind == "add" and len({n for _, n in ins}) > 1:
+        shapes = ", ".join(f"{src} ({n},)" for src, n in ins)
+        raise SpecError(f"{_where(source, where + '.from')}: add layer {name!r} sums layers of "
+                        f"different shapes: {shapes}; an add needs one shape.")
+    size = math.prod([ins[0][1]])        # flatten: row-major, one entry per input entry
+    if "size" in table:
+        given = _positive_int(table, "size", source, where + ".size")
+        if given != size:
+            raise SpecError(f"{_where(source, where + '.size')}: {kind} layer {name!r} has the "
+                            f"shape of {ins[0][0]!r}, ({size},), not ({given},); leave size out.")
+    return size
+
+
+def _check_used(raw: list, names: list[str], source: str) -> None:
+    """Every layer but the last feeds some layer (else its δ would be zero, its
+    parameters untrained)."""
+    read = {0}
+    for number, table in enumerate(raw, start=1):
+        given = _from_names(table, number, source)
+        read |= {names.index(n) for n in given} if given else {number - 1}
+    unused = [m for m in range(1, len(raw)) if m not in read]
+    if unused:
+        raise SpecError(f"{_where(source, f'layer[{unused[0]}]')}: layer {names[unused[0]]!r} "
+                        "feeds no layer and is not the output (the last layer); read it with "
+                        "`from` or remove it.")
 
 
 def _number(value, source: str, where: str) -> Decimal:
@@ -378,7 +573,7 @@ def _matrix(value, rows: int, cols: int, source: str, where: str):
 ARRAY = re.compile(r"([Wb])([0-9]+)")
 
 
-def _values(raw, sizes, loss: str, source: str) -> Values:
+def _values(raw, sizes, shapes: dict, layers, loss: str, source: str) -> Values:
     if not isinstance(raw, dict):
         raise SpecError(f"{_where(source, 'values')}: expected a table.")
     n_in, n_out = sizes[0], sizes[-1]
@@ -415,22 +610,39 @@ def _values(raw, sizes, loss: str, source: str) -> Values:
     if not isinstance(frozen, list) or not all(isinstance(f, str) for f in frozen):
         raise SpecError(f"{_where(source, 'values.frozen')}: expected a list of parameter names.")
     arrays, scalars = {}, {}
+    by_name = {(ls.name or f"layer{l}"): l for l, ls in enumerate(layers, start=1)}
     for key, value in raw.items():
         if key in VALUE_KEYS:
             continue
+        if isinstance(value, dict) and key in by_name:      # <name>.W, <name>.b
+            l = by_name[key]
+            for part, entry in value.items():
+                if part not in ("W", "b") or f"{part}{l}" not in shapes:
+                    raise SpecError(f"{_where(source, f'values.{key}.{part}')}: layer {key!r} "
+                                    + (f"has the parameters {key}.W and {key}.b." if f"W{l}" in shapes
+                                       else "has no parameters."))
+                if f"{part}{l}" in raw:
+                    raise SpecError(f"{_where(source, f'values.{key}.{part}')}: also given as "
+                                    f"values.{part}{l}; give each array once.")
+                arrays[f"{part}{l}"] = _array(entry, shapes[f"{part}{l}"], source,
+                                              f"values.{key}.{part}")
+            continue
         match = ARRAY.fullmatch(key)
         if isinstance(value, list):
-            if not match or not 1 <= int(match[2]) < len(sizes):
+            if not match or key not in shapes:
+                listed = ", ".join(shapes) or "none"
                 raise SpecError(f"{_where(source, 'values.' + key)}: a list must be a layer array "
-                                f"W1…W{len(sizes) - 1} or b1…b{len(sizes) - 1}.")
-            l = int(match[2])
-            if match[1] == "W":
-                arrays[key] = _matrix(value, sizes[l], sizes[l - 1], source, "values." + key)
-            else:
-                arrays[key] = _vector(value, sizes[l], source, "values." + key)
+                                f"of a dense layer ({listed}).")
+            arrays[key] = _array(value, shapes[key], source, "values." + key)
         else:
             scalars[key] = _number(value, source, "values." + key)
     return Values(tuple(samples), lr, arrays, scalars, tuple(frozen))
+
+
+def _array(value, shape: tuple[int, ...], source: str, where: str):
+    if len(shape) == 2:
+        return _matrix(value, *shape, source, where)
+    return _vector(value, shape[0], source, where)
 
 
 def _check_targets(y, loss: str, source: str) -> None:

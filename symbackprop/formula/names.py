@@ -144,7 +144,14 @@ class Scope:
     model: object = None
     labels: dict[str, tuple[int, int]] = field(default_factory=dict)
     paren_superscript: str | None = None
-
+    defined: frozenset = frozenset()       # heads a claims file defined (f, p, scores)
+    vector_size: int | None = None         # free-standing: the size vectors are read at
+    example: str | None = None             # inside a sum over the examples: its letter
+    # the notation's own letters (core.notation, issue #14): index letters that name a
+    # layer (Bishop: i, j, k the layers below, in and above the hidden one) and the letters
+    # that are the activation function (Bishop's h)
+    letter_layers: dict[str, int] = field(default_factory=dict)
+    function_letters: frozenset = frozenset()
 
     @property
     def free(self) -> bool:
@@ -197,7 +204,19 @@ def _layer_heads(nt) -> dict[str, str]:
              "Z": "z", "A": "a", "X": "x", "Y": "y", "t": "y", "target": "y"}
     heads[canon(nt.pre_activation)] = "z"
     heads[canon(nt.activation)] = "a"
+    if canon(nt.function) in heads and canon(nt.function) not in (canon(nt.pre_activation),
+                                                                  canon(nt.activation)):
+        del heads[canon(nt.function)]          # Bishop's h is the function, not a quantity
+    if getattr(nt, "preset", None) == "bishop" and nt.prediction == "y":
+        heads["y"] = "a"                       # y_k the outputs, t_k the targets
     return heads
+
+
+def _letter_layers(nt, n_layers: int) -> dict[str, int]:
+    """Bishop's index letters as layers (PRML §5.3: i below j below k, k the outputs)."""
+    if getattr(nt, "preset", None) != "bishop" or n_layers < 2:
+        return {}
+    return {"k": n_layers, "j": n_layers - 1, "i": n_layers - 2}
 
 
 def weight_matrix(layer, nt) -> sp.ImmutableMatrix:
@@ -230,20 +249,34 @@ def build_scope(model=None) -> Scope:
     for sym, written in nt.text.items():
         if sym in network_symbols:
             names[written.replace("\\", "")] = sym
-    layers = {("a", 0): net.x}
+    shift = getattr(nt, "shift", 0)        # Nielsen: the input is layer 1, W1 is w^2
+    layers = {("a", shift): net.x}
     for layer in net.layers:
         for kind in ("W", "b", "z", "a", "delta"):
             value = weight_matrix(layer, nt) if kind == "W" else getattr(layer, kind)
-            layers[(kind, layer.index)] = value
+            layers[(kind, layer.index + shift)] = value
             names.setdefault(f"{kind}{layer.index}", value)
     for name, value in (("x", net.x), ("y", net.y), ("E", LOSS)):
         names.setdefault(name, value)
     alphas = {layer.alpha for layer in net.layers if layer.alpha is not None}
     labels = {canon(label): place for place, label in nt.neurons.items()}
     return Scope(names=names, keys=keys, ambiguous=ambiguous, layers=layers, heads=_layer_heads(nt),
-                 n_layers=len(net.layers), max_size=max(net.sizes),
+                 n_layers=len(net.layers) + shift, max_size=max(net.sizes),
                  alpha=alphas.pop() if len(alphas) == 1 else None, model=model, labels=labels,
-                 paren_superscript=net.spec.notation.get("paren_superscript"))
+                 paren_superscript=net.spec.notation.get("paren_superscript"),
+                 letter_layers=_letter_layers(nt, len(net.layers)),
+                 function_letters=frozenset({canon(getattr(nt, "function", "f"))}))
+
+
+def rows_layout(scope: Scope) -> Scope:
+    """``scope`` with every vector and matrix transposed: the names read in the layout that
+    stores examples (and vectors) as rows and a weight matrix as [source][target] (CS231n's
+    ``X`` N×D, ``W1`` D×H), which a spec does not state."""
+    def t(v):
+        return v.T if isinstance(v, sp.MatrixBase) else v
+    return replace(scope, names={k: t(v) for k, v in scope.names.items()},
+                   keys={k: t(v) for k, v in scope.keys.items()},
+                   layers={k: t(v) for k, v in scope.layers.items()})
 
 
 # ---- names a claims file defines (checker/definitions.py, issue #13) ----------------
@@ -254,4 +287,5 @@ def with_definitions(scope: Scope, keys: dict, heads: dict | None = None) -> Sco
     shown = {"".join((h, f"^{p}" if p else "", f"_{b}" if b else "")): v
              for (h, p, b), v in keys.items()}
     return replace(scope, names={**scope.names, **shown}, keys={**scope.keys, **keys},
-                   heads={**scope.heads, **(heads or {})})
+                   heads={**scope.heads, **(heads or {})},
+                   defined=scope.defined | {h for h, _, _ in keys})

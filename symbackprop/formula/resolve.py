@@ -14,6 +14,11 @@ from typing import Protocol
 
 import sympy as sp
 
+from dataclasses import replace
+
+from .classes import defined_entry
+from .examples import example_letters
+from .vectors import sized_name
 from .tree import LEAVES, unwrap
 from .grammar import Node
 from .names import GREEK, LOSS, LOSS_KEYS, LR, LR_KEYS, Scope, canon, split_head
@@ -21,6 +26,7 @@ from .ops import (DOp, FormulaError, FreeIndex, Func, OutOfRange, Partial, Updat
                           is_matrix, add, apply_function, function_name, multiply, shrink, sub_string,
                           total)
 from .spellings import (TARGET_HEADS, activation_letter, family_label, kronecker, output_error,
+                        weight_between,
                         per_example,
                         split_superscript, target)
 
@@ -70,11 +76,15 @@ def resolve(ev: Reading, leaf: Node, sub: Node | None, sup: Node | None, quiet: 
     if head == "e" and not subs and not sups:
         return sp.E
     if ev.scope.free:
-        found = _free_symbol(head, subs, sup)
+        found = sized_name(ev, head, subs, sub, sup) if ev.scope.vector_size else None
+        if found is None:
+            found = _free_symbol(head, subs, sup)
     elif (head, sups, subs) in ev.scope.keys:
         return ev.scope.keys[(head, sups, subs)]
     else:
-        found = _spelled(ev, leaf, sub, sup, head, quiet)
+        found = defined_entry(ev, head, sups, sub) if head in ev.scope.defined else None
+        if found is None:
+            found = _spelled(ev, leaf, sub, sup, head, quiet)
         if found is None:
             found = _network_name(ev, head, subs, sups, sub, sup, leaf)
         if found is None and not _STRICT.get():
@@ -283,9 +293,15 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
         label = family_label(ev, subs, sub)        # out_o, δ_o inside \sum_o
         if label is not None:
             return scope.keys.get((head, sups, label))
+    if sub is not None and len(subs) == 2 and not sups and scope.heads.get(head) == "W":
+        found = weight_between(ev, subs, sub)      # w_{ho} inside \sum_o
+        if found is not None:
+            return found
     if head == "y" and subs.startswith("hat") and not sups:
         return _prediction(ev, scope, subs[3:], sub, leaf)
     supv = ev.indices(sup, open_letters=True) if sup is not None else []
+    if not supv and sub is not None and scope.letter_layers:
+        supv = _letter_layer(scope, head, canon(ev.src(sub)).replace(",", "")) or supv
     if supv and _open(supv):
         raise FreeIndex(*_open(supv), _layer_values(scope, head))
     subv = ev.indices(sub, open_letters=True) if sub is not None else \
@@ -304,7 +320,26 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
         if g in scope.keys:
             return scope.keys[g]
     neuron_sub = sub is not None and canon(ev.src(sub)).replace(",", "").isalpha()
+    if _entry_digits(scope, head, supv, subv, subs):
+        subv, neuron_sub = [int(c) for c in subs], True    # one layer: W_{21}, b_3 are entries
     return _layer_level(scope, head, supv, subv, leaf, neuron_sub)
+
+
+def _letter_layer(scope, head: str, letters: str) -> list[int] | None:
+    """Bishop's a_j, z_i, δ_k, w_{kj}: the (first) index letter names the layer."""
+    if scope.heads.get(head) not in ("W", "b", "z", "a", "delta") or not letters.isalpha() \
+            or letters[0] not in scope.letter_layers or len(letters) > 2:
+        return None
+    return [scope.letter_layers[letters[0]]]
+
+
+def _entry_digits(scope, head, supv, subv, subs: str) -> bool:
+    """On a one-layer network (CS231n's softmax classifier), W_{21} is row 2, column 1
+    and b_3 entry 3: a subscript of digits that is no layer (there is only layer 1)."""
+    kind = scope.heads.get(head)
+    if scope.n_layers != 1 or supv or len(subv) != 1 or not subs.isdigit() or subv[0] <= 1:
+        return False
+    return (kind == "W" and len(subs) == 2) or (kind in ("b", "z", "a", "delta") and len(subs) == 1)
 
 
 PER_EXAMPLE = ("i", "x", "n")      # CS231n's L_i, Nielsen's C_x: one example's loss
@@ -315,6 +350,8 @@ def _example_loss(ev: Reading, written: str, sub: Node):
     example; over several (or summed over i in the claim) it is refused, not guessed."""
     samples = getattr(ev.scope.model.spec.values, "samples", None) or ()
     letter = written[-1]
+    if ev.scope.example == letter:
+        return LOSS                      # C_x inside \sum_x: one example's loss
     if len(samples) > 1 or re.search(r"(\\sum|\u2211)\s*_\s*\{?\s*" + letter + r"\b", ev.text):
         raise FormulaError(f"{written} is one example's loss; over the spec's batch, write the "
                            "batch's loss (L, J) or one example's formula", sub.start,
@@ -544,7 +581,9 @@ def index_sum(ev: Reading, node: Node):
     letter = index.args[0].text
     if len(letter) != 1 or not letter.isalpha():
         raise FormulaError("a sum runs over one index letter", index.start, r"\sum_k")
-    if ev.scope.free:
+    if not ev.scope.free and letter in example_letters(ev.text):
+        return over_examples(ev, letter, body, index)
+    if ev.scope.free and not ev.scope.vector_size:
         raise FormulaError("a sum over an index needs a network (a spec)", index.start,
                            "a claim about a network")
     inner = _inner_sum_over(body, letter)
@@ -565,6 +604,24 @@ def index_sum(ev: Reading, node: Node):
     for t in terms[1:]:
         acc = add(acc, 1, t, node.start)
     return acc
+
+
+def over_examples(ev: Reading, letter: str, body: Node, index: Node):
+    """\\sum_x, \\sum_{i=1}^{m} over the examples: the body, read as one example's formula
+    (formula/examples.py); the batch check sums it over a batch."""
+    if ev.scope.example is not None:
+        raise FormulaError("a sum over the examples inside another", index.start,
+                           "one sum over the examples")
+    if ev.scope.paren_superscript == "layer" and "(" + letter + ")" not in ev.text.replace(" ", ""):
+        raise FormulaError(f"({letter}) is the layer here ([notation] paren_superscript)",
+                           index.start, "a sum over the layer's neurons")
+    inner = _in_scope(ev, replace(ev.scope, example=letter))
+    return inner.expr(body)
+
+
+def _in_scope(ev: Reading, scope: Scope):
+    """The claim's evaluator in another scope (same text, bound indices and budget)."""
+    return type(ev)(scope, ev.text, dict(ev.bound), ev.budget)
 
 
 def _sum_letter(node: Node) -> str | None:

@@ -138,7 +138,7 @@ def per_example(ev, sup: Superscript, node: Node) -> None:
         raise FormulaError(f"({letter}): a claim about one numbered example is not checked "
                            "(the spec's [values] is one example); write it for example (i)",
                            node.start, "(i)")
-    if re.search(r"(\\sum|\u2211)\s*_\s*\{?\s*" + letter + r"\b", ev.text):
+    if ev.scope.example != letter and re.search(r"(\\sum|\u2211)\s*_\s*\{?\s*" + letter + r"\b", ev.text):
         raise FormulaError(f"a sum over the examples ({letter}) is a batch claim; it is not "
                            "read in this spelling", node.start, "one example's formula")
 
@@ -193,6 +193,38 @@ def family_label(ev, letter: str, sub: Node) -> str | None:
     return label
 
 
+def weight_between(ev, letters: str, sub: Node):
+    """w_{ho}: the weight between neuron h and neuron o of two neuron families (the post's
+    "weight from h to o"), each letter bound by a sum or, when free, the one neuron of
+    its family the claim names (δ_{h1} … out_{h1}: h is h1).  None when the letters name
+    no two families; a free letter the claim leaves open is refused."""
+    if any(c in INDEX_LETTERS for c in letters) or not letters.isalpha():
+        return None
+    families = [label_family(ev.scope, c) for c in letters]
+    if not all(families):
+        return None
+    places = []
+    for c, family in zip(letters, families):
+        if c in ev.bound:
+            label = family.get(ev.bound[c])
+            if label is None:
+                raise OutOfRange(f"no neuron {c}{ev.bound[c]}", sub.start)
+        else:
+            named = {n for n in re.findall(r"(?<![A-Za-z\\])" + c + r"_?\{?\s*([0-9]+)", ev.text)
+                     if int(n) in family}
+            if len(named) != 1:
+                raise FormulaError(f"w_{{{letters}}}: {c} is not bound by a sum, and the claim "
+                                   f"names {'no neuron' if not named else 'several neurons'} of "
+                                   f"{', '.join(family.values())}; write the neuron (w_{{{c}1…}}) "
+                                   "or sum over it", sub.start, f"a sum over {c}, or one neuron")
+            label = family[int(named.pop())]
+        places.append(ev.scope.labels[label])
+    (l1, j1), (l2, j2) = sorted(places)
+    if l2 != l1 + 1:
+        return None
+    return ev.scope.model.network.layers[l2 - 1].W[j2, j1]
+
+
 def output_error(ev, head: str, subs: str, sub: Node | None):
     """E_{o1}: output o1's term of the loss (E_total = Σ_o E_o); E_o with the letter o
     is the family over the outputs.  None when ``subs`` names no output."""
@@ -232,7 +264,7 @@ def activation_letter(ev, leaf: Node, sub: Node | None, sup: Node | None):
     ``leaf`` is not such a letter."""
     scope: Scope = ev.scope
     head = canon(leaf.text)
-    if scope.free or head not in ACTIVATION_LETTERS:
+    if scope.free or head not in ACTIVATION_LETTERS | scope.function_letters:
         return None
     primes, layer_node = 0, None
     if sup is not None:

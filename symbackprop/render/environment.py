@@ -12,9 +12,11 @@ from pathlib import Path
 import jinja2
 import sympy as sp
 
-from ..core.derive import Derivation
+from ..core.derive import Chain, Derivation
+from ..core.errors import SpecError
 from ..core.files import template_dirs
 from ..core.notation import Notation
+from ..core.symbols import A, Y
 from ..core import formatting as numbers
 from ..numeric.worked import Worked
 from .sandbox import BoundedLoader, UserSandbox, allow
@@ -70,7 +72,7 @@ def shown_parameters(d: Derivation) -> list[sp.Symbol]:
     params = list(d.network.parameters)
     if len(params) <= MAX_FULL_PARAMS:
         return params
-    return [p for layer in d.layers for p in (layer.W[0, 0], layer.b[0])]
+    return [p for layer in d.network.dense_layers for p in (layer.W[0, 0], layer.b[0])]
 
 
 DETAILS = ("summary", "layer", "full")   # how much of the chain rule, parameter by parameter
@@ -111,7 +113,8 @@ def number_filters(env: jinja2.Environment, digits: int) -> jinja2.Environment:
 def render_document(env: jinja2.Environment, template: str, d: Derivation, notation: Notation,
                     worked: Worked | None = None, only=None, digits: int = 6, **extra) -> str:
     """The derivation through ``template`` of ``env`` (Markdown, LaTeX, …)."""
-    layer_of = {z: sp.Integer(layer.index) for layer in d.network.layers for z in layer.z}
+    layer_of = {z: sp.Integer(notation.layer_no(layer.index))     # f_l' as the display numbers l
+                for layer in d.network.layers for z in layer.z}
     env.filters["tex"] = lambda e, **kw: notation.tex(readable(e, layer_of), **kw)
     env.filters["prod"] = lambda factors: sp.Mul(*factors)
     env.filters["lines"] = lines
@@ -126,13 +129,68 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
     params.sort(key=lambda p: order.get(p, len(order)))
     small = len(d.network.parameters) <= MAX_FULL_PARAMS
     extra.setdefault("detail", "layer")
+    extra.setdefault("canonical", canonical_output(d))
+    samples = d.network.spec.values.samples if d.network.spec.values else ()
+    extra.setdefault("n_examples", len(samples) if len(samples) > 1 else None)
     extra.setdefault("fragment", False)
+    if not d.network.is_chain and template in CHAIN_ONLY:
+        kinds = sorted({l.kind for l in d.layers if l.kind != "dense"}) or ["skip-connected"]
+        raise SpecError(f"{d.network.spec.source}: {CHAIN_ONLY[template]} are written for a "
+                        f"chain of dense layers; this network has {' and '.join(kinds)} layers "
+                        "(issue #17); the derivation document (without it) covers them.")
+    if not d.network.is_chain:           # a graph of layers: its own document (issue #17)
+        template = GRAPH_TEMPLATES.get(template, template)
+        extra["graph"] = graph_context(d, representatives(d) if not only else params)
     return env.get_template(template).render(
         d=d, net=d.network, spec=d.network.spec, nt=notation, worked=worked,
         params=params, groups=parameter_groups(d, notation, params), small=small,
         only=params[0] if only else None, max_paths=MAX_PATHS_SHOWN,
         n_params=len(d.network.parameters), digits=digits,
         representatives=parameter_groups(d, notation, representatives(d)), **extra)
+
+
+CHAIN_ONLY = {"equations.tex.j2": "the key equations (--equations: BP1–BP4 with layer l + 1)"}
+GRAPH_TEMPLATES = {"derivation.md.j2": "graph.md.j2", "derivation.tex.j2": "graph.tex.j2"}
+GRAPH_PATHS_LISTED = 8     # a graph's chain rule lists every path up to this many
+
+
+@dataclass(frozen=True)
+class GraphChain:
+    """One parameter's chain rule over the graph: every path (at most GRAPH_PATHS_LISTED),
+    else one representative path and the count; ``grouped`` is δ of the parameter's
+    layer one step up, the paths grouped by the edge they leave the layer along."""
+
+    param: sp.Symbol
+    n_paths: int
+    chain: Chain
+    grouped: sp.Expr
+    delta: sp.Symbol
+
+
+allow(GraphChain, ["param", "n_paths", "chain", "grouped", "delta"])
+
+
+def graph_context(d: Derivation, params) -> dict:
+    """What the graph documents read besides the derivation: each layer's consumers
+    (the layers it feeds) and the chain rule of the shown parameters."""
+    consumers = {l.index: [c for c in d.layers if l.index in c.sources] for l in d.layers}
+    consumers[0] = [c for c in d.layers if 0 in c.sources]
+    chains = []
+    for p in params:
+        _, l, j, _ = d.network.location[p]
+        n = d.n_paths(p)
+        layer = d.layers[l - 1]
+        chains.append(GraphChain(p, n, d.chain(p, limit=None if n <= GRAPH_PATHS_LISTED else 1),
+                                 d.delta(layer, j), layer.delta[j]))
+    return {"consumers": consumers, "chains": chains, "listed": GRAPH_PATHS_LISTED}
+
+
+def canonical_output(d: Derivation) -> bool:
+    """δ at the output is output − target (a − y) for this loss and output activation: the
+    matching pairs (½ SSE with identity, cross-entropy with sigmoid or softmax when the
+    targets sum to 1), which the textbooks' δ_k = y_k − t_k and dZ = A − Y need."""
+    return any(e is not None and sp.simplify(e - (A - Y)) == 0
+               for e in (d.delta_output, d.delta_output_normalised))
 
 
 def step_functions(exprs, layer_of: dict) -> list[tuple[sp.Expr, sp.Symbol]]:
@@ -155,7 +213,7 @@ def step_functions(exprs, layer_of: dict) -> list[tuple[sp.Expr, sp.Symbol]]:
 def representatives(d: Derivation) -> list[sp.Symbol]:
     """One weight and one bias per layer, output layer first: the worked representatives
     of ``detail = "layer"``."""
-    return [p for layer in reversed(d.layers) for p in (layer.W[0, 0], layer.b[0])]
+    return [p for layer in reversed(d.network.dense_layers) for p in (layer.W[0, 0], layer.b[0])]
 
 
 class Indicator(sp.Function):

@@ -123,6 +123,10 @@ def _symbol(nt: Notation, sym):
     return None if isinstance(sym, sp.Symbol) else "takes a symbol"
 
 
+def _layer_number(nt: Notation, l):
+    return None if type(l) is int and 0 <= l <= 100_000 else "takes a layer number (an integer)"
+
+
 def _formula(w: Worked, expr):
     if not isinstance(expr, sp.Basic):
         return "takes a formula or symbol of the network (e.g. d.gradient(p)), not text"
@@ -140,7 +144,8 @@ allow(Network, _fields(Network) + ["sizes", "output", "parameters", "location"])
 allow(Layer, [f for f in _fields(Layer) if f != "f"] + ["parameters"])
 allow(Activation, ["name", "layerwise", "takes_alpha", "latex_name"])   # not build()
 allow(Loss, ["name", "mean", "description", "outputs"])                 # not term()
-allow(Notation, _fields(Notation), {"symbol": _name, "tied": _string, "name": _symbol})
+allow(Notation, _fields(Notation), {"symbol": _name, "tied": _string, "name": _symbol,
+                                       "layer_no": _layer_number})
 allow(Spec, _fields(Spec) + ["sizes"])
 allow(LayerSpec, _fields(LayerSpec))
 allow(Values, _fields(Values))
