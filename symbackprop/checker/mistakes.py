@@ -21,7 +21,7 @@ import sympy as sp
 from ..core.derive import Derivation, network_symbols
 from ..core.functions import ACTIVATIONS, sigmoid
 from ..core.program import (LocalDerivative, NoSuchEntry, Program, Symbolic, unclosed,
-                            untransposed, with_dEda, with_fprime)
+                            untransposed, with_dEda, with_fprime, without_edge)
 from ..core.symbols import A, A_I, KD, S, Y, Z
 from ..formula.names import LOSS
 from ..formula.ops import Partial
@@ -50,6 +50,7 @@ class Mistake:
     prev_shift: int = 0              # a^{l−1+shift} for a^{l−1}
     scale: sp.Expr = sp.S.One        # the whole formula times this
     target: bool = False             # δ^L with its target term −y_j left out (a_j for a_j − y_j)
+    dropped: tuple[int, int] | None = None   # (source, consumer): a skip edge left out of δ
 
 
 DEDA_FACTORS = {"flip": sp.S.NegativeOne, "double": sp.S(2), "half": sp.Rational(1, 2)}
@@ -65,6 +66,8 @@ def rewritten(d: Derivation, m: Mistake) -> Program:
         p = with_fprime(p, *_slope(d, m), at=m.at_layer)
     if m.transpose:
         p = untransposed(p)
+    if m.dropped is not None:                      # a skip path dropped (issue #17)
+        p = without_edge(p, *m.dropped)
     if m.dEda != "ok":
         p = with_dEda(p, log_base=sp.S(10)) if m.dEda == "log10" else \
             with_dEda(p, factor=DEDA_FACTORS[m.dEda])
@@ -205,6 +208,7 @@ def mistakes(d: Derivation) -> list[Mistake]:
             out.append(Mistake("softmax treated as elementwise: a_j(1 − a_j) used for the "
                                "softmax Jacobian", fprime="elementwise", at_layer=l))
     out += target_slips(d)
+    out += skip_slips(d)
     out += [Mistake("sign flipped: y − a written for a − y (∂E/∂a has the wrong sign)", dEda="flip"),
             Mistake("sign flipped: the whole formula has the wrong sign", scale=sp.S.NegativeOne),
             Mistake("factor of 2: the ½ of the loss is missing from the derivative (2(a − y))",
@@ -252,6 +256,21 @@ def target_slips(d: Derivation) -> list[Mistake]:
            if "cross_entropy" in d.network.loss.name else "the target y_j is left out")
     return [Mistake(f"the target term left out of δ^L: {_plain(shown.xreplace({Y: 0}))} written "
                     f"for {_plain(shown)} ({why})", target=True)]
+
+
+def skip_slips(d: Derivation) -> list[Mistake]:
+    """δ of a layer without what flows back along a skip edge (an edge into a layer
+    that is not the next one): the skip connection's path left out of the chain rule."""
+    out = []
+    for c in d.layers:
+        for s in c.sources:
+            if s < c.index - 1:
+                src = "the input" if s == 0 else f"layer {s} ({d.layers[s - 1].name})"
+                out.append(Mistake(f"dropped skip path: the skip connection from {src} into "
+                                   f"layer {c.index} ({c.name}) is left out of δ^{s}; "
+                                   f"δ^{s} sums what flows back along every edge",
+                                   dropped=(s, c.index)))
+    return out
 
 
 def fprime_slips(d: Derivation, l: int) -> list[Mistake]:

@@ -181,7 +181,7 @@ def spec_inputs(model) -> dict | None:
     net, sample = model.network, spec.values.samples[0]
     values = {s: _num(v) for s, v in zip(net.x, sample.x)}
     values.update({s: _num(v) for s, v in zip(net.y, sample.y)})
-    for layer in net.layers:
+    for layer in net.dense_layers:           # add, flatten: no parameters
         W, b = params[f"W{layer.index}"], params[f"b{layer.index}"]
         for j in range(layer.n_out):
             values[layer.b[j]] = _num(b[j])

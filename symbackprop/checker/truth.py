@@ -172,9 +172,9 @@ class Truth:
             return self.layer(node.layer).delta[node.j]
         if node.kind == "a" and node.layer == len(d.layers):
             return d.dE_da[node.j]
-        if node.kind in ("a", "x"):
-            nxt = self.layer(node.layer + 1)
-            return sp.Add(*[nxt.W[k, node.j] * nxt.delta[k] for k in range(nxt.n_out)])
+        if node.kind in ("a", "x"):             # Σ over the layers it feeds (a graph: several)
+            return sp.Add(*[sp.Add(*[c.W[k, node.j] * c.delta[k] for k in range(c.n_out)])
+                            if c.dense else c.delta[node.j] for c in self.consumers(node.layer)])
         if node.kind == "y":
             return sp.diff(d.loss, wrt)
         return None
@@ -189,7 +189,9 @@ class Truth:
         if a.kind != "z":
             return None
         layer = self.layer(a.layer)
-        if b.kind in ("a", "x") and b.layer == a.layer - 1:
+        if b.kind in ("a", "x") and b.layer in layer.sources:
+            if not layer.dense:                 # add, flatten: z_j = Σ a_j of the sources
+                return sp.S.One if a.j == b.j else sp.S.Zero
             return layer.W[a.j, b.j]
         if b.kind in ("W", "b") and b.layer == a.layer:
             if b.j != a.j:
@@ -222,6 +224,15 @@ class Truth:
         node = self.nodes[sym]
         return self.d.delta(self.layer(node.layer), node.j)
 
+    def consumers(self, l: int) -> list:
+        """The layers layer l (0: the input) feeds: the next one in a chain, any in a graph."""
+        if "_consumers" not in self.__dict__:
+            self._consumers = {}
+            for c in self.d.layers:
+                for s in c.sources:
+                    self._consumers.setdefault(s, []).append(c)
+        return self._consumers.get(l, [])
+
     def downstream(self, wrt) -> set:
         """Every network symbol (and the loss) whose definition depends on ``wrt``."""
         seen, stack = {wrt}, [wrt]
@@ -247,7 +258,8 @@ class Truth:
         if node.kind in ("a", "x"):
             if node.layer == n_layers:
                 return [LOSS]
-            return list(self.layer(node.layer + 1).z)
+            return [z for c in self.consumers(node.layer)
+                    for z in (c.z if c.dense else [c.z[node.j]])]
         if node.kind == "z":
             layer = self.layer(node.layer)
             return list(layer.a) if layer.activation.layerwise else [layer.a[node.j]]
@@ -306,7 +318,12 @@ class TruthChain:
         """(t, ∂def(sym)/∂t) for the symbols t of sym's definition downstream of wrt."""
         truth, near = self.truth, self.downstream
         node = truth.nodes.get(sym)
-        if node is not None and node.kind == "z":
+        if node is not None and node.kind == "z" and not truth.layer(node.layer).dense:
+            for s in truth.layer(node.layer).sources:   # add, flatten: z_j = Σ a_j of the sources
+                a = truth.activation_of(s, node.j)
+                if a in near:
+                    yield a, sp.S.One
+        elif node is not None and node.kind == "z":
             layer = truth.layer(node.layer)
             for k in range(layer.n_in):            # z^l_j = Σ_k w^l_{jk} a^{l−1}_k + b^l_j
                 if layer.a_prev[k] in near:

@@ -108,40 +108,57 @@ class Derivation:
         return self.symbolic.gradient(f"{kind}{l}", j, k)
 
     # ---- chain rule, path by path ---------------------------------------
+    # A path runs from z of the parameter's neuron up the graph to the loss: through a
+    # weighted edge (dense) to every neuron of the consumer, through an unweighted edge
+    # (add, flatten) to the same neuron, then ∂E/∂a at the output.
+    def _consumers(self, i: int) -> list[Layer]:
+        return [c for c in self.layers if i in c.sources]
+
+    def _count(self, i: int) -> int:
+        """Paths from z^i_j (any j: every neuron of a layer has as many) to the loss."""
+        memo = self.__dict__.setdefault("_path_counts", {})
+        if i not in memo:
+            out = self.layers[-1]
+            if i == out.index:
+                memo[i] = out.n_out if out.activation.layerwise else 1
+            else:
+                memo[i] = sum((c.n_out if c.dense else 1) * self._count(c.index)
+                              for c in self._consumers(i))
+        return memo[i]
+
     def n_paths(self, param: sp.Symbol) -> int:
         _, l, _, _ = self.network.location[param]
-        n = prod(layer.n_out for layer in self.layers[l:])
-        return n * (self.layers[-1].n_out if self.layers[-1].activation.layerwise else 1)
+        return self._count(l)
 
-    def chain(self, param: sp.Symbol) -> Chain:
-        """Every path from E down to ``param``, each a product of local derivatives."""
-        if self.n_paths(param) > MAX_PATHS:
-            raise ValueError(f"{param} has {self.n_paths(param)} chain-rule paths; "
-                             f"at most {MAX_PATHS} are written out")
+    def chain(self, param: sp.Symbol, limit: int | None = None) -> Chain:
+        """The paths from E down to ``param``, each a product of local derivatives: every
+        path, or (``limit``) the first ``limit`` of them in graph order."""
+        n = self.n_paths(param)
+        if limit is None and n > MAX_PATHS:
+            raise ValueError(f"{param} has {n} chain-rule paths; at most {MAX_PATHS} are written out")
         kind, l, j, k = self.network.location[param]
         layer = self.layers[l - 1]
         base = Factor(layer.z[j], param, layer.a_prev[k] if kind == "W" else sp.S.One)
-        upper = self.layers[l:]
-        paths = []
-        for route in product(*[range(u.n_out) for u in upper]):
-            neurons = (j,) + route                    # neuron index in layers l..L
-            outs = range(self.layers[-1].n_out) if self.layers[-1].activation.layerwise \
-                else [neurons[-1]]
-            for i in outs:
-                paths.append(self._path(l, neurons, i, base))
-        return Chain(param, tuple(paths), self.gradient(param))
-
-    def _path(self, l: int, neurons: tuple[int, ...], i: int, base: Factor) -> tuple[Factor, ...]:
-        out = self.layers[-1]
-        factors = [Factor("E", out.a[i], self.dE_da[i]),
-                   Factor(out.a[i], out.z[neurons[-1]], self.dadz(out, i, neurons[-1]))]
-        for m in range(len(neurons) - 1, 0, -1):      # walk down from layer L to l+1
-            upper, lower = self.layers[l - 1 + m], self.layers[l - 2 + m]
-            hi, lo = neurons[m], neurons[m - 1]
-            factors.append(Factor(upper.z[hi], lower.a[lo], upper.W[hi, lo]))
-            factors.append(Factor(lower.a[lo], lower.z[lo], self.dadz(lower, lo, lo)))
-        factors.append(base)
-        return tuple(factors)
+        paths: list[tuple[Factor, ...]] = []
+        stack = [((), l, j)]       # (factors from z^i_h down to z^l_j, top first; i; h)
+        while stack and (limit is None or len(paths) < limit):
+            below, i, h = stack.pop()
+            node = self.layers[i - 1]
+            if i == self.layers[-1].index:
+                outs = range(node.n_out) if node.activation.layerwise else [h]
+                paths += [(Factor("E", node.a[m], self.dE_da[m]),
+                           Factor(node.a[m], node.z[h], self.dadz(node, m, h))) + below
+                          for m in outs]
+                continue
+            steps = []
+            for c in self._consumers(i):
+                for t in (range(c.n_out) if c.dense else [h]):
+                    link = (Factor(c.z[t], node.a[h], c.W[t, h] if c.dense else sp.S.One),
+                            Factor(node.a[h], node.z[h], self.dadz(node, h, h)))
+                    steps.append((link + below, c.index, t))
+            stack.extend(reversed(steps))
+        paths = paths[:limit]
+        return Chain(param, tuple(p + (base,) for p in paths), self.gradient(param))
 
     # ---- substitution back to inputs and parameters (small networks) ----
     @cached_property
@@ -151,9 +168,17 @@ class Derivation:
 
 
 def network_program(network: Network) -> Program:
-    """The program of a fully connected network: node l is layer l, fed by node l − 1."""
-    nodes = [Node(l.index, l.n_out, (Edge(l.index - 1, f"W{l.index}"),), f"b{l.index}",
-                  l.activation, l.alpha) for l in network.layers]
+    """The program of a graph of layers: node l is layer l.  A dense layer reads its
+    source through W<l> and adds b<l>; an add layer sums its sources (unweighted edges,
+    so δ flows back to each of them unchanged); a flatten layer passes its source on
+    (row-major; for a vector, entry by entry)."""
+    nodes = []
+    for l in network.layers:
+        if l.dense:
+            edges, bias = (Edge(l.sources[0], f"W{l.index}"),), f"b{l.index}"
+        else:
+            edges, bias = tuple(Edge(s) for s in l.sources), None
+        nodes.append(Node(l.index, l.n_out, edges, bias, l.activation, l.alpha))
     return build_program(network.sizes[0], nodes, network.loss)
 
 
@@ -162,7 +187,9 @@ def network_symbols(network: Network) -> dict[str, sp.ImmutableMatrix]:
     table = {"a0": network.x, "y": network.y}
     for l in network.layers:
         i = l.index
-        table.update({f"z{i}": l.z, f"a{i}": l.a, f"d{i}": l.delta, f"W{i}": l.W, f"b{i}": l.b})
+        table.update({f"z{i}": l.z, f"a{i}": l.a, f"d{i}": l.delta})
+        if l.dense:
+            table.update({f"W{i}": l.W, f"b{i}": l.b})
     return table
 
 

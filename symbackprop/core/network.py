@@ -22,7 +22,9 @@ def _vector(prefix: str, n: int) -> sp.ImmutableMatrix:
 
 @dataclass(frozen=True)
 class Layer:
-    """Layer l: z = W a_prev + b, a = f(z)."""
+    """Layer l: z = W a_prev + b, a = f(z) (``kind`` dense); z = Σ a_src, a = f(z)
+    (add); a = z = a_src read row-major (flatten).  An add or flatten layer has no
+    parameters: its W and b are empty."""
 
     index: int                 # l, from 1
     n_in: int
@@ -34,7 +36,14 @@ class Layer:
     z: sp.ImmutableMatrix
     a: sp.ImmutableMatrix
     delta: sp.ImmutableMatrix
-    a_prev: sp.ImmutableMatrix
+    a_prev: sp.ImmutableMatrix            # the a the layer reads (an add: its first input's)
+    kind: str = "dense"                   # a LAYER_TYPES entry of core.spec
+    name: str = ""
+    sources: tuple[int, ...] = ()         # the layers it reads (0: the input x)
+
+    @property
+    def dense(self) -> bool:
+        return self.kind == "dense"
 
     def f(self, z: sp.Expr) -> sp.Expr:
         """The elementwise activation f_l applied to one scalar."""
@@ -69,6 +78,20 @@ class Network:
     def output(self) -> Layer:
         return self.layers[-1]
 
+    @property
+    def dense_layers(self) -> tuple[Layer, ...]:
+        """The layers with parameters W and b."""
+        return tuple(layer for layer in self.layers if layer.dense)
+
+    @property
+    def is_chain(self) -> bool:
+        """Dense layers, each fed by the one before (no add, flatten or skip edge)."""
+        return self.spec.is_chain
+
+    def a_of(self, l: int) -> sp.ImmutableMatrix:
+        """a^l (a^0 = x)."""
+        return self.x if l == 0 else self.layers[l - 1].a
+
     @cached_property
     def parameters(self) -> tuple[sp.Symbol, ...]:
         return tuple(p for layer in self.layers for p in layer.parameters)
@@ -77,7 +100,7 @@ class Network:
     def location(self) -> dict[sp.Symbol, tuple[str, int, int, int | None]]:
         """Parameter symbol → ("W", l, j, k) or ("b", l, j, None); 0-based j, k."""
         where = {}
-        for layer in self.layers:
+        for layer in self.dense_layers:
             for j in range(layer.n_out):
                 for k in range(layer.n_in):
                     where[layer.W[j, k]] = ("W", layer.index, j, k)
@@ -99,17 +122,22 @@ def build_network(spec: Spec) -> Network:
     """
     x = _vector("x", spec.inputs)
     y = _vector("y", spec.layers[-1].size)
-    layers = []
-    a_prev = x
+    layers: list[Layer] = []
     for l, ls in enumerate(spec.layers, start=1):
+        sources = spec.sources(l)
+        a_prev = x if sources[0] == 0 else layers[sources[0] - 1].a
         n_in = a_prev.rows
-        W = sp.ImmutableMatrix(ls.size, n_in,
-                               lambda j, k: sp.Symbol(f"W{l}_{j + 1}_{k + 1}", real=True))
+        if ls.type == "dense":
+            W = sp.ImmutableMatrix(ls.size, n_in,
+                                   lambda j, k: sp.Symbol(f"W{l}_{j + 1}_{k + 1}", real=True))
+            b = _vector(f"b{l}", ls.size)
+        else:                                   # add, flatten: no parameters
+            W, b = sp.ImmutableMatrix(0, 0, []), sp.ImmutableMatrix(0, 1, [])
         layer = Layer(
             index=l, n_in=n_in, n_out=ls.size, activation=ACTIVATIONS[ls.activation],
             alpha=None if ls.alpha is None else sp.Rational(str(ls.alpha)),
-            W=W, b=_vector(f"b{l}", ls.size), z=_vector(f"z{l}", ls.size),
-            a=_vector(f"a{l}", ls.size), delta=_vector(f"delta{l}", ls.size), a_prev=a_prev)
+            W=W, b=b, z=_vector(f"z{l}", ls.size),
+            a=_vector(f"a{l}", ls.size), delta=_vector(f"delta{l}", ls.size), a_prev=a_prev,
+            kind=ls.type, name=spec.layer_name(l), sources=sources)
         layers.append(layer)
-        a_prev = layer.a
     return Network(spec=spec, x=x, y=y, layers=tuple(layers), loss=LOSSES[spec.loss])

@@ -14,12 +14,8 @@ from .spec import VALUE_KEYS, Spec, SpecError
 
 
 def array_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
-    sizes = spec.sizes
-    shapes = {}
-    for l in range(1, len(sizes)):
-        shapes[f"W{l}"] = (sizes[l], sizes[l - 1])
-        shapes[f"b{l}"] = (sizes[l],)
-    return shapes
+    """W<l> and b<l> of every dense layer (add and flatten layers have none)."""
+    return spec.array_shapes()
 
 
 def initial_parameters(spec: Spec, seed: int) -> dict[str, np.ndarray]:

@@ -300,6 +300,17 @@ def with_fprime(p: Program, slope: sp.Expr | None = None, jacobian: sp.Expr | No
     return replace(p, backward=tuple(rewrite(e) for e in p.backward))
 
 
+def without_edge(p: Program, source: int, consumer: int) -> Program:
+    """``p`` with the edge source → consumer left out of the backward pass: δ of
+    ``source`` no longer collects what flows back from ``consumer`` (a dropped skip
+    path); the forward pass keeps the edge."""
+    def rewrite(e: Eqn) -> Eqn:
+        if e.op != "back" or e.node != source:
+            return e
+        return replace(e, terms=tuple(t for t in e.terms if t.var != f"d{consumer}"))
+    return replace(p, backward=tuple(rewrite(e) for e in p.backward))
+
+
 def untransposed(p: Program) -> Program:
     """``p`` with W written for Wᵀ in every back equation (w_{jk} for w_{kj})."""
     return replace(p, backward=tuple(replace(e, transpose=False) if e.op == "back" else e

@@ -221,8 +221,9 @@ def worked_example(d: Derivation, params, evaluation: Evaluation, Y, lr=LEARNING
     numbers.update(zip(net.y, np.asarray(Y, float)[:, 0]))
     for layer in net.layers:
         l = layer.index
-        numbers.update(zip(layer.W, params[f"W{l}"].ravel()))
-        numbers.update(zip(layer.b, params[f"b{l}"]))
+        if layer.dense:                  # add, flatten: no parameters
+            numbers.update(zip(layer.W, params[f"W{l}"].ravel()))
+            numbers.update(zip(layer.b, params[f"b{l}"]))
         numbers.update(zip(layer.z, evaluation.z[l - 1][:, 0]))
         numbers.update(zip(layer.a, evaluation.a[l][:, 0]))
         numbers.update(zip(layer.delta, evaluation.delta[l - 1][:, 0]))
@@ -276,7 +277,7 @@ def exact_worked(d: Derivation, nt: Notation, params, x, y, lr, frozen: tuple[st
     net = d.network
     env: dict[sp.Symbol, sp.Expr] = {s: q(v) for s, v in zip(net.x, x)}
     env.update({s: q(v) for s, v in zip(net.y, y)})
-    for layer in net.layers:
+    for layer in net.dense_layers:
         env.update({s: q(v) for s, v in zip(layer.W, np.asarray(params[f"W{layer.index}"], object).ravel())})
         env.update({s: q(v) for s, v in zip(layer.b, params[f"b{layer.index}"])})
     defs = definitions(d)        # formulas of a are evaluated from z: no cancellation in 1 − a

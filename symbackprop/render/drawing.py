@@ -42,6 +42,7 @@ BIAS_AT = 0.6            # … a bias label nearer the target; both move along t
 AT_CHOICES = tuple(round(0.12 + 0.02 * i, 3) for i in range(39))    # 0.12 … 0.88
 LABEL_ROUNDS = 4         # rounds of moving each label away from the others
 LABEL_W, LABEL_H = 0.95, 0.45  # cm a label covers, for keeping labels apart
+SKIP_BAND = 1.6          # cm above the bias row through which skip edges curve
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class DrawnNode:
 
 @dataclass(frozen=True)
 class Edge:
-    kind: str                 # weight | bias | loss
+    kind: str                 # weight | bias | loss | join (add, flatten: a copied entry) | skip
     source: DrawnNode
     target: DrawnNode
     label: Label | None
@@ -75,6 +76,10 @@ class Edge:
     lx: float                 # label position and angle (degrees, SVG sense), for SVG
     ly: float
     angle: float
+    # a skip edge: the two control points of the curve drawn over the columns it skips
+    # (cm), and its ends on the circles (for SVG; TikZ finds them itself)
+    controls: tuple[tuple[float, float], ...] = ()
+    ends: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,18 +130,26 @@ def shown(n: int) -> list[int | None]:
 
 
 def layout(network: Network, notation: Notation) -> Drawing:
-    """Positions and labels of every drawn neuron, bias node, edge and the loss."""
+    """Positions and labels of every drawn neuron, bias node, edge and the loss.  A
+    graph of layers keeps one column per layer in spec order; an edge that skips
+    columns is drawn as a curve over them (in a band above the bias row)."""
     sizes = [len(shown(n)) for n in network.sizes]
-    height = (max(sizes) + 1) * ROW            # one extra row on top for the bias nodes
+    skips = any(s < layer.index - 1 for layer in network.layers for s in layer.sources)
+    band = SKIP_BAND if skips else 0.0
+    height = (max(sizes) + 1) * ROW + band     # one extra row on top for the bias nodes
     columns, nodes = [], {}
     for l, n in enumerate(network.sizes):
         x = l * COLUMN
-        act = network.layers[l - 1].activation.name if l else ""
-        columns.append(Column(x, "input" if l == 0 else f"layer {l}", act))
-        nodes.update(_column(network, notation, l, x, height))
+        layer = network.layers[l - 1] if l else None
+        act = layer.activation.name if l else ""
+        title = "input" if l == 0 else (f"layer {l}" if layer.dense and layer.name == f"layer{l}"
+                                        else f"{layer.name} ({layer.kind})" if not layer.dense
+                                        else f"layer {l}: {layer.name}")
+        columns.append(Column(x, title, "" if act == "identity" and not layer.dense else act))
+        nodes.update(_column(network, notation, l, x, height, band))
     last = len(network.layers)
-    loss_node = DrawnNode("loss", "loss", last * COLUMN + COLUMN * 0.75, ROW + (height - ROW) / 2,
-                     None)
+    loss_node = DrawnNode("loss", "loss", last * COLUMN + COLUMN * 0.75,
+                          band + ROW + (height - band - ROW) / 2, None)
     edges = [e for layer in network.layers for e in _layer_edges(layer, notation, nodes)]
     edges += [Edge("loss", nodes[f"n{last}_{j}"], loss_node, None, 0, 0, 0, 0)
               for j in _visible(network.sizes[-1])]
@@ -150,10 +163,12 @@ def _visible(n: int) -> list[int]:
     return [j for j in shown(n) if j is not None]
 
 
-def _column(network: Network, notation: Notation, l: int, x: float, height: float) -> dict:
-    """The drawn neurons of layer l, centred vertically, and (unless last) its bias node."""
+def _column(network: Network, notation: Notation, l: int, x: float, height: float,
+            band: float = 0.0) -> dict:
+    """The drawn neurons of layer l, centred vertically below the skip band, and the
+    bias node of the next layer when that one is dense."""
     idx = shown(network.sizes[l])
-    top = ROW + (height - ROW - len(idx) * ROW) / 2 + ROW / 2
+    top = band + ROW + (height - band - ROW - len(idx) * ROW) / 2 + ROW / 2
     nodes = {}
     for row, j in enumerate(idx):
         y = top + row * ROW
@@ -164,15 +179,24 @@ def _column(network: Network, notation: Notation, l: int, x: float, height: floa
         kind = "input" if l == 0 else ("output" if l == len(network.layers) else "neuron")
         delta = label(notation, network.layers[l - 1].delta[j]) if l else None
         nodes[f"n{l}_{j}"] = DrawnNode(f"n{l}_{j}", kind, x, y, label(notation, sym), delta)
-    if l < len(network.layers):
+    if l < len(network.layers) and network.layers[l].dense:
         one = Label("1", "1", "1", "", "")
-        nodes[f"bias{l + 1}"] = DrawnNode(f"bias{l + 1}", "bias", x + COLUMN / 2, ROW * 0.45, one)
+        nodes[f"bias{l + 1}"] = DrawnNode(f"bias{l + 1}", "bias", x + COLUMN / 2,
+                                          band + ROW * 0.45, one)
     return nodes
 
 
 def _layer_edges(layer, notation: Notation, nodes: dict) -> list[Edge]:
-    """Weight edges (labelled when few, else those leaving the first source) and bias edges."""
+    """Weight edges (labelled when few, else those leaving the first source) and bias
+    edges; an add or flatten layer's edges copy entry j of each source to its entry j."""
     l = layer.index
+    if not layer.dense:
+        return [_copy_edge(nodes[f"n{s}_{j}"], nodes[f"n{l}_{j}"], l - s > 1)
+                for s in layer.sources for j in _visible(layer.n_out)]
+    src = layer.sources[0]
+    if src < l - 1:                 # a dense layer reading an earlier column: curves, unlabelled
+        return [_copy_edge(nodes[f"n{src}_{k}"], nodes[f"n{l}_{j}"], True)
+                for k in _visible(layer.n_in) for j in _visible(layer.n_out)]
     sources, targets = _visible(layer.n_in), _visible(layer.n_out)
     all_labels = layer.n_in * layer.n_out <= MAX_LABELLED
     planned = [("bias", nodes[f"bias{l}"], nodes[f"n{l}_{j}"], label(notation, layer.b[j]), BIAS_AT)
@@ -180,7 +204,7 @@ def _layer_edges(layer, notation: Notation, nodes: dict) -> list[Edge]:
     for k in sources:
         for j in targets:
             lab = label(notation, layer.W[j, k]) if all_labels or k == sources[0] else None
-            planned.append(("weight", nodes[f"n{l - 1}_{k}"], nodes[f"n{l}_{j}"], lab, WEIGHT_AT))
+            planned.append(("weight", nodes[f"n{src}_{k}"], nodes[f"n{l}_{j}"], lab, WEIGHT_AT))
     circles = [(n.x, n.y) for n in nodes.values() if n.kind != "dots"]
     at = _label_spots([(a, b, prefer) for _, a, b, lab, prefer in planned if lab], circles)
     spots = iter(at)
@@ -248,6 +272,25 @@ def circle_gap(box: tuple, centre: tuple) -> float:
         dist = min(dist, math.hypot(cx - x1 - t * dx, cy - y1 - t * dy))
         inside &= dx * (cy - y1) - dy * (cx - x1) >= 0
     return -RADIUS if inside else dist - RADIUS
+
+
+def _copy_edge(a: DrawnNode, b: DrawnNode, skip: bool) -> Edge:
+    """An unweighted edge; one that skips columns curves over them through the band above
+    the bias row: control points above its ends, ends on the circles toward them."""
+    if not skip:
+        return _edge("join", a, b, None, 0.5)
+    lift = SKIP_BAND * 0.1          # straight up from its ends, across the band, down
+    controls = ((a.x + COLUMN * 0.15, lift), (b.x - COLUMN * 0.15, lift))
+    ends = tuple(_toward(n, c) for n, c in ((a, controls[0]), (b, controls[1])))
+    e = _edge("skip", a, b, None, 0.5)
+    return Edge(e.kind, a, b, None, 0.5, e.lx, e.ly, e.angle, controls, ends)
+
+
+def _toward(n: DrawnNode, c: tuple[float, float]) -> tuple[float, float]:
+    """The point of n's circle toward c."""
+    dx, dy = c[0] - n.x, c[1] - n.y
+    r = math.hypot(dx, dy)
+    return round(n.x + RADIUS * dx / r, 4), round(n.y + RADIUS * dy / r, 4)
 
 
 def _edge(kind: str, a: DrawnNode, b: DrawnNode, lab: Label | None, at: float) -> Edge:
