@@ -209,3 +209,30 @@ def test_notation_option_and_notations_command(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["derive", "--notation", "feynman"])
     assert stop.value.code == 2
+
+
+def test_check_report_is_in_the_presets_letters(tmp_path, capsys):
+    """The report's expected formula is written in the active preset, and a batch formula's
+    counterexample (matrices over a generated batch) prints."""
+    (tmp_path / "b.toml").write_text(SPECS["bishop"])
+    (tmp_path / "c.txt").write_text("dE/dw^(2)_11 = delta^(2)_1 * a^(1)_1\n")   # a: Bishop's pre-activation
+    assert main(["check", str(tmp_path / "b.toml"), str(tmp_path / "c.txt")]) == 1
+    out = capsys.readouterr().out
+    assert "expected:       z^(1)_1*(-t + y)" in out          # z the output, t the target
+    (tmp_path / "n.toml").write_text(SPECS["ng"])
+    (tmp_path / "d.txt").write_text("dW^{[2]} = dZ^{[2]} A^{[1]T}\n")          # 1/m left out
+    assert main(["check", str(tmp_path / "n.toml"), str(tmp_path / "d.txt")]) == 1
+    out = capsys.readouterr().out
+    assert "missing 1/m" in out and "left side  [" in out
+
+
+def test_every_presets_markdown_is_valid_katex(documents, tmp_path):
+    from test_katex import check as katex_check, node_and_katex
+    node_and_katex()
+    paths = []
+    for name, (_, md, _) in documents.items():
+        paths.append(tmp_path / f"{name}.md")
+        paths[-1].write_text(md)
+    result = katex_check(paths)
+    assert result["files"] == len(paths) and result["spans"] > 300
+    assert result["errors"] == []

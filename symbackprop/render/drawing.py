@@ -142,7 +142,7 @@ def layout(network: Network, notation: Notation) -> Drawing:
         x = l * COLUMN
         layer = network.layers[l - 1] if l else None
         act = layer.activation.name if l else ""
-        title = "input" if l == 0 else (f"layer {l}" if layer.dense and layer.name == f"layer{l}"
+        title = "input" if l == 0 else (f"layer {notation.layer_no(l)}" if layer.dense and layer.name == f"layer{l}"
                                         else f"{layer.name} ({layer.kind})" if not layer.dense
                                         else f"layer {l}: {layer.name}")
         columns.append(Column(x, title, "" if act == "identity" and not layer.dense else act))
