@@ -1,22 +1,26 @@
-"""Full-batch gradient descent on a spec's examples.
+"""Training on a spec's examples: gradient descent, or the spec's ``[optimizer]``.
 
 Each step evaluates the batch loss (the mean of the per-example losses, or
-their sum with ``[network] batch = "sum"``) and its gradients, then moves
-every parameter by θ ← θ − η ∂E/∂θ: a tied name by the sum over its places,
-a frozen name not at all (``Model.descend``).
+their sum with ``[network] batch = "sum"``) plus the ``[regularization]``
+penalty, and its gradients, on the full batch or the step's mini-batch; then
+moves every parameter by the optimiser's update (``numeric.optimizers``;
+without ``[optimizer]`` θ ← θ − η ∂E/∂θ): a tied name by the sum over its
+places, a frozen name not at all.
 """
 from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
+from .optimizers import (Settings, State, batch_order, learning_rate_at, optimizer_step,
+                         penalty, penalty_gradients, plain, state_json, steps_per_epoch)
 from .vectorised import NonFinite, all_finite, evaluate, first_nonfinite
-from ..core.parameters import samples_from_spec
+from ..core.parameters import frozen_mask, samples_from_spec, tie_gradients
 from ..core.files import write_atomic
 
 MAX_STEPS = 10_000_000
@@ -44,19 +48,27 @@ class Training:
     learning_rate: float
     by_name: dict[str, dict]
     diverged: tuple[int, str] | None = None
+    optimizer: Settings | None = None
+    state: State | None = None
+    final_rate: float | None = None        # η after the schedule's last step
 
     @property
     def final_loss(self) -> float:
         return self.loss_history[-1]
 
 
-def train(model: "Model", steps: int, lr: float | None = None, init: int | None = None,
-          data=None, progress: Callable[[Iterable], Iterable] = iter,
+def train(model: "Model", steps: int | None = None, lr: float | None = None,
+          init: int | None = None, data=None, progress: Callable[[Iterable], Iterable] = iter,
           keep_going: bool = False) -> Training:
-    """Run ``steps`` full-batch gradient-descent steps from the spec's parameters.
+    """Run ``steps`` optimiser steps from the spec's parameters (``steps`` None: the
+    ``[optimizer]`` table's ``steps``, or ``epochs`` × the mini-batches of an epoch).
 
-    The first step whose loss or gradients are not finite raises ``Diverged`` (which
-    step, which quantity); with ``keep_going`` training runs on and records it.
+    The optimiser is the spec's ``[optimizer]`` (plain gradient descent without one);
+    η is ``lr`` (--lr), else ``[optimizer].lr``, else ``[values].learning_rate``, else the
+    optimiser's PyTorch default (0.01 without ``[optimizer]``).  ``loss_history[i]`` is
+    the full-batch loss (penalty included) after i steps.  The first step whose loss or
+    gradients are not finite raises ``Diverged`` (which step, which quantity); with
+    ``keep_going`` training runs on and records it.
 
     >>> from symbackprop import prepare, example_path
     >>> t = train(prepare(example_path("worked_2331")), steps=50, lr=0.5)
@@ -64,29 +76,77 @@ def train(model: "Model", steps: int, lr: float | None = None, init: int | None 
     True
     """
     params = model.parameters(init)
-    rate = model.learning_rate(lr)
     X, Y = samples_from_spec(model.spec) if data is None else data
-    history = []
-    diverged = None
+    opt = model.spec.optimizer
+    settings = settings_of(model, lr)
+    steps = training_steps(model, X.shape[1]) if steps is None else steps
+    order = batch_order(X.shape[1], opt and opt.batch_size, opt and opt.shuffle_seed)
+    full_batch = opt is None or opt.batch_size is None or opt.batch_size >= X.shape[1]
+    frozen = frozen_mask(model.spec, model.notation.slots)
+    state, history, diverged = State(), [], None
 
-    def watch(ev, step):
+    def watch(ev, step, record=True):
         nonlocal diverged
-        history.append(ev.loss)
+        if record:
+            history.append(ev.loss)
         if diverged is None and not all_finite(ev):
             diverged = (step, first_nonfinite(ev, paths=False) or "a number is not finite")
             if not keep_going:
-                raise Diverged(*diverged, rate)
+                raise Diverged(*diverged, settings.base_lr)
 
     with np.errstate(all="ignore"):           # an inf or NaN is reported as divergence
+        full = penalised(model, params, X, Y)
         for step in progress(range(steps)):
-            ev = evaluate(model.compiled, params, X, Y, model.spec.batch)
-            watch(ev, step)
-            params = model.descend(params, ev, rate)
-        final = evaluate(model.compiled, params, X, Y, model.spec.batch)
-        watch(final, steps)
-        # by_name at the final parameters: value, gradient there, and the next update
-        table = model.by_name(params, final, model.descend(params, final, rate))
-    return Training(history, params, rate, table, diverged)
+            watch(full, step)
+            idx = next(order)
+            ev = full if full_batch else penalised(model, params, X[:, idx], Y[:, idx])
+            if not full_batch:
+                watch(ev, step, record=False)
+            grads = tie_gradients(ev.gradients, model.notation.slots)
+            params, state = optimizer_step(settings, params, grads, state,
+                                           learning_rate_at(settings, step), frozen)
+            full = penalised(model, params, X, Y)
+        watch(full, steps)
+        rate = learning_rate_at(settings, steps)
+        # by_name at the final parameters: value, full-batch gradient, and the next update
+        # (the optimiser's next step on the full batch)
+        upcoming, _ = optimizer_step(settings, params, tie_gradients(full.gradients,
+                                     model.notation.slots), state, rate, frozen)
+        table = model.by_name(params, full, upcoming)
+    return Training(history, params, settings.base_lr, table, diverged, settings, state, rate)
+
+
+def settings_of(model: "Model", lr: float | None = None) -> Settings:
+    """The optimiser and its base η: --lr > [optimizer].lr > [values].learning_rate >
+    the optimiser's default (0.01, ``core.defaults.LEARNING_RATE``, without [optimizer])."""
+    opt = model.spec.optimizer
+    if opt is None:
+        return plain(model.learning_rate(lr))
+    values = model.spec.values
+    given = [lr, opt.lr, values.learning_rate if values is not None else None, opt.default_lr]
+    return Settings.of(opt, float(next(g for g in given if g is not None)))
+
+
+def training_steps(model: "Model", n: int) -> int:
+    """[optimizer] steps, or epochs × steps an epoch; a ValueError when neither is given."""
+    opt = model.spec.optimizer
+    if opt is not None and opt.steps is not None:
+        return opt.steps
+    if opt is not None and opt.epochs is not None:
+        return opt.epochs * steps_per_epoch(n, opt.batch_size)
+    raise ValueError("give --steps N, or steps or epochs in the spec's [optimizer] table")
+
+
+def penalised(model: "Model", params, X, Y):
+    """The evaluation with the ``[regularization]`` penalty in its loss and gradients
+    (``data_loss`` is the loss without it)."""
+    ev = evaluate(model.compiled, params, X, Y, model.spec.batch)
+    reg = model.spec.regularization
+    if reg is None:
+        return ev
+    extra = penalty_gradients(params, reg)
+    return replace(ev, loss=ev.loss + penalty(params, reg),
+                   gradients={k: g + extra[k] for k, g in ev.gradients.items()})
 
 
 def _finite(value):
@@ -108,7 +168,9 @@ def training_json(t: Training) -> dict:
                     "parameters": {k: v.tolist() for k, v in t.parameters.items()},
                     "by_name": t.by_name,
                     "diverged": None if t.diverged is None else
-                    {"step": t.diverged[0], "quantity": t.diverged[1]}})
+                    {"step": t.diverged[0], "quantity": t.diverged[1]},
+                    "optimizer_state": None if t.state is None else
+                    state_json(t.optimizer, t.state, t.final_rate)})
 
 
 def plot_loss(t: Training, path: Path, title: str) -> None:
