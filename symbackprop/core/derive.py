@@ -115,16 +115,19 @@ class Derivation:
         return [c for c in self.layers if i in c.sources]
 
     def _count(self, i: int) -> int:
-        """Paths from z^i_j (any j: every neuron of a layer has as many) to the loss."""
-        memo = self.__dict__.setdefault("_path_counts", {})
-        if i not in memo:
+        """Paths from z^i_j (any j: every neuron of a layer has as many) to the loss,
+        counted once for every layer from the output down (no recursion: deep chains)."""
+        if "_path_counts" not in self.__dict__:
             out = self.layers[-1]
-            if i == out.index:
-                memo[i] = out.n_out if out.activation.layerwise else 1
-            else:
-                memo[i] = sum((c.n_out if c.dense else 1) * self._count(c.index)
-                              for c in self._consumers(i))
-        return memo[i]
+            counts = {out.index: out.n_out if out.activation.layerwise else 1}
+            for layer in reversed(self.layers[:-1]):
+                counts[layer.index] = 0
+            for c in reversed(self.layers):        # a consumer comes after what it reads
+                for s in c.sources:
+                    if s:
+                        counts[s] += (c.n_out if c.dense else 1) * counts[c.index]
+            self.__dict__["_path_counts"] = counts
+        return self.__dict__["_path_counts"][i]
 
     def n_paths(self, param: sp.Symbol) -> int:
         _, l, _, _ = self.network.location[param]

@@ -456,7 +456,8 @@ def _check_graph(raw: list, names: list[str], source: str) -> None:
                 raise SpecError(f"{_where(source, f'layer[{number}].from')}: no layer is named "
                                 f"{n!r}.{suggest(n, names)} Layers: {', '.join(names)}.")
         edges[number] = [names.index(n) for n in given]
-    for number in edges:
+    # a cycle needs an edge to a layer at or after its reader: start only from those
+    for number in [n for n, srcs in edges.items() if any(m >= n for m in srcs)]:
         cycle = _cycle(edges, number)
         if cycle:
             loop = " → ".join(names[m] for m in cycle)
@@ -473,15 +474,18 @@ def _check_graph(raw: list, names: list[str], source: str) -> None:
 
 def _cycle(edges: dict, start: int) -> list[int] | None:
     """A path start → … → start along ``edges`` (layer → the layers it reads), if any."""
-    stack, seen = [(start, [start])], set()
+    stack, parent = [start], {}
     while stack:
-        node, path = stack.pop()
+        node = stack.pop()
         for m in edges.get(node, ()):
-            if m == start:
-                return path + [start]
-            if m not in seen:
-                seen.add(m)
-                stack.append((m, path + [m]))
+            if m == start:                      # walk the parents back to the start
+                path = [node]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return path[::-1] + [start]
+            if m not in parent and m != 0:
+                parent[m] = node
+                stack.append(m)
     return None
 
 
