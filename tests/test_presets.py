@@ -236,3 +236,34 @@ def test_every_presets_markdown_is_valid_katex(documents, tmp_path):
     result = katex_check(paths)
     assert result["files"] == len(paths) and result["spans"] > 300
     assert result["errors"] == []
+
+
+def test_key_equations_file_in_the_presets_letters(tmp_path):
+    (tmp_path / "n.toml").write_text(SPECS["nielsen"])
+    assert main(["derive", str(tmp_path / "n.toml"), "--equations", "-f", "md", "-o", str(tmp_path)]) == 0
+    md = (tmp_path / "nielsen_net_equations.md").read_text()
+    assert "$a^{1} = x$" in md and r"\nabla_{a^{3}} C \odot \sigma_{3}'\left(z^{3}\right) \tag{BP1}" in md
+    assert r"\left(W^{l+1}\right)^{T} \delta^{l+1}" in md
+
+
+def test_translate_keeps_each_claims_verdict(tmp_path, capsys):
+    """ng → nielsen through the parsed form: every translated line, checked under the
+    target preset, gets the verdict its original gets under the source preset."""
+    (tmp_path / "n.toml").write_text(SPECS["ng"])
+    claims = [r"\frac{\partial \mathcal{L}}{\partial w^{[2]}_{11}} = dz^{[2]}_1 a^{[1]}_1",
+              "dz^{[2]}_1 = a^{[2]}_1 - y",
+              "dz^{[2]}_1 = y - a^{[2]}_1",                                       # wrong sign
+              r"dz^{[1]}_1 = w^{[2]}_{11} dz^{[2]}_1 (1 - (a^{[1]}_1)^2)",
+              r"dz^{[1]}_2 = w^{[2]}_{11} dz^{[2]}_1 (1 - (a^{[1]}_2)^2)"]          # w of the wrong neuron
+    (tmp_path / "c.txt").write_text("\n".join(claims) + "\n" + r"dW^{[2]} = \frac{1}{m} dZ^{[2]} A^{[1]T}" + "\n")
+    assert main(["translate", str(tmp_path / "n.toml"), str(tmp_path / "c.txt"), "--from", "ng",
+                 "--to", "nielsen"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    lines = [l for l in out if not l.startswith("%")]
+    assert len(lines) == len(claims) and r"\delta^{3}_{1} = a^{3}_{1} - y" in lines
+    assert any("kept as written" in l and "dW^{[2]}" in l for l in out)   # the batch formula
+    ng = prepare(SPECS["ng"])
+    nielsen = prepare(SPECS["ng"].replace('preset = "ng"', 'preset = "nielsen"'))
+    before = [v.verdict for v in check(ng, "\n".join(claims), isolate=False)]
+    after = [v.verdict for v in check(nielsen, "\n".join(lines), isolate=False)]
+    assert before == after == ["correct", "correct", "incorrect", "correct", "incorrect"]

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 
 from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model, NonFinite,
                   SpecError, check_files, claims_names, claims_path, example_names, example_path,
@@ -23,6 +24,9 @@ from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Mode
 from ..core.naming import (PRESET_SAMPLES, PRESET_SOURCES, PRESETS, check_class_targets,
                            with_preset)
 from ..core.spec import load_spec, raised_limits
+from ..formula.names import LOSS, build_scope
+from ..formula.ops import FormulaError
+from ..formula.reader import parse_instances
 from ..core.parameters import samples_from_spec
 from ..numeric.optimizers import penalty
 from ..numeric.train import penalised, training_steps
@@ -62,6 +66,8 @@ def _run(args) -> int:
             return cmd_check(args)
         if args.command == "notations":
             return cmd_notations(args)
+        if args.command == "translate":
+            return cmd_translate(args)
         if args.command == "examples":
             print("specs (symbackprop derive NAME, eval NAME, check NAME …):")
             for name in example_names():
@@ -121,6 +127,47 @@ def cmd_notations(args) -> int:
     print("each preset sets these keys (explicit [notation] keys override them):")
     keys = list(dict.fromkeys(k for p in PRESETS.values() for k in p))
     print("  " + ", ".join(keys))
+    return 0
+
+
+MAX_INSTANCES_SHOWN = 8     # a generic claim is translated instance by instance, up to this
+
+
+def cmd_translate(args) -> int:
+    """Claims in one preset's letters → the same claims in another's, through the parsed
+    form (SymPy in network symbols), printed by the target notation.  A line that does not
+    parse, or has no per-example counterpart (a batch formula), is kept as written with the
+    reason; a generic claim (free l, j) is written out instance by instance."""
+    source = _spec_source(args.spec)
+    loaded = load_spec(example_path(source) if isinstance(source, str) else source)
+    old, new = prepare(_with_preset(loaded, args.source)), prepare(_with_preset(loaded, args.target))
+    scope = build_scope(old)
+    loss = sp.Symbol(new.notation.loss)
+    try:
+        text = Path(args.claims).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"{args.claims}: cannot read the claims ({err}).") from None
+    print(f"% {args.claims}: {args.source} → {args.target} ({loaded.name})")
+    for number, line in enumerate(text.splitlines(), start=1):
+        claim = line.split("#", 1)[0].strip()
+        if not claim:
+            continue
+        try:
+            instances = parse_instances(claim, scope)
+        except FormulaError as err:
+            reason = err.message.split(";")[0]          # a batch formula: 'm' has no value here
+            print(f"% line {number}: kept as written, no per-example form in {args.target}'s "
+                  f"letters ({reason}): {claim}")
+            continue
+        generic = len(instances) > 1 or any(c.indices for c in instances)
+        if generic:
+            print(f"% line {number}: generic; its {len(instances)} instance(s) in {args.target}'s letters:")
+        for c in instances[:MAX_INSTANCES_SHOWN]:
+            sides = [new.notation.tex(s.expr.xreplace({LOSS: loss})) for s in c.sides]
+            where = ", ".join(f"{k} = {v}" for k, v in c.indices)
+            print(" = ".join(sides) + (f"   % {where}" if where else ""))
+        if len(instances) > MAX_INSTANCES_SHOWN:
+            print(f"% … {len(instances) - MAX_INSTANCES_SHOWN} more instances")
     return 0
 
 

@@ -19,6 +19,7 @@ EPILOG = """examples:
   symbackprop train net.toml --steps 500   gradient descent; --plot loss.png, --json
   symbackprop examples                     list the shipped example specs
   symbackprop notations                    list the notation presets (derive --notation ng)
+  symbackprop translate net.toml c.txt --from ng --to nielsen   claims in another book's letters
 """
 
 
@@ -164,6 +165,17 @@ def parser() -> argparse.ArgumentParser:
                         "over are undecided")
     sub.add_parser("examples", help="list the built-in example specs",
                    epilog="example:\n  symbackprop examples")
+    tr = sub.add_parser("translate", help="rewrite claims from one notation preset into another",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="example:\n  symbackprop translate net.toml claims.txt --from ng --to nielsen\n"
+                               "each claim is parsed in the --from letters and printed in the --to letters "
+                               "(LaTeX, one a line)")
+    tr.add_argument("spec", help="network spec (TOML file or built-in example name)")
+    tr.add_argument("claims", help="claims, one a line (# comments)")
+    tr.add_argument("--from", dest="source", required=True, choices=PRESET_NAMES, metavar="PRESET",
+                    help=f"the claims' notation: {', '.join(PRESET_NAMES)}")
+    tr.add_argument("--to", dest="target", required=True, choices=PRESET_NAMES, metavar="PRESET",
+                    help="the notation to write them in")
     sub.add_parser("notations", help="list the notation presets, a sample equation each",
                    epilog="example:\n  symbackprop notations\n  symbackprop derive net.toml --notation ng")
     for command in (d, c):

@@ -70,8 +70,9 @@ def canon(s: str, sup: bool = False) -> str:
     if not s.isascii():
         s = s.translate(_GREEK_TABLE)
     s = _DROP.sub("", s)
-    if sup and len(s) > 2 and s[0] == "(" and s[-1] == ")":
-        s = s[1:-1]
+    if sup and len(s) > 2 and (s[0], s[-1]) in (("(", ")"), ("[", "]")) and "(" not in s[1:-1] \
+            and "[" not in s[1:-1]:
+        s = s[1:-1]                      # w^{(2)}, w^{[2]} (the ng preset's names): layer 2
     return s
 
 
