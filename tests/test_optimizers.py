@@ -413,3 +413,11 @@ def test_epochs_count_the_mini_batches(tmp_path, capsys):
     assert len(out["loss_history"]) == 3 * 3 + 1 and out["optimizer_state"]["step"] == 9
     assert main(["train", str(example_path("tanh_net"))]) == 2
     assert "give --steps N" in capsys.readouterr().err
+
+
+def test_eval_reports_the_optimisers_first_step(capsys):
+    assert main(["eval", "mazur_adam", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for w, g in BLOG_GRADIENTS.items():        # θ_1 = θ_0 − η g / (|g| + ε), as by hand above
+        assert abs(out["by_name"][w]["updated"] - (BLOG_START[w] - 0.01 * g / (abs(g) + 1e-8))) < 1e-11
+    assert abs(out["by_name"]["w1"]["updated"] - 0.140000228) < 1e-9

@@ -29,7 +29,7 @@ from ..formula.ops import FormulaError
 from ..formula.reader import parse_instances
 from ..core.parameters import samples_from_spec
 from ..numeric.optimizers import penalty
-from ..numeric.train import penalised, training_steps
+from ..numeric.train import first_update, penalised, training_steps
 from .parser import FORMATS, UsageError
 
 
@@ -272,6 +272,8 @@ def cmd_eval(args) -> int:
     if model.spec.regularization is not None:   # loss, gradients and update with the penalty
         ev = penalised(model, params, *(data or samples_from_spec(model.spec)))
         new = model.descend(params, ev, lr)
+    if model.spec.optimizer is not None:        # the update is the optimiser's first step
+        new, lr = first_update(model, params, ev, args.lr)
     if args.json:
         print(dumps(evaluation_json(model, params, ev, new)
                     | {"data_loss": data_loss, "penalty": extra}))

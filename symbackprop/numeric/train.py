@@ -127,6 +127,16 @@ def settings_of(model: "Model", lr: float | None = None) -> Settings:
     return Settings.of(opt, float(next(g for g in given if g is not None)))
 
 
+def first_update(model: "Model", params, ev, lr: float | None = None):
+    """(θ after the spec's optimiser's first step on ``ev``'s gradients, base η): what
+    ``eval`` reports as the update when the spec has an ``[optimizer]``."""
+    settings = settings_of(model, lr)
+    grads = tie_gradients(ev.gradients, model.notation.slots)
+    new, _ = optimizer_step(settings, params, grads, State(), learning_rate_at(settings, 0),
+                            frozen_mask(model.spec, model.notation.slots))
+    return new, settings.base_lr
+
+
 def training_steps(model: "Model", n: int) -> int:
     """[optimizer] steps, or epochs × steps an epoch; a ValueError when neither is given."""
     opt = model.spec.optimizer
