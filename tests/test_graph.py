@@ -334,3 +334,17 @@ def test_a_command_without_graph_support_refuses_by_layer_type(tmp_path, capsys)
     assert main(["derive", "residual", "--equations", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "add layers" in err and "Traceback" not in err
+
+
+def test_more_than_eight_paths_show_one_the_count_and_the_grouped_sum():
+    from symbackprop.render.documents import render_md
+    model = prepare(spec_text(SKIP_TWO))
+    md = render_md(model)
+    d = model.derivation
+    w = d.layers[0].W[0, 0]
+    assert d.n_paths(w) == 10
+    section = md[md.index(r"### $\partial E / \partial w^{1}_{11}$"):]
+    section = section[:section.index("###", 3)]
+    assert "along 10 paths; one of them" in section and section.count(r"\text{path") == 0
+    assert "grouped by the edge they leave the layer along" in section
+    assert model.notation.tex(d.layers[0].delta[0]) + " = " in section
