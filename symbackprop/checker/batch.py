@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 import sympy as sp
 
+from ..formula.examples import example_sum
 from ..formula.names import LOSS, with_definitions
 from ..formula.ops import Partial
 from .context import Context
@@ -39,7 +40,7 @@ SIZES = (2, 3)                                   # generated batches for a one-e
 
 
 def marked(text: str) -> bool:
-    return MARKS.search(text) is not None
+    return MARKS.search(text) is not None or example_sum(text)
 
 
 def with_m(ctx: Context) -> Context:
@@ -117,7 +118,7 @@ def check_batch(ctx: Context, claim, text: str, line: int) -> list[Verdict] | No
     ta, tb = ctx.truth.resolve(A.expr), ctx.truth.resolve(B.expr)
     ta_shape = ta.shape if isinstance(ta, sp.MatrixBase) else ()
     tb_shape = tb.shape if isinstance(tb, sp.MatrixBase) else ()
-    sums = REDUCES.search(text) is not None
+    sums = REDUCES.search(text) is not None or example_sum(text)
     what = "the spec's examples" if ctx.examples else "generated batches of m = 2 and 3 examples"
     if not sums or ta_shape != tb_shape:
         diag = _shape_diagnosis(ctx, A.expr, text, sums, ta_shape == tb_shape)

@@ -11,7 +11,7 @@ of it.  ``model`` None is free-standing calculus (no network, no test points:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -76,6 +76,36 @@ class Context:
     @property
     def nt(self) -> Notation | None:
         return self.truth.notation
+
+
+_ONE_HOT: dict = {}
+
+
+def one_hot(ctx: Context) -> Context:
+    """``ctx`` whose test points have a one-hot target (class c = point number mod n, the
+    spec's own point kept): a claim that reads y_i as the correct class (``f_{y_i}``,
+    ``1(y_i = k)``, formula/classes.py) holds for a class, not for a target on the simplex."""
+    pts = ctx.network_points
+    if pts is None or ctx.model is None:
+        return ctx
+    key = id(ctx)
+    if key in _ONE_HOT and _ONE_HOT[key][0] is ctx:
+        return _ONE_HOT[key][1]
+    net, d = ctx.model.network, ctx.model.derivation
+    givens = set(net.x) | set(net.parameters)
+    points = []
+    for n, p in enumerate(pts.points):
+        if p is pts.base:
+            points.append(p)
+            continue
+        inputs = {s: v for s, v in p.items() if s in givens}
+        inputs.update({s: sp.Integer(int(j == n % len(net.y))) for j, s in enumerate(net.y)})
+        points.append({**forward_point(d, inputs), LR: p[LR]})
+    out = replace(ctx, network_points=PointSet(tuple(points), pts.base, pts.region))
+    if len(_ONE_HOT) > 64:
+        _ONE_HOT.clear()
+    _ONE_HOT[key] = (ctx, out)
+    return out
 
 
 def make_context(model: ModelLike | None = None, seed: int = 0,

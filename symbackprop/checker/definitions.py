@@ -158,6 +158,8 @@ def find(ctx: Context, claims) -> tuple[dict[int, tuple[str, ...]], set[int]]:
         again = left.key({}) in defined and ASSIGNS.fullmatch(left.relation) is not None
         if not again and not left.foreign and known(scope_ctx, left):
             continue
+        if not again and any(k[0] == left.head for k in defined):
+            continue          # s_2 = 0.37 after s = Wx + b: a claim about s's entry
         lines.add(c.line)
         defs.append(text)
         placeholders = _placeholders(scope_ctx, left)
@@ -202,7 +204,7 @@ def define(ctx: Context, text: str) -> Defined:
     if left is None:
         raise NotADefinition("not a definition", 0, "name = expression")
     instances = parse_instances(left.rhs + " = 0", ctx.scope)
-    keys, kinds, first = {}, set(), None
+    keys, kinds, first, entries = {}, set(), None, {}
     for inst in instances:
         bound = dict(inst.indices)
         if set(left.letters) - set(bound):
@@ -215,9 +217,12 @@ def define(ctx: Context, text: str) -> Defined:
         value = alias[1] if alias else value
         first = value if first is None else first
         keys.update(_entries(ctx, left.key(bound), value))
+        if len(left.letters) == 1 and left.sub == left.letters[0] and not left.sup:
+            entries[bound[left.sub]] = value
         if left.word and (left.head, "", "") not in ctx.scope.keys:
             keys.update(_entries(ctx, (left.head, "", ""), value))   # dhidden: hidden_layer
     alias = kinds.pop() if len(kinds) == 1 else None
+    keys.update(_vector(ctx, left, entries))
     if left.foreign and (alias is None or alias == ctx.scope.heads.get(left.head)):
         raise NotADefinition("the line holds or fails in the spec's own reading of "
                              f"{left.head}", 0, "a claim")
@@ -236,6 +241,18 @@ def _entries(ctx: Context, key, value) -> dict:
         for j, e in enumerate(value):
             out[(key[0], key[1], str(base + j))] = e
     return out
+
+
+def _vector(ctx: Context, left: Left, entries: dict) -> dict:
+    """``p_k = …`` for every k: also the vector p (its entries in order), so that p_k,
+    p_{y_i} and \\sum_k p_k read it; {} when the entries are not one whole range."""
+    key = (left.head, "", "")
+    if not entries or key in ctx.scope.keys or any(is_matrix(v) for v in entries.values()):
+        return {}
+    base = ctx.nt.index_base if ctx.nt is not None else 1
+    if sorted(entries) != list(range(base, base + len(entries))) or len(entries) < 2:
+        return {}
+    return {key: sp.ImmutableMatrix([entries[k] for k in sorted(entries)])}
 
 
 def _alias(ctx: Context, value):

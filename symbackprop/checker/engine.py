@@ -30,11 +30,16 @@ import sympy as sp
 
 from ..core.defaults import CLAIM_TIMEOUT
 from ..core.errors import SpecError
+from ..formula.classes import CLASS_INDEX
+from ..formula.examples import example_sum
+from ..formula.vectors import SIZES, needs_size
 from ..formula.claims import ClaimText, extract
-from ..formula.names import LR
+from ..formula.evaluate import CODE
+from ..formula.names import LR, rows_layout
 from ..formula.ops import Partial
 from ..formula.reader import Claim, FormulaError, Side, parse_instances
-from .context import Context, agrees, batch_values, make_context, number_of, points_for
+from .context import (Context, agrees, batch_values, make_context, number_of, one_hot,
+                      points_for)
 from .batch import check_batch, marked, reduced, with_m
 from .definitions import NotADefinition, define, find, plain_relations, scoped
 from .diagnose import diagnose, number_diagnosis
@@ -141,22 +146,36 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
     text = plain_relations(text)
     if marked(text):             # a formula over a batch: m is its size
         ctx = with_m(ctx)
+    token = CLASS_INDEX.set(False)
     try:
         claims = parse_instances(text, ctx.scope)
+        if CLASS_INDEX.get():        # y_i read as the correct class: a one-hot target
+            ctx = one_hot(ctx)
     except FormulaError as err:
         # only when no network reading exists: a name it lacks (z), or d/dx of the
         # input vector x; a shape error in a network formula stays that error
         found = calculus(ctx, text, line) if err.message.startswith(
             ("unknown name", "a derivative of a matrix by a matrix")) else None
+        if found is None and ctx.model is None and needs_size(err.message, text):
+            found = sized(ctx, text, line)
         if found is not None:
             return found
+        if ctx.model is not None and CODE.search(text) and rows_hold(ctx, text):
+            return [Verdict(line, text, "unparseable", message=ROWS, expected="[notation] layout")]
         return [Verdict(line, text, "unparseable", message=str(err), position=err.position,
                         expected=err.expected)]
+    finally:
+        CLASS_INDEX.reset(token)
+    if ctx.model is None and ctx.scope.vector_size is None and needs_size("", text):
+        return sized(ctx, text, line)       # δ_{ij}: indices over a vector of some size
     if marked(text) and len(claims) == 1 and ctx.model is not None and \
             not any(is_number(side) for side in claims[0].sides):
         found = check_batch(ctx, claims[0], text, line)
         if found is not None:
             return found
+    if example_sum(text) and ctx.model is not None:
+        return [Verdict(line, text, "unparseable", message=BATCH_SUM, expected="the batch's "
+                        "loss or a gradient of it, equal to a sum over the examples")]
     if len(claims) > 1:     # instances of generic indices share the symbolic step's time
         ctx = replace(ctx, symbolic_seconds=max(MIN_SYMBOLIC, ctx.symbolic_seconds / len(claims)))
     out = []
@@ -172,7 +191,33 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
         out.append(bad or found[0])
     if links > 1 and len(claims) == 1 and not all(v.ok for v in out):
         out = locate_wrong_step(ctx, claims[0], out)
+    if any(v.method == "shapes differ" for v in out) and CODE.search(text) and \
+            ctx.model is not None and rows_hold(ctx, text):
+        return [Verdict(line, text, "unparseable", message=ROWS, expected="[notation] layout")]
     return out
+
+
+ROWS = ("[notation] layout: the claim is wrong with vectors as columns (the layout check "
+        "reads) but holds with examples and vectors as rows and W as [source][target] "
+        "(CS231n's np.dot(X, W1)); the spec does not state a layout, so it is not judged: "
+        "write it in the column layout (np.dot(W1, x), np.dot(dscores, hidden_layer.T))")
+
+
+def rows_hold(ctx: Context, text: str) -> bool:
+    """Does the NumPy claim ``text`` hold when every array is read transposed (rows)?
+    Asked only when its shapes fail in the column layout: a claim of the right shape
+    there (np.outer(a1, delta2) for dW2) is read in it."""
+    rows = replace(ctx, scope=rows_layout(ctx.scope))
+    try:
+        claims = parse_instances(text, rows.scope)
+    except FormulaError:
+        return False
+    return all(check_link(rows, c, i).ok for c in claims for i in range(len(c.sides) - 1))
+
+
+BATCH_SUM = ("a sum over the examples is read only in a formula of the batch's loss or its "
+             "gradient (C = \\frac{1}{2n} \\sum_x \\|y(x) - a^L(x)\\|^2, J = \\frac{1}{m} "
+             "\\sum_i \\mathcal{L}(\\hat{y}^{(i)}, y^{(i)}))")
 
 
 def calculus(ctx: Context, text: str, line: int) -> list[Verdict] | None:
@@ -195,6 +240,25 @@ def calculus(ctx: Context, text: str, line: int) -> list[Verdict] | None:
 
     note = "checked as free-standing calculus: its variables are not names of this network"
     return [_with_note(v, note) for v in check_text(free, text, line)]
+
+
+def sized(ctx: Context, text: str, line: int) -> list[Verdict] | None:
+    """A free-standing claim over vectors with indices (softmax(z)_i, Σ_j e^{z_j}, δ_{ij}),
+    checked for vectors of each size in ``SIZES``: the first size where it fails decides
+    (incorrect or unparseable); it is correct when it holds at every size.  None when the
+    sized reading does not apply (it is already sized)."""
+    if ctx.scope.vector_size is not None:
+        return None
+    found = None
+    for n in SIZES:
+        sized_ctx = replace(ctx, scope=replace(ctx.scope, vector_size=n))
+        found = check_text(sized_ctx, text, line)
+        if not all(v.ok for v in found):
+            note = f"read for vectors of n = {n} entries (counted from 0), where it fails"
+            return [_with_note(v, note) for v in found]
+    note = ("checked for vectors of n = " + ", ".join(map(str, SIZES)) +
+            " entries (counted from 0): a free-standing vector has no size")
+    return [_with_note(v, note) for v in found]
 
 
 def locate_wrong_step(ctx: Context, claim: Claim, verdicts: list[Verdict]) -> list[Verdict]:

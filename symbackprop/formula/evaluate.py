@@ -19,6 +19,7 @@ from types import MappingProxyType
 
 import sympy as sp
 
+from .classes import class_indicator
 from .tree import LEAVES, unwrap, index_values, unfold
 from .grammar import ELLIPSIS, ENVIRONMENT, MAX_CELLS, Node, matrix_cells
 from .names import INDEX_LETTERS, LOSS, Scope, canon
@@ -157,7 +158,13 @@ class Evaluator:
     def k_binop(self, node):
         if node.kind == "binop" and node.args[1].kind == "ADDOP":
             return self.additive(node)
-        return self.chain(self.flatten(node))
+        items = self.flatten(node)
+        first = items[0][1]
+        if first.kind == "unary":        # -\log p_k, -\sigma z: the sign is the product's
+            sign, operand = first.args
+            v = self.chain([(None, operand)] + items[1:])
+            return negate(v) if sign.text in "-\u2212" else v
+        return self.chain(items)
 
     k_juxt = k_binop
 
@@ -192,6 +199,8 @@ class Evaluator:
         """Evaluate a product left to right (see module docstring).  A function
         name applies to the next operand (\\sigma z), a derivative operator to
         the run of juxtaposed operands after it."""
+        if self.scope.example is not None:
+            items = self.without_example_args(items)
         acc, first_op, funcs, ops = None, None, [], []
         i = 0
         while i < len(items):
@@ -222,6 +231,18 @@ class Evaluator:
                 continue
             acc = self.times(acc, op, v, node)
         return self.close(settle(acc), ops, items)
+
+    def without_example_args(self, items):
+        """Inside \\sum_x over the examples: y(x), a^L(x) are the example's y and a^L (the
+        argument (x) names the example; a function's argument, σ(x), stays)."""
+        out = []
+        for op, node in items:
+            if out and op == "juxt" and node.kind == "paren" and \
+                    canon(self.src(node)).strip("()") == self.scope.example and \
+                    not isinstance(self.value(out[-1][1]), (Func, DOp)):
+                continue
+            out.append((op, node))
+        return out
 
     def refuse_unknown_function(self, callee: Node, arg: Node) -> None:
         """Free-standing, ``ψ(x)`` with a letter ψ that is nowhere else in the claim but
@@ -263,7 +284,7 @@ class Evaluator:
         layer = self.layer_of(value)
         if layer is None:
             return None
-        act = self.scope.model.network.layers[layer - 1]
+        act = self.scope.model.network.layers[layer - 1 - self.scope.layer_shift]   # Nielsen: shown l+1
         name = function_name(act.activation.name)
         if name is None:
             return None
@@ -385,6 +406,9 @@ class Evaluator:
 
     def indicator_of(self, node):
         lhs, op, rhs = [a for a in node.args if a.kind != "CONDWORD"]
+        found = class_indicator(self, lhs, canon(op.text), rhs, node)
+        if found is not None:          # 1(y_i = k): a one-hot target's entry y_k
+            return found
         a, b = self.compared(lhs), self.compared(rhs)
         if not (is_matrix(a) or is_matrix(b)):
             return sp.Piecewise((1, self.compare(a, op, b, node)), (0, True))
@@ -484,6 +508,9 @@ class Evaluator:
     def k_call(self, node):
         callee, args = node.args
         f = self.value(callee)
+        if self.scope.example is not None and len(args.args) == 1 and \
+                canon(self.src(args.args[0])) == self.scope.example and not isinstance(f, Func):
+            return f               # y(x), a^L(x) inside \sum_x: the example's y, a^L
         values, keywords = self.arguments(args)
         if keywords and not (isinstance(f, Func) and f.name == "sum"):
             raise FormulaError(f"keyword arguments ({', '.join(keywords)}) are read only for "

@@ -153,6 +153,7 @@ class Scope:
     # that are the activation function (Bishop's h)
     letter_layers: dict[str, int] = field(default_factory=dict)
     function_letters: frozenset = frozenset()
+    layer_shift: int = 0                   # the display's number of the input layer (Nielsen: 1)
 
     @property
     def free(self) -> bool:
@@ -266,7 +267,8 @@ def build_scope(model=None) -> Scope:
                  alpha=alphas.pop() if len(alphas) == 1 else None, model=model, labels=labels,
                  paren_superscript=net.spec.notation.get("paren_superscript"),
                  letter_layers=_letter_layers(nt, len(net.layers)),
-                 function_letters=frozenset({canon(getattr(nt, "function", "f"))}))
+                 function_letters=frozenset({canon(getattr(nt, "function", "f"))}),
+                 layer_shift=shift)
 
 
 def rows_layout(scope: Scope) -> Scope:

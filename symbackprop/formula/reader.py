@@ -85,7 +85,9 @@ __all__ = ["FormulaError", "LOSS", "Partial", "Side", "Claim", "Scope", "build_s
            "parse_claim", "parse_instances", "uses_log_base", "MAX_CHARS", "MAX_DEPTH"]
 
 MAX_CHARS = 10_000
-EQUATION = re.compile(r"=|\u2248|\u2254|\u2190|\\approx|\\leftarrow|\\gets")
+# a relation: =, ≈, :=, ←, and ≡ / ≜ / \coloneqq ("equals by definition", read as =)
+EQUATION = re.compile(r"=|\u2248|\u2254|\u2190|\u2261|\u225c|\\approx|\\leftarrow|\\gets"
+                      r"|\\(?:equiv|coloneqq|triangleq|doteq)(?![A-Za-z])")
 ASSIGNMENT = re.compile(r":=|\u2254|\u2190|\\leftarrow|\\gets")
 MAX_INSTANCES = 20_000
 

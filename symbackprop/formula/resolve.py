@@ -384,7 +384,8 @@ def _layer_values(scope, head: str) -> range | None:
     kind = scope.heads.get(head)
     if kind is None or kind in ("x", "y"):
         return None
-    return range(0 if kind == "a" else 1, scope.n_layers + 1)
+    low = (0 if kind == "a" else 1) + scope.layer_shift
+    return range(low, scope.n_layers + 1)
 
 
 def _neuron_values(scope, head: str, supv: list, subv: list) -> range | None:
@@ -393,6 +394,8 @@ def _neuron_values(scope, head: str, supv: list, subv: list) -> range | None:
     kind, net = scope.heads.get(head), scope.model.network
     position = next(i for i, v in enumerate(subv) if isinstance(v, tuple))
     sizes = net.sizes                       # sizes[l] neurons in layer l (0: inputs)
+    if supv and scope.layer_shift:          # Nielsen's layer numbers: the input is layer 1
+        supv = [v - scope.layer_shift if isinstance(v, int) else v for v in supv]
     if kind in ("x", "y") and not supv:
         n = sizes[0] if kind == "x" else sizes[-1]
     elif kind is None or len(supv) != 1 or not 0 <= supv[0] < len(sizes):

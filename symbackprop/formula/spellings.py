@@ -299,7 +299,7 @@ def _layer_function(ev, head: str, node: Node | None, leaf: Node) -> str:
                            f"{head}^{{[l]}}")
     if isinstance(values[0], tuple):
         raise FreeIndex(values[0][0], node.start, range(1, scope.n_layers + 1))
-    l = values[0]
+    l = values[0] - scope.layer_shift          # Nielsen's layer 2 is the spec's layer 1
     if not 1 <= l <= len(layers):
         raise OutOfRange(f"layer {l} does not exist; the network has layers 1 to "
                          f"{scope.n_layers}", node.start)
