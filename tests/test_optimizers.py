@@ -52,9 +52,11 @@ gradient = grad(objective)
 
 # ---- the reference optimisers, from the torch.optim documentation's pseudo-code --------
 
-def reference(name, params, X, Y, acts, steps, lr, hp, batches, schedule=None, l2=0.0, l1=0.0):
+def reference(name, params, X, Y, acts, steps, lr, hp, batches, schedule=None, l2=0.0, l1=0.0,
+              tied=(), frozen=()):
     """(loss after each step, final params, state) of ``steps`` steps; ``hp`` the
-    hyper-parameters, ``batches`` the index array of each step."""
+    hyper-parameters, ``batches`` the index array of each step; ``tied``: arrays whose
+    entries are one parameter (its gradient the sum), ``frozen``: (array, index) kept."""
     theta = {k: np.array(v, float) for k, v in params.items()}
     state = {k: {} for k in theta}
     history = [objective(theta, X, Y, acts, l2, l1)]
@@ -62,9 +64,14 @@ def reference(name, params, X, Y, acts, steps, lr, hp, batches, schedule=None, l
         gamma = lr if schedule is None else schedule(lr, t - 1)
         idx = batches[t - 1]
         g_all = gradient(theta, X[:, idx], Y[:, idx], acts, l2, l1)
+        for k in tied:
+            g_all[k] = np.full_like(g_all[k], g_all[k].sum())
+        kept = {(k, i): theta[k][i] for k, i in frozen}
         for k in theta:
             lam = hp.get("weight_decay", 0.0) if (k.startswith("W") or hp.get("decay_biases")) else 0.0
             theta[k] = UPDATES[name](theta[k], g_all[k], state[k], t, gamma, lam, hp)
+        for (k, i), v in kept.items():
+            theta[k][i] = v
         history.append(objective(theta, X, Y, acts, l2, l1))
     return history, theta, state
 
@@ -421,3 +428,22 @@ def test_eval_reports_the_optimisers_first_step(capsys):
     for w, g in BLOG_GRADIENTS.items():        # θ_1 = θ_0 − η g / (|g| + ε), as by hand above
         assert abs(out["by_name"][w]["updated"] - (BLOG_START[w] - 0.01 * g / (abs(g) + 1e-8))) < 1e-11
     assert abs(out["by_name"]["w1"]["updated"] - 0.140000228) < 1e-9
+
+
+def test_ties_and_frozen_under_an_optimiser():
+    """The blog's shared biases (b1 in both places, b2 in both) tied, w5 frozen, Adam with
+    weight decay: tied places keep one value, frozen ones never move, the rest is the
+    reference with the tied gradient summed."""
+    source = example_path("mazur_adam").read_text()
+    source = source.replace("W2 = [[\"w5\"", 'b1 = ["b1", "b1"]\nb2 = ["b2", "b2"]\nW2 = [["w5"')
+    source = source.replace("b1 = [0.35, 0.35]\nb2 = [0.60, 0.60]", 'b1 = 0.35\nb2 = 0.60\nfrozen = ["w5"]')
+    source = source.replace("steps = 3", "steps = 4\nweight_decay = 0.1\ndecay_biases = true")
+    t = train(prepare(source))
+    X, Y = np.array([[0.05], [0.10]]), np.array([[0.01], [0.99]])
+    hp = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1, "decay_biases": True}
+    history, theta, _ = reference("adam", BLOG_ARRAYS, X, Y, ["sigmoid", "sigmoid"], 4, 0.01, hp,
+                                  [np.arange(1)] * 4, tied=("b1", "b2"), frozen=[("W2", (0, 0))])
+    assert t.parameters["W2"][0, 0] == 0.40 and t.parameters["b1"][0] == t.parameters["b1"][1] != 0.35
+    close(t.loss_history, history)
+    for k in theta:
+        close(t.parameters[k], theta[k], k)
