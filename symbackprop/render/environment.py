@@ -140,7 +140,9 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
                         "(issue #17); the derivation document (without it) covers them.")
     if not d.network.is_chain:           # a graph of layers: its own document (issue #17)
         template = GRAPH_TEMPLATES.get(template, template)
-        extra["graph"] = graph_context(d, representatives(d) if not only else params)
+        shown = params if only or extra["detail"] == "full" else \
+            representatives(d) if extra["detail"] == "layer" else []
+        extra["graph"] = graph_context(d, shown)
     return env.get_template(template).render(
         d=d, net=d.network, spec=d.network.spec, nt=notation, worked=worked,
         params=params, groups=parameter_groups(d, notation, params), small=small,
