@@ -447,3 +447,28 @@ def test_ties_and_frozen_under_an_optimiser():
     close(t.loss_history, history)
     for k in theta:
         close(t.parameters[k], theta[k], k)
+
+
+def test_compare_runs_each_optimiser_with_its_table_or_defaults(tmp_path, capsys):
+    params, X, Y = random_problem(5)
+    spec = tmp_path / "cmp.toml"
+    spec.write_text(spec_text(params, X, Y, 'name = "sgd"\nlr = 0.3\nsteps = 5\nbatch_size = 2\n'
+                              'shuffle_seed = 3\n[optimizer.adam]\nlr = 0.02\nbeta1 = 0.8'))
+    plot = tmp_path / "cmp.svg"
+    assert main(["train", str(spec), "--compare", "sgd,adam,rmsprop", "--json", "--plot", str(plot)]) == 0
+    runs = json.loads(capsys.readouterr().out)["compare"]
+    assert list(runs) == ["sgd", "adam", "rmsprop"] and plot.read_bytes().startswith(b"<?xml")
+    batches = batch_indices(5, 2, 3, 5)
+    acts = ["tanh", "sigmoid"]
+    expected = {   # the [optimizer] table, [optimizer.adam], rmsprop's torch defaults
+        "sgd": reference("sgd", params, X, Y, acts, 5, 0.3, {}, batches),
+        "adam": reference("adam", params, X, Y, acts, 5, 0.02, {"beta1": 0.8, "beta2": 0.999, "eps": 1e-8},
+                          batches),
+        "rmsprop": reference("rmsprop", params, X, Y, acts, 5, 0.01, {"alpha": 0.99, "eps": 1e-8}, batches)}
+    for name, (history, theta, _) in expected.items():
+        close(runs[name]["loss_history"], history, name)
+        for k in theta:
+            close(runs[name]["parameters"][k], theta[k], f"{name} {k}")
+    with pytest.raises(SystemExit) as stop:          # argparse: usage, the message, status 2
+        main(["train", str(spec), "--compare", "sgd,sgd"])
+    assert stop.value.code == 2 and "named twice" in capsys.readouterr().err

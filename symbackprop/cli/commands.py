@@ -29,7 +29,7 @@ from ..formula.ops import FormulaError
 from ..formula.reader import parse_instances
 from ..core.parameters import samples_from_spec
 from ..numeric.optimizers import penalty
-from ..numeric.train import first_update, penalised, training_steps
+from ..numeric.train import compare, first_update, penalised, plot_losses, training_steps
 from .parser import FORMATS, UsageError
 
 
@@ -323,6 +323,8 @@ def cmd_train(args) -> int:
         raise UsageError(f"--plot {plot}: expected a file name ending in .png or .svg.")
     model = _model(args.spec)
     data = _data(args, model)
+    if getattr(args, "compare", None):
+        return _train_compare(args, model, data)
     if args.steps is None:          # [optimizer] steps, or epochs × mini-batches an epoch
         try:
             n = data[0].shape[1] if data is not None else len(model.spec.values.samples)
@@ -358,6 +360,26 @@ def cmd_train(args) -> int:
             print(f"  {key} = {_toml_array(value)}")
     if plot is not None:
         print(f"wrote {plot}")
+    return 0
+
+
+def _train_compare(args, model: Model, data) -> int:
+    """``train --compare sgd,adam,…``: one run per optimiser, their curves on one plot."""
+    if args.steps is None and (model.spec.optimizer is None or (model.spec.optimizer.steps is None
+                                                                and model.spec.optimizer.epochs is None)):
+        raise UsageError(f"{model.spec.source}: give --steps N, or steps or epochs in the "
+                         "spec's [optimizer] table.")
+    runs = compare(model, args.compare, args.steps, args.lr, args.init, data, args.keep_going)
+    if args.plot:
+        plot_losses(runs, Path(args.plot), f"{model.spec.name}: {model.spec.batch} loss")
+    if args.json:
+        print(dumps({"compare": {name: training_json(t) for name, t in runs.items()}}))
+        return 0
+    for name, t in runs.items():
+        print(f"{name:>9}: loss {t.loss_history[0]:.10g} -> {t.final_loss:.10g} after "
+              f"{len(t.loss_history) - 1} steps (learning rate {t.learning_rate:g})")
+    if args.plot:
+        print(f"wrote {args.plot}")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.defaults import CHECK_SECONDS, CLAIM_TIMEOUT, LEARNING_RATE, MAX_LAYERS, MAX_PARAMETERS
+from ..core.defaults import OPTIMIZER_DEFAULTS
 
 EPILOG = """examples:
   symbackprop                              derive the built-in 2-3-3-1 example into ./output
@@ -56,6 +57,18 @@ def formats(text: str) -> list[str]:
 
 # --init SEED: NumPy's generator takes no negative seed
 _seed = _integer(0, "a non-negative integer seed")
+
+
+def _optimizers(text: str) -> list[str]:
+    """An argparse type: ``sgd,adam,…``, each one of OPTIMIZER_DEFAULTS, none twice."""
+    names = [n.strip() for n in text.split(",")]
+    for n in names:
+        if n not in OPTIMIZER_DEFAULTS:
+            raise argparse.ArgumentTypeError(f"unknown optimizer {n!r}; expected a comma-separated "
+                                             f"list of {', '.join(OPTIMIZER_DEFAULTS)}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"an optimizer named twice in {text!r}")
+    return names
 _count = _integer(1, "a positive integer")
 
 
@@ -142,6 +155,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true",
                    help="print {loss_history, final_loss, parameters, by_name} as JSON")
     t.add_argument("--plot", metavar="FILE", help="save the loss curve (.png or .svg)")
+    t.add_argument("--compare", type=_optimizers, metavar="NAMES",
+                   help="train once per optimizer (e.g. sgd,momentum,adam), each with its "
+                        "[optimizer.<name>] table or its defaults; --plot draws every curve, "
+                        "--json gives {\"compare\": {name: …}}")
     t.add_argument("--data", metavar="CSV", help="train on a CSV file of examples (header x1..xn, "
                    "y1..ym) instead of the spec's samples")
     t.add_argument("--keep-going", action="store_true",

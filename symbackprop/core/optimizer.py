@@ -65,10 +65,33 @@ class Optimizer:
     epochs: int | None = None
     steps: int | None = None
     schedule: Schedule | None = None
+    # [optimizer.<name>] tables: the settings `train --compare` uses for that optimiser
+    variants: tuple[tuple[str, "Optimizer"], ...] = field(default=(), repr=False)
+
+    def variant(self, name: str) -> "Optimizer":
+        """The optimiser ``name`` for --compare: its [optimizer.<name>] table, else its
+        defaults with this table's batch_size, shuffle_seed and steps/epochs."""
+        given = dict(self.variants)
+        if name == self.name:
+            return self
+        if name in given:
+            return given[name]
+        return defaults_of(name, batch_size=self.batch_size, shuffle_seed=self.shuffle_seed,
+                           epochs=self.epochs, steps=self.steps)
 
     @property
     def default_lr(self) -> Decimal:
         return OPTIMIZER_DEFAULTS[self.name]["lr"]
+
+
+def defaults_of(name: str, **given) -> Optimizer:
+    """Optimiser ``name`` with PyTorch's defaults (``given``: other fields).
+
+    >>> defaults_of("adamw").weight_decay
+    Decimal('0.01')
+    """
+    return Optimizer(name=name, **{k: v for k, v in OPTIMIZER_DEFAULTS[name].items() if k != "lr"},
+                     **given)
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,9 @@ def parse_optimizer(raw, source: str) -> Optimizer:
     if not isinstance(name, str) or name not in OPTIMIZER_DEFAULTS:
         raise SpecError(f"{where(source, 'optimizer.name')}: expected one of "
                         f"{', '.join(OPTIMIZERS)}, got {name!r}.{suggest(name, OPTIMIZERS)}")
+    variants = tuple((k, _variant(k, v, raw, source)) for k, v in raw.items()
+                     if k in OPTIMIZER_DEFAULTS and isinstance(v, dict))
+    raw = {k: v for k, v in raw.items() if k not in dict(variants)}
     defaults = OPTIMIZER_DEFAULTS[name]
     allowed = list(COMMON_KEYS) + [k for k in defaults if k not in COMMON_KEYS]
     _known(raw, allowed, source, "optimizer", f"optimizer {name!r}")
@@ -137,7 +163,20 @@ def parse_optimizer(raw, source: str) -> Optimizer:
             for k in ("batch_size", "shuffle_seed", "epochs", "steps") if k in raw}
     schedule = _schedule(raw["schedule"], source) if "schedule" in raw else None
     return Optimizer(name=name, lr=lr, decay_biases=decay_biases, schedule=schedule,
-                     **hyper, **ints)
+                     variants=variants, **hyper, **ints)
+
+
+def _variant(name: str, table: dict, outer: dict, source: str) -> Optimizer:
+    """An [optimizer.<name>] table: its own keys, the outer table's mini-batches and length."""
+    if "name" in table and table["name"] != name:
+        raise SpecError(f"{where(source, f'optimizer.{name}.name')}: the table "
+                        f"[optimizer.{name}] is optimizer {name!r}; leave name out.")
+    shared = {k: outer[k] for k in ("batch_size", "shuffle_seed", "epochs", "steps") if k in outer}
+    inner = {k: v for k, v in table.items() if k != "name"}
+    try:
+        return parse_optimizer({"name": name, **shared, **inner}, source)
+    except SpecError as exc:       # name the inner table in the message
+        raise SpecError(str(exc).replace("key `optimizer.", f"key `optimizer.{name}.")) from None
 
 
 def _schedule(raw, source: str) -> Schedule:

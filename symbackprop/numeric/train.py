@@ -20,6 +20,7 @@ import numpy as np
 from .optimizers import (Settings, State, batch_order, learning_rate_at, optimizer_step,
                          penalty, penalty_gradients, plain, state_json, steps_per_epoch)
 from .vectorised import NonFinite, all_finite, evaluate, first_nonfinite
+from ..core.optimizer import Optimizer, defaults_of
 from ..core.parameters import frozen_mask, samples_from_spec, tie_gradients
 from ..core.files import write_atomic
 
@@ -59,7 +60,7 @@ class Training:
 
 def train(model: "Model", steps: int | None = None, lr: float | None = None,
           init: int | None = None, data=None, progress: Callable[[Iterable], Iterable] = iter,
-          keep_going: bool = False) -> Training:
+          keep_going: bool = False, optimizer: Optimizer | None = None) -> Training:
     """Run ``steps`` optimiser steps from the spec's parameters (``steps`` None: the
     ``[optimizer]`` table's ``steps``, or ``epochs`` × the mini-batches of an epoch).
 
@@ -68,7 +69,8 @@ def train(model: "Model", steps: int | None = None, lr: float | None = None,
     optimiser's PyTorch default (0.01 without ``[optimizer]``).  ``loss_history[i]`` is
     the full-batch loss (penalty included) after i steps.  The first step whose loss or
     gradients are not finite raises ``Diverged`` (which step, which quantity); with
-    ``keep_going`` training runs on and records it.
+    ``keep_going`` training runs on and records it.  ``optimizer`` replaces the spec's
+    (``train --compare``).
 
     >>> from symbackprop import prepare, example_path
     >>> t = train(prepare(example_path("worked_2331")), steps=50, lr=0.5)
@@ -77,9 +79,9 @@ def train(model: "Model", steps: int | None = None, lr: float | None = None,
     """
     params = model.parameters(init)
     X, Y = samples_from_spec(model.spec) if data is None else data
-    opt = model.spec.optimizer
-    settings = settings_of(model, lr)
-    steps = training_steps(model, X.shape[1]) if steps is None else steps
+    opt = model.spec.optimizer if optimizer is None else optimizer
+    settings = settings_of(model, lr, opt)
+    steps = training_steps(model, X.shape[1], opt) if steps is None else steps
     order = batch_order(X.shape[1], opt and opt.batch_size, opt and opt.shuffle_seed)
     full_batch = opt is None or opt.batch_size is None or opt.batch_size >= X.shape[1]
     frozen = frozen_mask(model.spec, model.notation.slots)
@@ -116,10 +118,10 @@ def train(model: "Model", steps: int | None = None, lr: float | None = None,
     return Training(history, params, settings.base_lr, table, diverged, settings, state, rate)
 
 
-def settings_of(model: "Model", lr: float | None = None) -> Settings:
+def settings_of(model: "Model", lr: float | None = None, opt: Optimizer | None = None) -> Settings:
     """The optimiser and its base η: --lr > [optimizer].lr > [values].learning_rate >
     the optimiser's default (0.01, ``core.defaults.LEARNING_RATE``, without [optimizer])."""
-    opt = model.spec.optimizer
+    opt = model.spec.optimizer if opt is None else opt
     if opt is None:
         return plain(model.learning_rate(lr))
     values = model.spec.values
@@ -137,9 +139,9 @@ def first_update(model: "Model", params, ev, lr: float | None = None):
     return new, settings.base_lr
 
 
-def training_steps(model: "Model", n: int) -> int:
+def training_steps(model: "Model", n: int, opt: Optimizer | None = None) -> int:
     """[optimizer] steps, or epochs × steps an epoch; a ValueError when neither is given."""
-    opt = model.spec.optimizer
+    opt = model.spec.optimizer if opt is None else opt
     if opt is not None and opt.steps is not None:
         return opt.steps
     if opt is not None and opt.epochs is not None:
@@ -183,7 +185,24 @@ def training_json(t: Training) -> dict:
                     state_json(t.optimizer, t.state, t.final_rate)})
 
 
-def plot_loss(t: Training, path: Path, title: str) -> None:
+def compare(model: "Model", names, steps: int | None = None, lr: float | None = None,
+            init: int | None = None, data=None, keep_going: bool = False) -> dict[str, Training]:
+    """``train`` once per optimiser name (``train --compare``): each with its
+    ``[optimizer.<name>]`` table, else its defaults and the spec's mini-batches and length."""
+    opt = model.spec.optimizer
+    runs = {}
+    for name in names:
+        chosen = opt.variant(name) if opt is not None else defaults_of(name)
+        runs[name] = train(model, steps, lr, init, data, keep_going=keep_going, optimizer=chosen)
+    return runs
+
+
+def plot_losses(runs: dict[str, Training], path: Path, title: str) -> None:
+    """Several optimisers' loss curves on one plot (``train --plot --compare``)."""
+    plot_loss(next(iter(runs.values())), path, title, runs)
+
+
+def plot_loss(t: Training, path: Path, title: str, runs: dict[str, Training] | None = None) -> None:
     """Save the loss curve as PNG or SVG (matplotlib, no display needed)."""
     # lazy: matplotlib takes most of a second to import, and only --plot draws anything
     import matplotlib
@@ -191,10 +210,15 @@ def plot_loss(t: Training, path: Path, title: str) -> None:
     from matplotlib.figure import Figure
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.subplots()
-    history = np.asarray(t.loss_history, dtype=float)
+    curves = runs or {None: t}
+    history = np.concatenate([np.asarray(r.loss_history, dtype=float) for r in curves.values()])
     finite = history[np.isfinite(history)]
-    # after a divergence (--keep-going) the curve stops where the loss stopped being a number
-    ax.plot(range(len(history)), np.where(np.isfinite(history), history, np.nan))
+    for label, run in curves.items():
+        h = np.asarray(run.loss_history, dtype=float)
+        # after a divergence (--keep-going) the curve stops where the loss stopped being a number
+        ax.plot(range(len(h)), np.where(np.isfinite(h), h, np.nan), label=label)
+    if runs:
+        ax.legend()
     ax.set_xlabel("step")
     ax.set_ylabel("batch loss")
     ax.set_title(title if t.diverged is None else f"{title}\n(diverged at step {t.diverged[0]})")
