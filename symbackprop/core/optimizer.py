@@ -111,7 +111,9 @@ def _number(raw, key: str, source: str, table: str) -> Decimal:
         + ("]" if high_in else ")")
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)) \
             or not Decimal(value).is_finite() or math.isinf(float(value)):
-        raise SpecError(f"{where(source, key)}: expected a finite number in {shown}, got {value!r}.")
+        given = value if isinstance(value, Decimal) and len(str(value)) <= 24 else (
+            f"{value:.3E}" if isinstance(value, Decimal) else repr(value))
+        raise SpecError(f"{where(source, key)}: expected a finite number in {shown}, got {given}.")
     value = Decimal(value)
     if value < low or (value == low and not low_in) or value > high or (value == high and not high_in):
         raise SpecError(f"{where(source, key)}: expected a number in {shown}, got {value}.")
