@@ -267,3 +267,29 @@ def test_translate_keeps_each_claims_verdict(tmp_path, capsys):
     before = [v.verdict for v in check(ng, "\n".join(claims), isolate=False)]
     after = [v.verdict for v in check(nielsen, "\n".join(lines), isolate=False)]
     assert before == after == ["correct", "correct", "incorrect", "correct", "incorrect"]
+
+
+def test_rows_layout_writes_the_matrix_forms_with_examples_as_rows(documents):
+    """CS231n's layout: z = h W + b with W input × output, δ^l = (δ^{l+1} W^T) ⊙ f',
+    ∂L/∂W = hᵀ δ; the checker reads them in that layout (the check test above)."""
+    _, md, tex = documents["cs231n"]
+    for doc in (md, tex):
+        assert "z^{l} = h^{l-1} W^{l} + b^{l}" in doc
+        assert r"dz^{l} = \left( dz^{l+1} \left(W^{l+1}\right)^{T} \right)" in doc
+        assert r"\frac{\partial \mathcal{L}}{\partial W^{l}} = \left(h^{l-1}\right)^{T} dz^{l}" in doc
+
+
+def test_nielsen_on_the_built_in_relu_network_checks_clean():
+    """worked_2331 (ReLU hidden layers) in Nielsen's letters: the layer shift reaches f_l,
+    sums over k and f'(z^l); σ is not used for ReLU layers (σ is the sigmoid)."""
+    from dataclasses import replace
+    from symbackprop import example_path
+    from symbackprop.core.naming import with_preset
+    from symbackprop.core.spec import load_spec
+    s = load_spec(example_path("worked_2331"))
+    m = prepare(replace(s, notation=with_preset(s.notation, "nielsen", s.source)))
+    md = render_md(m, m.worked())
+    assert r"\delta^L = \nabla_a C \odot f'(z^L) \tag{BP1}" in md and "w^{2}_{11}" in md
+    verdicts = check(m, md, kind="markup", isolate=False)
+    assert sum(v.verdict == "correct" for v in verdicts) > 100
+    assert [v.text for v in verdicts if v.verdict == "incorrect"] == []

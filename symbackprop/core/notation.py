@@ -233,6 +233,15 @@ def _neuron_symbols(network: Network, opts: dict, labels, latex, text) -> None:
                 text[layer.a[j]] = OUTPUT_TEXT[hat] + ("" if single else str(j + base))
 
 
+def _function_tex(network: Network, opts: dict) -> str:
+    """The activation's letter; σ only where it is true: σ is the sigmoid (Nielsen's
+    chapter 2), so a network with other activations writes f for them."""
+    if opts["function"] == "sigma" and any(layer.activation.name != "sigmoid"
+                                           for layer in network.layers):
+        return FUNCTION_TEX["f"]
+    return FUNCTION_TEX[opts["function"]]
+
+
 def _output_tex(opts: dict) -> str | None:
     """LaTeX of the outputs' own letter (ŷ, y, p), or None: a^L as the activation."""
     if opts["prediction"] == "y_hat":
@@ -260,11 +269,15 @@ def _parameter_symbols(network: Network, opts: dict, names, latex, text) -> None
         latex[sym], text[sym] = name_tex(name), name
 
 
-def _generic_symbols(opts: dict, latex) -> None:
-    """The scalars of the index-form formulas (f(z), f'(a), the softmax Jacobian)."""
+def _generic_symbols(opts: dict, latex, n_layers: int) -> None:
+    """The scalars of the index-form formulas (f(z), f'(a), the softmax Jacobian).  With a
+    preset the Jacobian's a_i, a_j carry the output layer's number (softmax is the output
+    layer): Bishop's i, j alone would name layers."""
     pre, act = LETTER_TEX[opts["pre_activation"]], LETTER_TEX[opts["activation"]]
-    latex.update({Z: pre, A: act, Y: opts["target"], S: r"\left(\sum_i y_i\right)",
-                  A_I: f"{act}_i", A_J: f"{act}_j", KD: r"[i = j]"})
+    top = "^{" + SUPERSCRIPT[opts["superscript"]].format(n_layers + opts["input_layer"]) + "}" \
+        if opts.get("preset") else ""
+    latex.update({Z: pre, A: act, Y: opts["target"], S: r"\left(\sum_i " + opts["target"] + r"_i\right)",
+                  A_I: f"{act}{top}_i", A_J: f"{act}{top}_j", KD: r"[i = j]"})
 
 
 def make_notation(network: Network) -> Notation:
@@ -291,7 +304,7 @@ def make_notation(network: Network) -> Notation:
     names = parameter_names(network, opts)
     _neuron_symbols(network, opts, labels, latex, text)
     _parameter_symbols(network, opts, names, latex, text)
-    _generic_symbols(opts, latex)
+    _generic_symbols(opts, latex, len(network.layers))
     return Notation(
         style, latex, text, loss=LOSS_TEX[opts["loss"]],
         error=("d" + LETTER_TEX[opts["pre_activation"]] if opts["gradient_names"] == "d"
@@ -302,6 +315,6 @@ def make_notation(network: Network) -> Notation:
         neurons={key: name_tex(label) for key, label in labels.items()},
         names=names, slots=parameter_slots(network, names), preset=opts.get("preset"),
         superscript=opts["superscript"], shift=opts["input_layer"], target=opts["target"],
-        function=FUNCTION_TEX[opts["function"]], transpose=TRANSPOSE_TEX[opts["transpose"]],
+        function=_function_tex(network, opts), transpose=TRANSPOSE_TEX[opts["transpose"]],
         hadamard=HADAMARD_TEX[opts["hadamard"]], layout=opts["layout"],
         gradient_names=opts["gradient_names"])

@@ -148,6 +148,8 @@ class Scope:
     defined: frozenset = frozenset()       # heads a claims file defined (f, p, scores)
     vector_size: int | None = None         # free-standing: the size vectors are read at
     example: str | None = None             # inside a sum over the examples: its letter
+    layout: str | None = None              # [notation] layout: columns, rows, or unstated
+    columns: "Scope | None" = None         # a rows scope's names with vectors as columns
     # the notation's own letters (core.notation, issue #14): index letters that name a
     # layer (Bishop: i, j, k the layers below, in and above the hidden one) and the letters
     # that are the activation function (Bishop's h)
@@ -262,13 +264,16 @@ def build_scope(model=None) -> Scope:
         names.setdefault(name, value)
     alphas = {layer.alpha for layer in net.layers if layer.alpha is not None}
     labels = {canon(label): place for place, label in nt.neurons.items()}
-    return Scope(names=names, keys=keys, ambiguous=ambiguous, layers=layers, heads=_layer_heads(nt),
-                 n_layers=len(net.layers) + shift, max_size=max(net.sizes),
-                 alpha=alphas.pop() if len(alphas) == 1 else None, model=model, labels=labels,
-                 paren_superscript=net.spec.notation.get("paren_superscript"),
-                 letter_layers=_letter_layers(nt, len(net.layers)),
-                 function_letters=frozenset({canon(getattr(nt, "function", "f"))}),
-                 layer_shift=shift)
+    scope = Scope(names=names, keys=keys, ambiguous=ambiguous, layers=layers, heads=_layer_heads(nt),
+                  n_layers=len(net.layers) + shift, max_size=max(net.sizes),
+                  alpha=alphas.pop() if len(alphas) == 1 else None, model=model, labels=labels,
+                  paren_superscript=net.spec.notation.get("paren_superscript"),
+                  layout=net.spec.notation.get("layout"),
+                  letter_layers=_letter_layers(nt, len(net.layers)),
+                  function_letters=frozenset({canon(getattr(nt, "function", "f"))}),
+                  layer_shift=shift)
+    # rows (CS231n: X W + b, W stored [source][target]): every vector and matrix transposed
+    return rows_layout(scope) if scope.layout == "rows" else scope
 
 
 def rows_layout(scope: Scope) -> Scope:
@@ -277,7 +282,8 @@ def rows_layout(scope: Scope) -> Scope:
     ``X`` N×D, ``W1`` D×H), which a spec does not state."""
     def t(v):
         return v.T if isinstance(v, sp.MatrixBase) else v
-    return replace(scope, names={k: t(v) for k, v in scope.names.items()},
+    return replace(scope, layout="rows", columns=scope,
+                   names={k: t(v) for k, v in scope.names.items()},
                    keys={k: t(v) for k, v in scope.keys.items()},
                    layers={k: t(v) for k, v in scope.layers.items()})
 
@@ -289,6 +295,9 @@ def with_definitions(scope: Scope, keys: dict, heads: dict | None = None) -> Sco
     makes a defined family read like a layer quantity (Goodfellow's a^{(k)} as z)."""
     shown = {"".join((h, f"^{p}" if p else "", f"_{b}" if b else "")): v
              for (h, p, b), v in keys.items()}
+    columns = scope.columns and with_definitions(
+        scope.columns, {k: v.T if isinstance(v, sp.MatrixBase) else v for k, v in keys.items()},
+        heads)
     return replace(scope, names={**scope.names, **shown}, keys={**scope.keys, **keys},
-                   heads={**scope.heads, **(heads or {})},
+                   heads={**scope.heads, **(heads or {})}, columns=columns,
                    defined=scope.defined | {h for h, _, _ in keys})

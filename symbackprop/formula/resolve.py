@@ -16,7 +16,7 @@ import sympy as sp
 
 from dataclasses import replace
 
-from .classes import defined_entry
+from .classes import defined_entry, selection
 from .examples import example_letters
 from .vectors import sized_name
 from .tree import LEAVES, unwrap
@@ -415,6 +415,11 @@ def _neuron_values(scope, head: str, supv: list, subv: list) -> range | None:
     return range(base, base + n)
 
 
+def _oriented(scope, v):
+    """x, y as the layout stores them: columns, or rows ([notation] layout = "rows")."""
+    return v.T if scope.layout == "rows" and is_matrix(v) else v
+
+
 def _element(vec, index: str | int, scope, leaf):
     base = scope.model.notation.index_base
     j = int(index) - base
@@ -434,7 +439,7 @@ def _layer_level(scope, head, supv, subv, leaf, neuron_sub: bool = False):
         vec = net.x if kind == "x" else net.y
         if supv or len(subv) > 1:
             return None
-        return _element(vec, subv[0], scope, leaf) if subv else shrink(vec)
+        return _element(vec, subv[0], scope, leaf) if subv else _oriented(scope, shrink(vec))
     if len(supv) == 1:
         layer, rest = supv[0], subv
     elif not supv and scope.n_layers == 1 and (not subv or neuron_sub):
@@ -443,7 +448,9 @@ def _layer_level(scope, head, supv, subv, leaf, neuron_sub: bool = False):
         layer, rest = subv[0], []
     else:
         return None
-    mat = net.x if (kind == "a" and layer == 0) else scope.layers.get((kind, layer))
+    mat = scope.layers.get((kind, layer))
+    if mat is None and kind == "a" and layer == 0:
+        mat = _oriented(scope, net.x)
     if mat is None:
         raise OutOfRange(f"layer {layer} does not exist; the network has layers 1 to "
                          f"{scope.n_layers}", leaf.start)
@@ -509,6 +516,10 @@ def derivative_pair(ev: Reading, num: Node, den: Node):
         return None
     wrt = ev.expr(b[1])
     entries = list(wrt) if is_matrix(wrt) else [wrt]
+    picked = selection(ev.scope, wrt) if a[0] != "bare" else None
+    if picked is not None:        # ∂L_i/∂f_{y_i}: Σ_k y_k ∂L_i/∂f_k (one-hot y)
+        of = ev.expr(a[1])
+        return sp.Add(*[y * partial(ev, of, s, num.start) for y, s in picked])
     if not all(isinstance(e, sp.Symbol) for e in entries):
         raise FormulaError("differentiate with respect to a name", b[1].start,
                            "a name such as w_{17} or W2")
