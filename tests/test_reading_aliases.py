@@ -274,3 +274,40 @@ def test_a_weight_between_two_neuron_families_inside_a_sum():
     # the fourth names both h1 and h2, so w_{ho}'s h is not settled
     assert got == ["correct", "correct", "correct", "unparseable", "unparseable"]
     assert "h1, h2" in found[3].message
+
+
+def test_a_stated_layout_decides_the_numpy_claims():
+    # [notation] layout = "rows": CS231n's own lines are right (X·W1, W2 stored H×C);
+    # "columns": the same lines are wrong (a shape error or a wrong formula), never "layout"
+    text = "\n".join([
+        "hidden = np.maximum(0, np.dot(x, W1) + b1)",
+        "scores = np.dot(hidden, W2) + b2",
+        "dscores = np.exp(scores) / np.sum(np.exp(scores)) - y",
+        "dW2 = np.dot(hidden.T, dscores)",
+        "db2 = np.sum(dscores, axis=0, keepdims=True)",
+        "dhidden = np.dot(dscores, W2.T)",
+        "dW2 = np.dot(dscores, hidden.T)",          # shapes fit only as columns: read so
+        "dW2 = np.dot(hidden, dscores.T)",          # wrong: 1×1 as rows, the transpose as columns
+    ]) + "\n"
+    spec = CS231N_TWO_LAYER.read_text()
+    rows = prepare(spec.replace('loss = "L"', 'loss = "L"\nlayout = "rows"'))
+    got = [v.verdict for v in check(rows, text, isolate=False)]
+    assert got == ["defined", "defined", "correct", "correct", "correct", "correct",
+                   "correct", "incorrect"], got
+    columns = prepare(spec.replace('loss = "L"', 'loss = "L"\nlayout = "columns"'))
+    found = check(columns, text.replace("np.dot(x, W1)", "np.dot(W1, x)")
+                  .replace("np.dot(hidden, W2)", "np.dot(W2, hidden)"), isolate=False)
+    assert [v.verdict for v in found][3:6] == ["incorrect", "incorrect", "unparseable"]
+    assert not any("layout" in (v.message or "") for v in found)
+
+
+def test_a_derivative_with_respect_to_the_correct_class_score(softmax):
+    # ∂L_i/∂f_{y_i} = p_{y_i} − 1 and ∂p_{y_i}/∂f_{y_i} = p_{y_i}(1 − p_{y_i}) (the Jacobian's
+    # diagonal entry: here it is right, as the class's own entry); hand: L = −f_c + log Σ e^f
+    h = _hand()
+    got, _ = _verdicts(softmax, [r"f = Wx + b", r"p_k = \frac{e^{f_k}}{\sum_j e^{f_j}}",
+                                 r"\frac{\partial L_i}{\partial f_{y_i}} = p_{y_i} - 1",
+                                 r"\frac{\partial L_i}{\partial f_{y_i}} = p_{y_i}",
+                                 r"\frac{\partial p_{y_i}}{\partial f_{y_i}} = p_{y_i}(1 - p_{y_i})",
+                                 f"\\frac{{\\partial L_i}}{{\\partial f_{{y_i}}}} = {h['ds'][CLASS]:.4f}"])
+    assert got == ["defined", "defined", "correct", "incorrect", "correct", "correct"]

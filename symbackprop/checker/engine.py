@@ -20,6 +20,7 @@ truth, scope and test points, built once per model): ``check_claim(ctx, claim)``
 """
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from ..formula.examples import example_sum
 from ..formula.vectors import SIZES, needs_size
 from ..formula.claims import ClaimText, extract
 from ..formula.evaluate import CODE
-from ..formula.names import LR, rows_layout
+from ..formula.names import LR, rows_layout, with_definitions
 from ..formula.ops import Partial
 from ..formula.reader import Claim, FormulaError, Side, parse_instances
 from .context import (Context, agrees, batch_values, make_context, number_of, one_hot,
@@ -142,7 +143,59 @@ class InFile:
 
 
 def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
-    """Every link of the claim ``text`` (all instances of generic indices)."""
+    """Every link of the claim ``text`` (all instances of generic indices).  In a spec whose
+    layout is rows, a claim whose shapes fit only with vectors as columns (CS231n's own
+    f = W x_i + b, z = W h + b) is read that way."""
+    out = read_and_check(ctx, text, line)
+    if ctx.scope.columns is not None and any(_shapes_failed(v) for v in out):
+        cols = replace(ctx, scope=ctx.scope.columns)
+        alt = read_and_check(cols, text, line)
+        if all(v.ok for v in alt):
+            return [_with_note(v, COLUMNS) for v in alt]
+    neuron = one_neuron(ctx)
+    if neuron is not None and re.search(r"(?<![A-Za-z\\])d?w\b|(?<![A-Za-z\\])d?w_", text) and \
+            any(_shapes_failed(v) or _no_such_layer(v) for v in out):
+        alt = read_and_check(neuron, text, line)
+        if not any(_shapes_failed(v) or _no_such_layer(v) for v in alt):
+            return [_with_note(v, ONE_NEURON) for v in alt]
+    return out
+
+
+ONE_NEURON = ("read with w the neuron's weight column and w_j its j-th weight (z = wᵀx + b, "
+              "as for logistic regression): its shapes fit only that way")
+
+
+def one_neuron(ctx: Context) -> Context | None:
+    """A network of one neuron (logistic regression, DLAI course 1 week 2) writes its
+    weights as a column w (z = wᵀx + b) and one weight as w_j; the default reading takes w
+    and w_1 for the layer's 1×n matrix W^1.  This context reads them the neuron's way, for
+    claims whose shapes fit only that way (w_1 is then the first weight, not layer 1)."""
+    if ctx.model is None or len(ctx.model.network.layers) != 1 or ctx.scope.layout == "rows":
+        return None
+    layer = ctx.model.network.layers[0]
+    if layer.n_out != 1 or ctx.model.notation.style == "numbered":
+        return None
+    base = ctx.model.notation.index_base
+    keys = {("w", "", ""): sp.ImmutableMatrix(layer.W).T}
+    keys.update({("w", "", str(k + base)): layer.W[0, k] for k in range(layer.n_in)})
+    return replace(ctx, scope=with_definitions(ctx.scope, keys))
+
+
+def _no_such_layer(v: Verdict) -> bool:
+    return v.verdict == "unparseable" and "does not exist" in (v.message or "")
+
+
+COLUMNS = ("read with vectors as columns (z = W h + b): its shapes fit only there, not in "
+           "the spec's rows layout")
+
+
+def _shapes_failed(v: Verdict) -> bool:
+    return v.method == "shapes differ" or (v.verdict == "unparseable" and
+                                           v.expected == "matching shapes")
+
+
+def read_and_check(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
+    """``check_text`` in one layout."""
     text = plain_relations(text)
     if marked(text):             # a formula over a batch: m is its size
         ctx = with_m(ctx)
@@ -160,7 +213,8 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
             found = sized(ctx, text, line)
         if found is not None:
             return found
-        if ctx.model is not None and CODE.search(text) and rows_hold(ctx, text):
+        if ctx.model is not None and ctx.scope.layout is None and CODE.search(text) and \
+                rows_hold(ctx, text):
             return [Verdict(line, text, "unparseable", message=ROWS, expected="[notation] layout")]
         return [Verdict(line, text, "unparseable", message=str(err), position=err.position,
                         expected=err.expected)]
@@ -168,9 +222,8 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
         CLASS_INDEX.reset(token)
     if ctx.model is None and ctx.scope.vector_size is None and needs_size("", text):
         return sized(ctx, text, line)       # δ_{ij}: indices over a vector of some size
-    if marked(text) and len(claims) == 1 and ctx.model is not None and \
-            not any(is_number(side) for side in claims[0].sides):
-        found = check_batch(ctx, claims[0], text, line)
+    if marked(text) and ctx.model is not None:
+        found = batch_claims(ctx, claims, text, line)
         if found is not None:
             return found
     if example_sum(text) and ctx.model is not None:
@@ -192,15 +245,42 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
     if links > 1 and len(claims) == 1 and not all(v.ok for v in out):
         out = locate_wrong_step(ctx, claims[0], out)
     if any(v.method == "shapes differ" for v in out) and CODE.search(text) and \
-            ctx.model is not None and rows_hold(ctx, text):
+            ctx.model is not None and ctx.scope.layout is None and rows_hold(ctx, text):
         return [Verdict(line, text, "unparseable", message=ROWS, expected="[notation] layout")]
     return out
 
 
-ROWS = ("[notation] layout: the claim is wrong with vectors as columns (the layout check "
-        "reads) but holds with examples and vectors as rows and W as [source][target] "
+def batch_claims(ctx: Context, claims: list[Claim], text: str, line: int) -> list[Verdict] | None:
+    """A batch formula (``dW^{[l]} = \\frac{1}{m} dZ^{[l]} A^{[l-1]T}``) checked against the
+    batch: every instance of a generic index, and in a chain ``A = B = 0.18`` the link
+    ``A = B`` as a batch formula and the number against the quantity A names."""
+    out = []
+    for claim in claims:
+        sides = claim.sides
+        formulas = [k for k, side in enumerate(sides) if not is_number(side)]
+        if len(formulas) != len(sides) and (len(formulas) != 2 or formulas != [0, 1]):
+            return None
+        found = check_batch(ctx, replace(claim, sides=sides[:2]), text, line)
+        if found is None or len(found) != 1:
+            return None
+        verdicts = found
+        for k in range(2, len(sides)):   # a number after the formula: the quantity's value
+            verdicts.append(replace(check_link(ctx, replace(claim, sides=(sides[0], sides[k])),
+                                               0, line), link=k - 1, lhs=sides[k - 1].text))
+        out.append(verdicts)
+    if len(claims) == 1:
+        return out[0]
+    bad = next((k for k, vs in enumerate(out) if not all(v.ok for v in vs)), None)
+    if bad is None:
+        return [_with_note(v, f"checked for all {len(claims)} index values") for v in out[0]]
+    note = "for " + ", ".join(f"{k} = {v}" for k, v in claims[bad].indices)
+    return [_with_note(v, note) for v in out[bad]]
+
+
+ROWS = ("[notation] layout: the claim is wrong with vectors as columns (the default "
+        "layout) but holds with examples and vectors as rows and W as [source][target] "
         "(CS231n's np.dot(X, W1)); the spec does not state a layout, so it is not judged: "
-        "write it in the column layout (np.dot(W1, x), np.dot(dscores, hidden_layer.T))")
+        "say which, [notation] layout = \"rows\" or \"columns\" (or preset = \"cs231n\")")
 
 
 def rows_hold(ctx: Context, text: str) -> bool:
@@ -254,10 +334,10 @@ def sized(ctx: Context, text: str, line: int) -> list[Verdict] | None:
         sized_ctx = replace(ctx, scope=replace(ctx.scope, vector_size=n))
         found = check_text(sized_ctx, text, line)
         if not all(v.ok for v in found):
-            note = f"read for vectors of n = {n} entries (counted from 0), where it fails"
+            note = f"read for vectors of n = {n} entries (counted from 1), where it fails"
             return [_with_note(v, note) for v in found]
     note = ("checked for vectors of n = " + ", ".join(map(str, SIZES)) +
-            " entries (counted from 0): a free-standing vector has no size")
+            " entries (counted from 1): a free-standing vector has no size")
     return [_with_note(v, note) for v in found]
 
 
@@ -333,6 +413,14 @@ def equivalent(ctx: Context, A: Side, B: Side, base: dict, ref: Side | None = No
         return Verdict(verdict="correct", method=f"numeric: equal at {n} test points",
                        region=pts.region, **base)
     point, u, v = bad
+    if (u is None or v is None) and not any(
+            values(ta if u is None else tb, p) is not None for p in pts.points):
+        side = A if u is None else B     # never a number anywhere: a reading that failed
+        return Verdict(verdict="unparseable", message=f"`{side.text}` has no value at any test "
+                       "point while the other side has one: it is not read as a quantity of "
+                       "this network (a batch formula in a form not read, or a product of "
+                       "shapes that only fit another reading)", expected="a formula with a "
+                       "value", **base)
     text, tex = shown()
     diagnosis = update_as_equation(ctx, A.expr, tb, pts.points[:DIAGNOSIS_POINTS]) \
         or diagnose(ctx, A, B, ta, tb, pts.points)

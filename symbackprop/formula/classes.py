@@ -99,6 +99,25 @@ def select(ev, vec, node: Node):
     return sp.Add(*[yk * vk for yk, vk in zip(y, vec)])
 
 
+def selection(scope, value):
+    """[(y_k, v_k)] when ``value`` is a class's entry Σ_k y_k v_k of symbols (what ``select``
+    builds), else None: ∂L/∂f_{y_i} is then Σ_k y_k ∂L/∂f_k under a one-hot y."""
+    if scope.free or is_matrix(value) or not isinstance(value, sp.Add):
+        return None
+    y = set(scope.model.network.y)
+    pairs = []
+    for term in value.args:
+        factors = sp.Mul.make_args(term)
+        if len(factors) != 2:
+            return None
+        a, b = factors
+        yk, vk = (a, b) if a in y else (b, a)
+        if yk not in y or not isinstance(vk, sp.Symbol) or vk in y:
+            return None
+        pairs.append((yk, vk))
+    return pairs if len(pairs) == len(y) else None
+
+
 def class_indicator(ev, lhs: Node, op: str, rhs: Node, node: Node):
     """\\mathbb{1}(y_i = k), \\mathbb{1}(k = y_i): y_k (a one-hot target's entry k); None
     when neither side is the class label or the other is not an index."""

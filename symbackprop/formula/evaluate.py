@@ -661,7 +661,8 @@ class Evaluator:
             raise FormulaError("a subscript belongs after a name or a vector", node.start,
                                "a name like w_{17}, or (W^T δ)_j")
         values = self.indices(arg, open_letters=True)
-        first = 0 if self.scope.free else self.scope.model.notation.index_base
+        first = (1 if self.scope.vector_size else 0) if self.scope.free else \
+            self.scope.model.notation.index_base
         if not values or len(values) != 1:
             raise FormulaError(f"{self.src(arg)!r} is not the index of an entry", arg.start,
                                "one index, e.g. _j or _2")

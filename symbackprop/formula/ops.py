@@ -246,8 +246,9 @@ def _softmax(v, f: Func, where: int):
         raise FormulaError("softmax takes a vector (a whole layer, e.g. softmax(z^L))", where,
                            "a vector")
     s = F.softmax_layer(list(v))
-    if f.primes == 0:
-        return sp.ImmutableMatrix(s).applyfunc(lambda e: e ** f.power)
+    if f.primes == 0:        # in the orientation of its argument (a row in the rows layout)
+        out = sp.ImmutableMatrix(s).applyfunc(lambda e: e ** f.power)
+        return out.T if v.rows == 1 and v.cols > 1 else out
     n = len(s)   # the Jacobian ∂s_i/∂z_j = s_i([i = j] − s_j)
     return sp.ImmutableMatrix(n, n, lambda i, j: s[i] * (int(i == j) - s[j]))
 

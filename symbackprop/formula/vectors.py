@@ -7,7 +7,7 @@ a few concrete sizes (``SIZES``) and needs it to hold at each: in a scope with
 i of the vector z = (z_0, …, z_{n−1}) (an open letter runs over the n entries, so the
 claim is a family and a ``\sum_j`` runs over them), the letter alone is the whole vector
 when the claim also writes it with an index or as softmax's argument, and ``\delta_{ij}`` with two index letters
-is the Kronecker delta.  Entries count from 0, as a free-standing ``(v)_i`` does.
+is the Kronecker delta.  Entries count from 1 (``\sum_{j=1}^{n}``), ``(v)_i`` too.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def sized_name(ev, head: str, subs: str, sub: Node | None, sup: Node | None):
         if len(head) == 1 and head.isalpha() and not subs and re.search(
                 r"(?<![A-Za-z\\])" + head + r"\s*_|softmax\s*\}?\s*(?:\\left)?\(\s*" + head +
                 r"\s*(?:\\right)?\)", ev.text):
-            return sp.ImmutableMatrix([_entry(head, j) for j in range(n)])
+            return sp.ImmutableMatrix([_entry(head, j) for j in range(1, n + 1)])
         return None
     letters = canon(ev.src(sub)).replace(",", "")
     if head == "delta":
@@ -47,15 +47,15 @@ def sized_name(ev, head: str, subs: str, sub: Node | None, sup: Node | None):
     if not values or len(values) != 1:
         return None
     if isinstance(values[0], tuple):
-        raise FreeIndex(values[0][0], sub.start, range(n))
-    if not 0 <= values[0] < n:
+        raise FreeIndex(values[0][0], sub.start, range(1, n + 1))
+    if not 1 <= values[0] <= n:
         raise OutOfRange(f"{head}_{values[0]} is not an entry of a vector of {n} "
-                         "(free-standing entries count from 0)", sub.start)
+                         "(entries count from 1)", sub.start)
     return _entry(head, values[0])
 
 
 def _kronecker(ev, sub: Node, letters: str):
-    """δ_{ij}: 1 when the two indices are equal, else 0 (open letters run over 0..n−1)."""
+    """δ_{ij}: 1 when the two indices are equal, else 0 (open letters run over 1..n)."""
     if len(letters) != 2 or not all(c in INDEX_LETTERS for c in letters):
         return None
     values = ev.indices(sub, open_letters=True)
@@ -63,7 +63,7 @@ def _kronecker(ev, sub: Node, letters: str):
         return None
     for v in values:
         if isinstance(v, tuple):
-            raise FreeIndex(v[0], sub.start, range(ev.scope.vector_size))
+            raise FreeIndex(v[0], sub.start, range(1, ev.scope.vector_size + 1))
     return sp.Integer(int(values[0] == values[1]))
 
 
