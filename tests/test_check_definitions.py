@@ -90,12 +90,18 @@ def test_goodfellow_pre_activation_is_defined_and_read_as_z():
                                                 (5, "incorrect"), (7, "correct")]
 
 
-def test_a_line_true_in_the_specs_own_reading_is_a_claim_not_a_definition():
-    """h is this spec's activation letter and a the layered default: a^{(1)} = ζ(z^{(1)})
-    holds as written (a^1 is the softplus of z^1), so it is checked, not defined."""
+def test_a_line_about_a_in_a_spec_whose_letters_are_z_and_h_defines_a():
+    """h is this spec's activation letter and z its pre-activation: a is the activation in
+    Nielsen and the pre-activation in Goodfellow, so it is no name of the spec.  a^{(1)} =
+    ζ(z^{(1)}) defines it (as the activation h^{(1)}, which it equals), and a line using a
+    without a definition is unparseable naming both readings."""
     model = prepare(GOODFELLOW)
-    assert _verdicts(model, r"$a^{(1)} = \log(1 + e^{z^{(1)}})$" "\n", "markup") == \
-        [(1, "correct")]
+    text = (r"$a^{(1)} = \log(1 + e^{z^{(1)}})$" "\n\n"
+            r"$\frac{\partial J}{\partial a^{(1)}_1} = \frac{\partial J}{\partial h^{(1)}_1}$" "\n")
+    assert _verdicts(model, text, "markup") == [(1, "defined"), (3, "correct")]
+    found = check(model, r"$\nabla_{a^{(2)}} J = \hat{y} - y$" "\n", kind="markup", isolate=False)
+    assert [v.verdict for v in found] == ["unparseable"]
+    assert "pre-activation" in found[0].message and "Goodfellow" in found[0].message
 
 
 def test_a_leftarrow_definition_of_a_new_name_then_redefined():

@@ -211,6 +211,8 @@ def _layer_heads(nt) -> dict[str, str]:
     if canon(nt.function) in heads and canon(nt.function) not in (canon(nt.pre_activation),
                                                                   canon(nt.activation)):
         del heads[canon(nt.function)]          # Bishop's h is the function, not a quantity
+    if "a" not in (canon(nt.pre_activation), canon(nt.activation)):
+        del heads["a"]      # Goodfellow's a is the pre-activation, Nielsen's the activation
     if getattr(nt, "preset", None) == "bishop" and nt.prediction == "y":
         heads["y"] = "a"                       # y_k the outputs, t_k the targets
     return heads

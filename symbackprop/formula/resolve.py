@@ -283,6 +283,10 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
         found = target(ev, head, subs, sub)
         if found is not None:
             return found
+    if head == "a" and "a" not in scope.heads and (sups or subs):
+        raise FormulaError(AMBIGUOUS_A.format(z=scope.model.notation.pre_activation,
+                                              a=scope.model.notation.activation),
+                           leaf.start, "a definition of a, or [notation] pre_activation/activation")
     if head == "output" and not sups and not subs:
         return shrink(scope.layers[("a", scope.n_layers)])
     if not sups:
@@ -343,6 +347,10 @@ def _entry_digits(scope, head, supv, subv, subs: str) -> bool:
 
 
 PER_EXAMPLE = ("i", "x", "n")      # CS231n's L_i, Nielsen's C_x: one example's loss
+AMBIGUOUS_A = ("'a' is the activation in some sources (Nielsen, the course) and the "
+               "pre-activation in others (Goodfellow, Bishop); this spec calls them {z} and {a}: "
+               "define it first (a^{{(k)}} = b^{{(k)}} + W^{{(k)}} h^{{(k-1)}}) or set [notation] "
+               "pre_activation = \"a\" or activation = \"a\"")
 
 
 def _example_loss(ev: Reading, written: str, sub: Node):
