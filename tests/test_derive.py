@@ -2,6 +2,7 @@
 here from the textbook definitions (tests/oracles.py), for every
 activation/loss pairing: a symbolic proof, not a numeric spot check."""
 import itertools
+import random
 
 import pytest
 import sympy as sp
@@ -33,6 +34,8 @@ def is_zero(e, rewritten=False):
     if atoms:
         gate = min(atoms, key=lambda a: (sp.count_ops(a), str(a)))
         return all(is_zero(e.xreplace({gate: v}), True) for v in (sp.true, sp.false))
+    if nonzero_somewhere(e):
+        return False
     e = sp.expand(e, power_exp=True, mul=False, multinomial=False, log=False)
     # The exponentials as independent symbols first: a rational function of them that
     # is zero is zero whatever their values (a proof, and 10-30x faster than cancel over
@@ -42,6 +45,23 @@ def is_zero(e, rewritten=False):
     if exps and not e.has(sp.log) and sp.cancel(sp.together(e.xreplace(exps))) == 0:
         return True
     return sp.cancel(sp.together(e)) == 0
+
+
+def nonzero_somewhere(e, n=2) -> bool:
+    """A value clearly off zero (30 digits) at a random point: then e is not identically
+    zero, and cancel need not try (on a wrong identity it can take minutes).  A true zero
+    evaluates to ~1e-28 here, far below the threshold."""
+    rng = random.Random(str(e)[:200])
+    syms = sorted(e.free_symbols, key=str)
+    for _ in range(n):
+        point = {s: sp.Float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.7), 30) for s in syms}
+        try:
+            v = complex(sp.N(e.xreplace(point), 30))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if abs(v) > 1e-12:
+            return True
+    return False
 
 
 def expanded_loss(model):
@@ -191,3 +211,16 @@ def test_output_delta_form_is_sympy_diff(out, loss):
     f = sym_activation(out, [Z], alpha)[0]
     ours = d.delta_output.subs(A, f).subs({Z: z[0], Y: y[0]})
     assert is_zero(expand_custom(ours) - sp.diff(E, z[0]))
+
+
+def test_the_proof_refutes_a_wrong_gradient():
+    """is_zero's shortcuts (gates split only where present, exponentials as symbols)
+    never prove a wrong identity: a gradient off by 1 % or missing a gate fails."""
+    model = prepare(spec_text([1, 2, 1], ["leaky_relu", "sigmoid"], "half_sse"))
+    E, d = expanded_loss(model), model.derivation
+    w = model.network.layers[0].W[0, 0]
+    ours = expand_custom(d.gradient(w).xreplace(d.values_of))
+    assert is_zero(ours - sp.diff(E, w))
+    assert not is_zero(ours * sp.Rational(101, 100) - sp.diff(E, w))
+    ungated = ours.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[-1][0])
+    assert not is_zero(ungated - sp.diff(E, w))
