@@ -348,3 +348,15 @@ def test_more_than_eight_paths_show_one_the_count_and_the_grouped_sum():
     assert "along 10 paths; one of them" in section and section.count(r"\text{path") == 0
     assert "grouped by the edge they leave the layer along" in section
     assert model.notation.tex(d.layers[0].delta[0]) + " = " in section
+
+
+def test_a_graph_document_refuses_the_presets_by_name(tmp_path):
+    """The graph document is written in the default notation only; a preset (or one of its
+    keys) is refused with the key named, exit 2, nothing written."""
+    import subprocess
+    import sys
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "symbackprop", "derive", "residual", "--notation",
+                        "nielsen", "-f", "md", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2 and "notation.preset" in r.stderr and "graph of layers" in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()

@@ -25,3 +25,12 @@ def test_counterexample_sides_are_formatted_not_reprs(tmp_path):
     # the post behind worked_2331 (../shared/seeds, 004) gives this gradient as 0.002468
     assert lhs == "0.00246821" and rhs != lhs
     assert not re.search(r"\d{10,}", text), text       # no 17-digit float reprs anywhere
+
+
+def test_expected_value_keeps_three_significant_digits_and_never_minus_zero():
+    from symbackprop.checker.engine import shown_value
+    assert shown_value(-0.0283153, 1) == "-0.0283"      # the claim's 1 place would show −0.0
+    assert shown_value(0.343, 4) == "0.3430"             # the claim's own places when enough
+    assert shown_value(12.5, 1) == "12.5"
+    assert shown_value(-1e-40, 2) .startswith("-0.0000")  # tiny, still its digits
+    assert shown_value(0.0, 2) == "0.00"

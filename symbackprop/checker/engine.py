@@ -20,11 +20,13 @@ truth, scope and test points, built once per model): ``check_claim(ctx, claim)``
 """
 from __future__ import annotations
 
+import math
 import re
 import signal
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from functools import partial
 
 import sympy as sp
@@ -483,8 +485,20 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
     at = (f"the spec's [values], the {ctx.reduction} over its {len(ctx.examples)} examples"
           if batch else "the spec's [values]")
     cx = None if ok else {"at": at, "true": float(true), "claimed": float(claimed)}
-    return Verdict(verdict=verdict, expected=rounded(true, places), diagnosis=diag,
+    return Verdict(verdict=verdict, expected=shown_value(true, places), diagnosis=diag,
                    counterexample=cx, method=f"value at {at}", region=pts.region, **base)
+
+
+def shown_value(true, places: int) -> str:
+    """The true value to the claim's decimal places, or to 3 significant digits when those
+    places would hide it (−0.0283 for a claim of 0.1, never −0.0)."""
+    magnitude = abs(float(true))
+    if magnitude > 0:
+        places = max(places, 2 - math.floor(math.log10(magnitude)))
+    text = rounded(true, places)
+    if "E" in text:                      # Decimal's exponent form for tiny values
+        text = format(Decimal(text), "f")
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 # ---- batches: the loss and its gradients over a spec's examples ---------------------

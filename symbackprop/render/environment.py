@@ -139,6 +139,14 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
                         f"chain of dense layers; this network has {' and '.join(kinds)} layers "
                         "(issue #17); the derivation document (without it) covers them.")
     if not d.network.is_chain:           # a graph of layers: its own document (issue #17)
+        keys = sorted(set(d.network.spec.notation) & PRESET_KEYS)
+        if keys:
+            key = "preset" if "preset" in keys else keys[0]
+            raise SpecError(f"{d.network.spec.source}: key `notation.{key}`: the document of "
+                            "a graph of layers (add, flatten or `from` layers) is written in the "
+                            "default notation only so far; the notation presets and their keys ("
+                            + ", ".join(keys) + ") are not applied to it yet. Derive it without "
+                            "them (`eval` and `train` do not depend on the notation).")
         template = GRAPH_TEMPLATES.get(template, template)
         shown = params if only or extra["detail"] == "full" else \
             representatives(d) if extra["detail"] == "layer" else []
@@ -151,6 +159,9 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
         representatives=parameter_groups(d, notation, representatives(d)), **extra)
 
 
+# The [notation] keys of the presets (issue #14), which the graph document does not apply.
+PRESET_KEYS = frozenset({"preset", "superscript", "input_layer", "target", "output", "function",
+                         "transpose", "hadamard", "layout", "gradient_names"})
 CHAIN_ONLY = {"equations.tex.j2": "the key equations (--equations: BP1–BP4 with layer l + 1)"}
 GRAPH_TEMPLATES = {"derivation.md.j2": "graph.md.j2", "derivation.tex.j2": "graph.tex.j2"}
 GRAPH_PATHS_LISTED = 8     # a graph's chain rule lists every path up to this many
