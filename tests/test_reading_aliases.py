@@ -176,6 +176,9 @@ def test_the_hand_forms_of_the_softmax_jacobian_agree_with_finite_differences():
     (r"\frac{\partial x_i}{\partial x_j} = \delta_{ij}", "correct"),
     (r"\frac{\partial}{\partial z_j} \sum_k z_k^2 = 2 z_j", "correct"),
     (r"\frac{\partial}{\partial z_j} \sum_k z_k^2 = 2 z_k", "incorrect"),  # for all j, k: no
+    (r"\frac{\partial}{\partial w_i} w^T x = x_i", "correct"),     # w, x vectors: w_i, x_i entries
+    (r"\frac{\partial}{\partial w_i} w^T x = w_i", "incorrect"),
+    (r"\frac{\partial}{\partial z_i} \frac{1}{2}\|z - y\|^2 = z_i - y_i", "correct"),
 ])
 def test_free_standing_vectors_are_checked_at_several_sizes(claim, verdict):
     found = check(None, f"${claim}$\n", kind="markup", isolate=False)

@@ -69,6 +69,13 @@ def _kronecker(ev, sub: Node, letters: str):
 
 def needs_size(message: str, text: str) -> bool:
     """Does a free-standing claim need a vector size (the reading without one failed on
-    a softmax or a sum over an index, or it writes a Kronecker δ_{ij})?"""
+    a softmax or a sum over an index, it writes a Kronecker δ_{ij}, or a letter both
+    alone and with an index: ∂(w^T x)/∂w_i)?"""
     return message.startswith(("softmax takes a vector", "a sum over an index needs")) or \
-        re.search(r"\\delta\s*_\s*\{?\s*[ijklm]\s*,?\s*[ijklm]\s*\}?", text) is not None
+        re.search(r"\\delta\s*_\s*\{?\s*[ijklm]\s*,?\s*[ijklm]\s*\}?", text) is not None or \
+        any(re.search(r"(?<![A-Za-z\\])" + c + r"(?![A-Za-z])(?!\s*_)", text)
+            for c in set(INDEXED.findall(text)))
+
+
+# a one-letter name with an index letter as its subscript: z_i, w_{j}
+INDEXED = re.compile(r"(?<![A-Za-z\\])([A-Za-z])\s*_\s*\{?\s*[ijklm](?![A-Za-z0-9])")
