@@ -23,6 +23,9 @@ from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Mode
                   report_text, split_paths, train, training_json, write_atomic, write_files)
 from ..core.naming import (PRESET_SAMPLES, PRESET_SOURCES, PRESETS, check_class_targets,
                            with_preset)
+from ..core.defaults import CLAIM_TIMEOUT
+from ..core.files import read_text_limited
+from ..core.limits import LimitError, run_bounded
 from ..core.spec import load_spec, raised_limits
 from ..formula.names import LOSS, build_scope
 from ..formula.ops import FormulaError
@@ -143,32 +146,44 @@ def cmd_translate(args) -> int:
     old, new = prepare(_with_preset(loaded, args.source)), prepare(_with_preset(loaded, args.target))
     scope = build_scope(old)
     loss = sp.Symbol(new.notation.loss)
-    try:
-        text = Path(args.claims).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"{args.claims}: cannot read the claims ({err}).") from None
+    text = read_text_limited(args.claims, MAX_CLAIMS_BYTES, "claims file")
     print(f"% {args.claims}: {args.source} → {args.target} ({loaded.name})")
     for number, line in enumerate(text.splitlines(), start=1):
         claim = line.split("#", 1)[0].strip()
         if not claim:
             continue
-        try:
-            instances = parse_instances(claim, scope)
-        except FormulaError as err:
-            reason = err.message.split(";")[0]          # a batch formula: 'm' has no value here
-            print(f"% line {number}: kept as written, no per-example form in {args.target}'s "
-                  f"letters ({reason}): {claim}")
+        try:   # untrusted text: each line in a child with check's time and memory limits
+            kind, out = run_bounded(translate_line, (claim, scope, new.notation, loss),
+                                    seconds=CLAIM_TIMEOUT, memory_mb=TRANSLATE_MB)
+        except LimitError as err:
+            print(f"% line {number}: kept as written, not translated ({err}): {claim}")
             continue
-        generic = len(instances) > 1 or any(c.indices for c in instances)
-        if generic:
-            print(f"% line {number}: generic; its {len(instances)} instance(s) in {args.target}'s letters:")
-        for c in instances[:MAX_INSTANCES_SHOWN]:
-            sides = [new.notation.tex(s.expr.xreplace({LOSS: loss})) for s in c.sides]
-            where = ", ".join(f"{k} = {v}" for k, v in c.indices)
+        if kind == "kept":                          # a batch formula: 'm' has no value here
+            print(f"% line {number}: kept as written, not read in {args.source}'s letters or "
+                  f"with no per-example form in {args.target}'s ({out}): {claim}")
+            continue
+        if len(out) > 1 or (out and out[0][1]):
+            print(f"% line {number}: generic; its {len(out)} instance(s) in {args.target}'s letters:")
+        for sides, where in out[:MAX_INSTANCES_SHOWN]:
             print(" = ".join(sides) + (f"   % {where}" if where else ""))
-        if len(instances) > MAX_INSTANCES_SHOWN:
-            print(f"% … {len(instances) - MAX_INSTANCES_SHOWN} more instances")
+        if len(out) > MAX_INSTANCES_SHOWN:
+            print(f"% … {len(out) - MAX_INSTANCES_SHOWN} more instances")
     return 0
+
+
+MAX_CLAIMS_BYTES = 5_000_000     # as check's claims files
+TRANSLATE_MB = 1024              # as check's claims
+
+
+def translate_line(claim: str, scope, notation, loss) -> tuple[str, object]:
+    """("kept", reason) for a line with no reading in the source letters, else
+    ("ok", [(sides in the target's LaTeX, "l = 2, j = 1" or ""), …]) instance by instance."""
+    try:
+        instances = parse_instances(claim, scope)
+    except FormulaError as err:
+        return "kept", err.message.split(";")[0]
+    return "ok", [([notation.tex(s.expr.xreplace({LOSS: loss})) for s in c.sides],
+                   ", ".join(f"{k} = {v}" for k, v in c.indices)) for c in instances]
 
 
 def _learning_rate(lr: float | None) -> float | None:
