@@ -182,3 +182,11 @@ def test_no_rewrite_names_an_even_function_s_argument(net):
     labels = [m.label for m in mistakes(net.derivation)]
     assert any("relu'(−z^1)" in s for s in labels)
     assert not any("tanh'(−z" in s or "sigmoid'(−z" in s for s in labels)
+
+
+def test_a_formula_sympy_cannot_evaluate_at_the_probes_gets_its_verdict():
+    """Naming a wrong derivative probes the truth at a few values; where SymPy cannot
+    evaluate it there (tanh(σ(ln x)) at x < 0: it raised NotImplementedError) the label
+    is simply not given (found by tests/test_check_fuzz.py)."""
+    found = check(None, r"x = tanh(tanh(\sigma(\ln(x))))" + "\n", isolate=False)
+    assert [v.verdict for v in found] == ["incorrect"]
