@@ -96,11 +96,16 @@ class Model:
         return self.spec.values.frozen if self.spec.values else ()
 
     def learning_rate(self, lr: float | None = None) -> float:
-        if lr is not None:
-            return float(lr)
-        if self.spec.values is not None and self.spec.values.learning_rate is not None:
-            return float(self.spec.values.learning_rate)
-        return float(LEARNING_RATE)
+        """η: ``lr`` (--lr) > [optimizer].lr > [values].learning_rate > the optimiser's
+        default (0.01 without an [optimizer]), the precedence ``train`` uses."""
+        return float(self._rate(lr))
+
+    def _rate(self, lr=None):
+        opt = self.spec.optimizer
+        given = (lr, opt.lr if opt else None,
+                 self.spec.values.learning_rate if self.spec.values is not None else None,
+                 opt.default_lr if opt else None)
+        return next((g for g in given if g is not None), LEARNING_RATE)
 
     def evaluate(self, init: int | None = None, params=None, data=None) -> Evaluation:
         """Loss, intermediates and batch gradients in float64.
@@ -162,8 +167,7 @@ class Model:
         if exact:
             exact_params = parameters_from_spec(self.spec, init, names=self.notation.slots, exact=True)
             first = self.spec.values.samples[0]
-            rate = Decimal(str(lr)) if lr is not None else self.spec.values.learning_rate
-            rate = LEARNING_RATE if rate is None else rate
+            rate = Decimal(str(self._rate(lr)))
             return bounded_exact_worked(self.derivation, self.notation, exact_params, first.x,
                                         first.y, rate, self.frozen)   # within EXACT_SECONDS
         X, Y = samples_from_spec(self.spec)

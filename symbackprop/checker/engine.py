@@ -145,10 +145,20 @@ class InFile:
 
 
 def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
-    """Every link of the claim ``text`` (all instances of generic indices).  In a spec whose
-    layout is rows, a claim whose shapes fit only with vectors as columns (CS231n's own
-    f = W x_i + b, z = W h + b) is read that way."""
+    """Every link of the claim ``text`` (all instances of generic indices).  Layouts: with
+    none stated, a NumPy claim whose shapes fail with vectors as columns is read with rows
+    too: right there, it is unparseable naming [notation] layout (CS231n's np.dot(X.T,
+    dscores)); wrong there as well, incorrect as read with rows.  In a spec whose layout is
+    rows, a claim whose shapes fit only as columns (CS231n's own f = W x_i + b) is read so."""
     out = read_and_check(ctx, text, line)
+    if ctx.model is not None and ctx.scope.layout is None and CODE.search(text) and \
+            any(_shapes_failed(v) for v in out):
+        rows = read_and_check(replace(ctx, scope=rows_layout(ctx.scope)), text, line)
+        if all(v.ok for v in rows):
+            return [Verdict(line, text, "unparseable", message=ROWS, expected="[notation] layout")]
+        if any(v.verdict == "incorrect" for v in out) and \
+                all(v.verdict in ("correct", "incorrect") and not _shapes_failed(v) for v in rows):
+            return [_with_note(v, ROWS_WRONG) for v in rows]   # wrong in both layouts
     if ctx.scope.columns is not None and any(_shapes_failed(v) for v in out):
         cols = replace(ctx, scope=ctx.scope.columns)
         alt = read_and_check(cols, text, line)
@@ -215,9 +225,6 @@ def read_and_check(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
             found = sized(ctx, text, line)
         if found is not None:
             return found
-        if ctx.model is not None and ctx.scope.layout is None and CODE.search(text) and \
-                rows_hold(ctx, text):
-            return [Verdict(line, text, "unparseable", message=ROWS, expected="[notation] layout")]
         return [Verdict(line, text, "unparseable", message=str(err), position=err.position,
                         expected=err.expected)]
     finally:
@@ -246,9 +253,6 @@ def read_and_check(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
         out.append(bad or found[0])
     if links > 1 and len(claims) == 1 and not all(v.ok for v in out):
         out = locate_wrong_step(ctx, claims[0], out)
-    if any(v.method == "shapes differ" for v in out) and CODE.search(text) and \
-            ctx.model is not None and ctx.scope.layout is None and rows_hold(ctx, text):
-        return [Verdict(line, text, "unparseable", message=ROWS, expected="[notation] layout")]
     return out
 
 
@@ -285,16 +289,8 @@ ROWS = ("[notation] layout: the claim is wrong with vectors as columns (the defa
         "say which, [notation] layout = \"rows\" or \"columns\" (or preset = \"cs231n\")")
 
 
-def rows_hold(ctx: Context, text: str) -> bool:
-    """Does the NumPy claim ``text`` hold when every array is read transposed (rows)?
-    Asked only when its shapes fail in the column layout: a claim of the right shape
-    there (np.outer(a1, delta2) for dW2) is read in it."""
-    rows = replace(ctx, scope=rows_layout(ctx.scope))
-    try:
-        claims = parse_instances(text, rows.scope)
-    except FormulaError:
-        return False
-    return all(check_link(rows, c, i).ok for c in claims for i in range(len(c.sides) - 1))
+ROWS_WRONG = ("its shapes fit only with vectors as rows (CS231n's layout), and it is wrong "
+              "there too; shown as read that way")
 
 
 BATCH_SUM = ("a sum over the examples is read only in a formula of the batch's loss or its "
@@ -418,11 +414,12 @@ def equivalent(ctx: Context, A: Side, B: Side, base: dict, ref: Side | None = No
     if (u is None or v is None) and not any(
             values(ta if u is None else tb, p) is not None for p in pts.points):
         side = A if u is None else B     # never a number anywhere: a reading that failed
-        return Verdict(verdict="unparseable", message=f"`{side.text}` has no value at any test "
-                       "point while the other side has one: it is not read as a quantity of "
-                       "this network (a batch formula in a form not read, or a product of "
-                       "shapes that only fit another reading)", expected="a formula with a "
-                       "value", **base)
+        return Verdict(verdict="unparseable", message=f"`{side.text}` has no value (a real number) "
+                       "at any test point while the other side has one: it is undefined "
+                       "everywhere (a log of a negative number?), or it was not read as the "
+                       "quantity meant (a batch formula in a form not read, or shapes that fit "
+                       "only another reading); not judged", expected="a formula with a "
+                       "value", position=side.start, **base)
     text, tex = shown()
     diagnosis = update_as_equation(ctx, A.expr, tb, pts.points[:DIAGNOSIS_POINTS]) \
         or diagnose(ctx, A, B, ta, tb, pts.points)

@@ -133,6 +133,14 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
     samples = d.network.spec.values.samples if d.network.spec.values else ()
     extra.setdefault("n_examples", len(samples) if len(samples) > 1 else None)
     extra.setdefault("fragment", False)
+    spec = d.network.spec
+    reg = getattr(spec, "regularization", None)
+    if reg is not None and (reg.l2 or reg.l1):
+        raise SpecError(f"{spec.source}: table [regularization]: the derivation document does not "
+                        "include a weight penalty yet (its loss, δ and gradients would leave the "
+                        "penalty out; issue #20); `eval` and `train` apply it. Derive the spec "
+                        "without the table to document the unpenalised loss.")
+    extra.setdefault("optimizer", other_optimizer(spec))
     if not d.network.is_chain and template in CHAIN_ONLY:
         kinds = sorted({l.kind for l in d.layers if l.kind != "dense"}) or ["skip-connected"]
         raise SpecError(f"{d.network.spec.source}: {CHAIN_ONLY[template]} are written for a "
@@ -157,6 +165,17 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
         only=params[0] if only else None, max_paths=MAX_PATHS_SHOWN,
         n_params=len(d.network.parameters), digits=digits,
         representatives=parameter_groups(d, notation, representatives(d)), **extra)
+
+
+def other_optimizer(spec) -> str | None:
+    """The spec's [optimizer] when its step is not the plain gradient-descent step the
+    document shows (momentum, Nesterov, RMSProp, Adam, AdamW, weight decay), else None."""
+    opt = getattr(spec, "optimizer", None)
+    if opt is None or (opt.name == "sgd" and not opt.momentum and not opt.weight_decay):
+        return None
+    return {"sgd": "SGD with momentum or weight decay", "momentum": "momentum",
+            "nesterov": "Nesterov momentum", "rmsprop": "RMSProp", "adam": "Adam",
+            "adamw": "AdamW"}.get(opt.name, opt.name)
 
 
 # The [notation] keys of the presets (issue #14), which the graph document does not apply.
