@@ -99,14 +99,26 @@ def render_tex(model, worked=None, only=None, digits: int = 6, templates=None,
     env = tex_filters(environment(templates, **TEX_SYNTAX), model.notation)
     return render_document(env, "derivation.tex.j2", model.derivation, model.notation, worked,
                            only, digits, detail=detail, fragment=fragment,
+                           batch_loss=batch_loss(model, worked),
                            **drawing_context(model)).lstrip()   # no blank lines on top
+
+
+def batch_loss(model, worked) -> float | None:
+    """The spec's batch loss (its examples reduced as [network] batch says) when the worked
+    example is its first of several examples: the document shows both, so that its loss
+    line is the loss the spec defines."""
+    values = model.spec.values
+    if worked is None or values is None or len(values.samples or ()) < 2:
+        return None
+    return float(model.evaluate().loss)
 
 
 def render_md(model, worked=None, only=None, digits: int = 6, templates=None,
               figure: Figure | None = None, detail: str = "layer") -> str:
     """The Markdown document; ``figure`` says where the picture is."""
     return render_markdown(model.derivation, model.notation, worked, templates=templates,
-                           only=only, digits=digits, figure=figure, detail=detail)
+                           only=only, digits=digits, figure=figure, detail=detail,
+                           batch_loss=batch_loss(model, worked))
 
 
 def render_equations(model, markdown: bool = False, templates=None) -> str:

@@ -132,6 +132,7 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
     extra.setdefault("canonical", canonical_output(d))
     samples = d.network.spec.values.samples if d.network.spec.values else ()
     extra.setdefault("n_examples", len(samples) if len(samples) > 1 else None)
+    extra.setdefault("batch_loss", None)     # documents.batch_loss: several examples
     extra.setdefault("fragment", False)
     spec = d.network.spec
     reg = getattr(spec, "regularization", None)
