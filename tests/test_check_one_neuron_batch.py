@@ -100,3 +100,20 @@ def test_batch_formula_for_every_layer_and_in_a_chain_with_its_number():
     assert _verdicts(LSTACK, chain) == ["correct", "correct"]
     off = row.replace(f"{dW2[0]:.4f}", f"{dW2[0] + 0.01:.4f}")
     assert _verdicts(LSTACK, chain.replace(row, off)) == ["correct", "incorrect"]
+
+
+def test_one_examples_loss_or_a_power_of_the_batch_loss_is_not_guessed():
+    """On a batch spec, J^{(1)} (example 1's loss as the course writes it, or J to the power
+    1?) and J² or 2 ∂J/∂b (evaluated at the first example before: a right J² was wrong) are
+    unparseable; the loss and its gradient alone are checked over the batch."""
+    X = np.array([[1.0, 0.4], [0.5, 1.2]]); Y = np.array([1.0, 0.0])
+    W1 = np.array([[0.5, -0.2], [0.3, 0.8], [-0.6, 0.4]]); b1 = np.array([[0.1], [0.2], [0.3]])
+    W2 = np.array([[0.9, -0.8, 0.4]]); b2 = np.array([[-0.1]])
+    A2 = (1 / (1 + np.exp(-(W2 @ np.maximum(0, W1 @ X + b1) + b2))))[0]
+    losses = -(Y * np.log(A2) + (1 - Y) * np.log(1 - A2))
+    J, db2 = losses.mean(), (A2 - Y).mean()
+    assert _verdicts(LSTACK, f"$J = {J:.4f}$") == ["correct"]
+    assert _verdicts(LSTACK, rf"$\frac{{\partial J}}{{\partial b^{{[2]}}_1}} = {db2:.4f}$") == ["correct"]
+    for text in (f"$J^{{(1)}} = {losses[0]:.4f}$", f"$J^{{(2)}} = {losses[1]:.4f}$",
+                 f"$J^2 = {J * J:.4f}$", rf"$2\frac{{\partial J}}{{\partial b^{{[2]}}_1}} = {2 * db2:.4f}$"):
+        assert _verdicts(LSTACK, text) == ["unparseable"], text

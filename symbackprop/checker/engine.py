@@ -38,7 +38,7 @@ from ..formula.examples import example_sum
 from ..formula.vectors import SIZES, needs_size
 from ..formula.claims import ClaimText, extract
 from ..formula.evaluate import CODE
-from ..formula.names import LR, rows_layout, with_definitions
+from ..formula.names import LOSS, LR, rows_layout, with_definitions
 from ..formula.ops import Partial
 from ..formula.reader import Claim, FormulaError, Side, parse_instances
 from .context import (Context, agrees, batch_values, make_context, number_of, one_hot,
@@ -466,6 +466,11 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
         return Verdict(verdict="incorrect", expected=text_of(ctx, ts if true is None else true),
                        diagnosis=what, method="shapes differ", region=pts.region, **base)
     batch = is_batch_quantity(ctx, S.expr)
+    if not batch and ctx.examples and S.expr.has(LOSS):
+        return Verdict(verdict="unparseable", message="a formula of the batch's loss other than "
+                       "the loss or one of its gradients (J², 2 ∂J/∂w) is not evaluated over the "
+                       f"spec's {len(ctx.examples)} examples; write the loss or the gradient "
+                       "alone", expected="the loss or a gradient of it", **base)
     true = batch_values(ctx, ts) if batch else values(ts, pts.base)
     claimed = values(C.expr, {})
     if true is None or claimed is None:

@@ -628,6 +628,13 @@ class Evaluator:
         if base.kind == "sub" and base.args[0].kind in LEAVES:
             leaf, sub = base.args
         if leaf is not None:
+            if sub is None and self.text[:arg.start].rstrip().endswith("(") and \
+                    self._is_loss(leaf):
+                raise FormulaError(f"{self.src(leaf)}^{{({self.src(arg)})}}: the loss of example "
+                                   f"{self.src(arg)} (the course's ^{{(i)}}) or a "
+                                   "power of the loss? One example's loss is not read here: write "
+                                   "the loss itself, or a power as (J)^{2}", arg.start,
+                                   "the loss, or a power without parentheses")
             found = self.resolve(leaf, sub, arg, quiet=True)
             if found is not None:
                 return found
@@ -683,6 +690,13 @@ class Evaluator:
         return replace(f, power=f.power * n)
 
     # ---- names ---------------------------------------------------------------
+    def _is_loss(self, leaf: Node) -> bool:
+        """Is the bare name ``leaf`` the loss (J, \\mathcal{L}, E_total)?"""
+        try:
+            return self.resolve(leaf, None, None, quiet=True) == LOSS
+        except FormulaError:
+            return False
+
     def src(self, node: Node | None) -> str:
         return "" if node is None else self.text[node.start:node.end]
 
