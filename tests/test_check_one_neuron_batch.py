@@ -117,3 +117,9 @@ def test_one_examples_loss_or_a_power_of_the_batch_loss_is_not_guessed():
     for text in (f"$J^{{(1)}} = {losses[0]:.4f}$", f"$J^{{(2)}} = {losses[1]:.4f}$",
                  f"$J^2 = {J * J:.4f}$", rf"$2\frac{{\partial J}}{{\partial b^{{[2]}}_1}} = {2 * db2:.4f}$"):
         assert _verdicts(LSTACK, text) == ["unparseable"], text
+
+
+def test_a_chain_of_batch_formulas_is_checked_at_the_batch_link_by_link():
+    sides = r"dW^{[2]} = \frac{1}{m} dZ^{[2]} A^{[1]T}"
+    assert _verdicts(LSTACK, f"${sides} = \\frac{{1}}{{m}} dZ^{{[2]}} A^{{[1]T}}$") == ["correct"] * 2
+    assert _verdicts(LSTACK, f"${sides} = dZ^{{[2]}} A^{{[1]T}}$") == ["correct", "incorrect"]

@@ -270,9 +270,15 @@ def batch_claims(ctx: Context, claims: list[Claim], text: str, line: int) -> lis
         if found is None or len(found) != 1:
             return None
         verdicts = found
-        for k in range(2, len(sides)):   # a number after the formula: the quantity's value
-            verdicts.append(replace(check_link(ctx, replace(claim, sides=(sides[0], sides[k])),
-                                               0, line), link=k - 1, lhs=sides[k - 1].text))
+        for k in range(2, len(sides)):   # each later side against the quantity A names
+            pair = replace(claim, sides=(sides[0], sides[k]))
+            if is_number(sides[k]):
+                found = [check_link(ctx, pair, 0, line)]
+            else:                        # another batch formula: at the batch too
+                found = check_batch(ctx, pair, text, line)
+                if found is None or len(found) != 1:
+                    return None
+            verdicts.append(replace(found[0], link=k - 1, lhs=sides[k - 1].text))
         out.append(verdicts)
     if len(claims) == 1:
         return out[0]
