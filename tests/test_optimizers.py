@@ -16,6 +16,7 @@ import math
 import autograd.numpy as anp
 import numpy as np
 import pytest
+import torch
 from autograd import grad
 
 from symbackprop.api import example_path, prepare
@@ -265,9 +266,7 @@ def torch_run(torch, name, params, X, Y, hp, lr, batches, schedule, l2, l1):
 
 @pytest.mark.parametrize("i", range(len(CASES)))
 def test_pytorch_reproduces_every_step(i):
-    torch = pytest.importorskip("torch")
-    if not torch.__version__.startswith("2.13.0"):
-        pytest.skip(f"the oracle is torch==2.13.0 exactly, installed {torch.__version__}")
+    assert torch.__version__.startswith("2.13.0"), "the oracle is torch==2.13.0 exactly"
     torch.set_num_threads(1)
     name, lines, hp, schedule, l2, l1 = CASES[i]
     t, _, (params, X, Y, batches) = run_case(i, CASES[i], True)
@@ -323,9 +322,7 @@ def test_mazur_adam_three_steps_match_the_reference():
 
 
 def test_mazur_adam_under_pytorch():
-    torch = pytest.importorskip("torch")
-    if not torch.__version__.startswith("2.13.0"):
-        pytest.skip(f"the oracle is torch==2.13.0 exactly, installed {torch.__version__}")
+    assert torch.__version__.startswith("2.13.0"), "the oracle is torch==2.13.0 exactly"
     t = train(prepare(example_path("mazur_adam")))
     P = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in BLOG_ARRAYS.items()}
     opt = torch.optim.Adam(list(P.values()), lr=0.01)
