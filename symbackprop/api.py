@@ -18,6 +18,7 @@ from .checker.engine import check_claims
 from .checker.report import check_files, report_json, split_paths
 from .checker.report import report_text as _report_text
 from .core.defaults import CLAIM_TIMEOUT, LEARNING_RATE
+from .core.convspec import ConvSpec
 from .core.derive import Derivation, derive
 from .core.examples import DEFAULT_EXAMPLE, EXAMPLES, claims_names, claims_path, example_names, example_path
 from .core.files import write_atomic, write_files
@@ -29,13 +30,14 @@ from .core.spec import LayerSpec, Spec, SpecError, load_spec, parse_spec
 from .numeric.vectorised import (Compiled, Evaluation, NonFinite, compile_derivation, evaluate,
                                  first_nonfinite, update)
 from .numeric.codegen import generate
+from .numeric.convmodel import ConvModel, conv_eval_text
 from .numeric.data import load_samples_csv
 from .numeric.train import MAX_STEPS, PLOT_FORMATS, Diverged, plot_loss, train, training_json
 from .numeric.worked import bounded_exact_worked, worked_example
 from .render.documents import DocumentError, make_documents, notebook_markdown, summary_latex
 from .render.environment import environment, number_filters
 
-__all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "LayerSpec", "Model", "Spec", "SpecError", "check", "example_names",
+__all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "ConvModel", "LayerSpec", "Model", "Spec", "SpecError", "check", "example_names",
            "example_path", "prepare", "write_atomic"]
 
 
@@ -237,6 +239,8 @@ def prepare(source: str | Path | Spec) -> Model:
         spec = load_spec(source)
     else:
         spec = parse_spec(source)
+    if isinstance(spec, ConvSpec):      # input_shape, conv and pool layers (issue #18)
+        return ConvModel.of(spec)
     network = build_network(spec)
     notation = make_notation(network)
     check_value_names(spec, notation.slots)

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, DocumentError, Model, NonFinite,
-                  SpecError, check_files, claims_names, claims_path, example_names, example_path,
-                  generate, load_samples_csv, make_documents, plot_loss, prepare, report_json,
+from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, ConvModel, DocumentError, Model,
+                  NonFinite, SpecError, check_files, claims_names, claims_path, conv_eval_text,
+                  example_names, example_path, generate, load_samples_csv, make_documents, plot_loss, prepare, report_json,
                   report_text, split_paths, train, training_json, write_atomic, write_files)
 from ..core.naming import (PRESET_SAMPLES, PRESET_SOURCES, PRESETS, check_class_targets,
                            with_preset)
@@ -296,6 +296,9 @@ def cmd_eval(args) -> int:
     print(f"loss = {ev.loss:.10g}   (learning rate {lr:g})")
     if model.spec.regularization is not None:
         print(f"  = data loss {data_loss:.10g} + penalty {extra:.10g}")
+    if isinstance(model, ConvModel):       # maps and kernels (issue #18)
+        print(conv_eval_text(model, params, ev, new), end="")
+        return 0
     n = ev.losses.shape[0]
     if n > 1:
         print(f"batch of {n} examples: loss and gradients are the {ev.batch} over the batch; "

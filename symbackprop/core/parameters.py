@@ -23,7 +23,7 @@ def initial_parameters(spec: Spec, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     params = {}
     for key, shape in array_shapes(spec).items():
-        fan_in = shape[1] if len(shape) == 2 else 1
+        fan_in = int(np.prod(shape[1:])) if len(shape) >= 2 else 1   # conv: in × kh × kw
         std = 1.0 / np.sqrt(fan_in) if key.startswith("W") else 0.1
         params[key] = rng.normal(0.0, std, size=shape)
     return params

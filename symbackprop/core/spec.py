@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .convspec import conv_spec_from_dict, is_convolutional
 from .defaults import MAX_LAYERS, MAX_PARAMETERS
 from .errors import SpecError, suggest, where as _where
 from .files import read_text_limited
@@ -291,6 +292,9 @@ def _unknown_keys(table: dict, allowed, source: str, where: str) -> None:
 
 
 def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = False) -> Spec:
+    if is_convolutional(data):          # input_shape, conv/pool layers (issue #18)
+        return conv_spec_from_dict(data, source, name, lambda d, n: _spec_name(
+            d, name, source, name_from_file))
     for key in data:
         if key not in TOP_KEYS:
             raise SpecError(f"{_where(source, key)}: unknown key.{suggest(key, TOP_KEYS)} "
@@ -344,6 +348,17 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
                         "--max-layers N raises the limit, at that cost.")
     values = _values(data.get("values"), sizes, shapes, layers, loss, source) if "values" in data else None
     check_class_targets(notation, values, source)       # [notation] preset = "cs231n"
+    spec_name = _spec_name(data, name, source, name_from_file)
+    return Spec(name=spec_name, inputs=inputs, layers=layers, loss=loss, values=values,
+                notation=notation, names=names,
+                batch=batch, source=source,
+                optimizer=parse_optimizer(data["optimizer"], source) if "optimizer" in data else None,
+                regularization=(parse_regularization(data["regularization"], source)
+                                if "regularization" in data else None))
+
+
+def _spec_name(data: dict, name: str, source: str, name_from_file: bool) -> str:
+    """The ``name`` key, else the file's stem, if it can name the documents."""
     spec_name = data.get("name", name)
     if "name" not in data and name_from_file and not NAME_PATTERN.fullmatch(name):
         fixed = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".-")[:64] or "network"
@@ -354,12 +369,7 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
         raise SpecError(f"{_where(source, 'name')}: expected a short file-name-like string (at "
                         "most 64 letters, digits, _ . -, starting with a letter, digit or _), got "
                         f"{spec_name!r}.")
-    return Spec(name=spec_name, inputs=inputs, layers=layers, loss=loss, values=values,
-                notation=notation, names=names,
-                batch=batch, source=source,
-                optimizer=parse_optimizer(data["optimizer"], source) if "optimizer" in data else None,
-                regularization=(parse_regularization(data["regularization"], source)
-                                if "regularization" in data else None))
+    return spec_name
 
 
 def _positive_int(table: dict, key: str, source: str, where: str | None = None) -> int:

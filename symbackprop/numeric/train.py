@@ -19,7 +19,7 @@ import numpy as np
 
 from .optimizers import (Settings, State, batch_order, learning_rate_at, optimizer_step,
                          penalty, penalty_gradients, plain, state_json, steps_per_epoch)
-from .vectorised import NonFinite, all_finite, evaluate, first_nonfinite
+from .vectorised import NonFinite, all_finite, first_nonfinite
 from ..core.optimizer import Optimizer, defaults_of
 from ..core.parameters import frozen_mask, samples_from_spec, tie_gradients
 from ..core.files import write_atomic
@@ -152,7 +152,7 @@ def training_steps(model: "Model", n: int, opt: Optimizer | None = None) -> int:
 def penalised(model: "Model", params, X, Y):
     """The evaluation with the ``[regularization]`` penalty in its loss and gradients
     (``data_loss`` is the loss without it)."""
-    ev = evaluate(model.compiled, params, X, Y, model.spec.batch)
+    ev = model.evaluate(params=params, data=(X, Y))
     reg = model.spec.regularization
     if reg is None:
         return ev
