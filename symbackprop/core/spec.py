@@ -21,8 +21,11 @@ from .defaults import MAX_LAYERS, MAX_PARAMETERS
 from .errors import SpecError, suggest, where as _where
 from .files import read_text_limited
 from .functions import ACTIVATIONS, LOSSES
+from .readers import (matrix as _matrix, number as _number, positive_int as _positive_int,
+                      vector as _vector)
 from .naming import check_class_targets, validate_names, validate_notation
 from .optimizer import Optimizer, Regularization, parse_optimizer, parse_regularization
+from .recurrent import RNN_LAYER_KEYS, Recurrence, check_layer_keys, parse_recurrence
 
 MAX_SPEC_BYTES = 5_000_000
 MAX_NEURONS = 100_000
@@ -169,6 +172,8 @@ class Spec:
     # [optimizer] and [regularization] (issue #20; core/optimizer.py): None when absent
     optimizer: Optimizer | None = None
     regularization: Regularization | None = None
+    # an rnn layer (issue #19; core/recurrent.py): per_step, truncate, time, the sequences
+    recurrence: Recurrence | None = None
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -213,19 +218,21 @@ def array_shapes_of(inputs: int, layers: tuple[LayerSpec, ...]) -> dict[str, tup
     sizes = (inputs,) + tuple(ls.size for ls in layers)
     shapes = {}
     for l, ls in enumerate(layers, start=1):
-        if ls.type == "dense":
+        if ls.type in ("dense", "rnn"):
             shapes[f"W{l}"] = (ls.size, sizes[layer_sources(layers, l)[0]])
+            if ls.type == "rnn":                  # h_t = f(W x_t + U h_{t−1} + b)
+                shapes[f"U{l}"] = (ls.size, ls.size)
             shapes[f"b{l}"] = (ls.size,)
     return shapes
 
 
 TOP_KEYS = {"inputs", "loss", "layer", "values", "notation", "names", "network", "name",
             "optimizer", "regularization"}
-LAYER_KEYS = {"size", "activation", "alpha", "type", "name", "from"}
+LAYER_KEYS = {"size", "activation", "alpha", "type", "name", "from"} | RNN_LAYER_KEYS
 # Layer types (issue #17; ARCHITECTURE.md "adding a layer type"): what each one computes
 # is core.network's and core.program's business; here only its keys and shapes.
-LAYER_TYPES = ("dense", "add", "flatten")
-NETWORK_KEYS = {"batch"}
+LAYER_TYPES = ("dense", "add", "flatten", "rnn")
+NETWORK_KEYS = {"batch", "time"}
 SAMPLE_KEYS = {"x", "y"}
 # [values] keys other than layer arrays (W1, b1, …) and named parameters (w1 = 0.15)
 VALUE_KEYS = ("x", "y", "samples", "learning_rate", "frozen")
@@ -346,6 +353,14 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
         raise SpecError(f"{source}: the network has {len(layers):,} layers; at most "
                         f"{limit('layers'):,} (1,000 layers take about 15 s to derive); "
                         "--max-layers N raises the limit, at that cost.")
+    recurrence = None
+    if "rnn" in (ls.type for ls in layers):       # the sequences of [values]: core/recurrent.py
+        recurrence, rest = parse_recurrence(data, data["layer"], layers, shapes,
+                                            lambda y: _check_targets(y, loss, source), source)
+        data = data | ({"values": rest} if rest is not None else {})
+    elif "time" in network:
+        raise SpecError(f"{_where(source, 'network.time')}: only a spec with an rnn layer "
+                        "sums or averages over time steps.")
     values = _values(data.get("values"), sizes, shapes, layers, loss, source) if "values" in data else None
     check_class_targets(notation, values, source)       # [notation] preset = "cs231n"
     spec_name = _spec_name(data, name, source, name_from_file)
@@ -354,7 +369,8 @@ def _spec_from_dict(data: dict, source: str, name: str, name_from_file: bool = F
                 batch=batch, source=source,
                 optimizer=parse_optimizer(data["optimizer"], source) if "optimizer" in data else None,
                 regularization=(parse_regularization(data["regularization"], source)
-                                if "regularization" in data else None))
+                                if "regularization" in data else None),
+                recurrence=recurrence)
 
 
 def _spec_name(data: dict, name: str, source: str, name_from_file: bool) -> str:
@@ -370,16 +386,6 @@ def _spec_name(data: dict, name: str, source: str, name_from_file: bool) -> str:
                         "most 64 letters, digits, _ . -, starting with a letter, digit or _), got "
                         f"{spec_name!r}.")
     return spec_name
-
-
-def _positive_int(table: dict, key: str, source: str, where: str | None = None) -> int:
-    where = where or key
-    if key not in table:
-        raise SpecError(f"{_where(source, where)}: missing; expected a positive integer.")
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(f"{_where(source, where)}: expected a positive integer, got {value!r}.")
-    return value
 
 
 def _layers(raw, inputs: int, source: str) -> tuple[LayerSpec, ...]:
@@ -399,10 +405,11 @@ def _layers(raw, inputs: int, source: str) -> tuple[LayerSpec, ...]:
                                 f"{suggest(key, LAYER_KEYS)} Expected size, activation, alpha, "
                                 "type, name, from.")
         kind = table.get("type", "dense")
+        check_layer_keys(table, kind, source, where)
         sources = _sources(table, names, number, source)
         ins = [(names[m], sizes[m]) for m in sources]
         size = _layer_size(table, kind, ins, names[number], source, where)
-        act = table.get("activation", "identity" if kind != "dense" else None)
+        act = table.get("activation", {"dense": None, "rnn": "tanh"}.get(kind, "identity"))
         if not isinstance(act, str) or act not in ACTIVATIONS:
             raise SpecError(f"{_where(source, where + '.activation')}: unknown activation {act!r}."
                             f"{suggest(act, ACTIVATIONS)} Expected one of: {', '.join(ACTIVATIONS)}.")
@@ -519,7 +526,7 @@ def _sources(table: dict, names: list[str], number: int, source: str) -> tuple[i
 def _layer_size(table: dict, kind: str, ins: list, name: str, source: str, where: str) -> int:
     """A dense layer's ``size``; an add or flatten layer's size follows from its inputs
     (a ``size`` there must agree)."""
-    if kind == "dense":
+    if kind in ("dense", "rnn"):
         return _positive_int(table, "size", source, where + ".size")
     if kind == "add" and len({n for _, n in ins}) > 1:
         shapes = ", ".join(f"{src} ({n},)" for src, n in ins)
@@ -548,43 +555,7 @@ def _check_used(raw: list, names: list[str], source: str) -> None:
                         "`from` or remove it.")
 
 
-def _number(value, source: str, where: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise SpecError(f"{_where(source, where)}: expected a number, got {value!r}.")
-    value = Decimal(value)
-    if not value.is_finite():
-        raise SpecError(f"{_where(source, where)}: expected a finite number, got {value}.")
-    if math.isinf(float(value)):
-        shown = str(value) if len(str(value)) <= 24 else f"{value:.3E}"
-        raise SpecError(f"{_where(source, where)}: {shown} is beyond the range of float64 "
-                        "numbers (about ±1.8e308), in which every value is computed.")
-    if value != 0 and float(value) == 0:
-        shown = str(value) if len(str(value)) <= 24 else f"{value:.3E}"
-        raise SpecError(f"{_where(source, where)}: {shown} is below the range of float64 "
-                        "numbers (the smallest is about 4.9e-324), which would compute with 0; "
-                        "write 0 or a larger number.")
-    return value
-
-
-def _vector(value, n: int, source: str, where: str) -> tuple[Decimal, ...]:
-    if not isinstance(value, list):
-        raise SpecError(f"{_where(source, where)}: expected a list of {n} numbers, got {value!r}.")
-    if len(value) != n:
-        raise SpecError(f"{_where(source, where)}: expected {n} numbers, got {len(value)}.")
-    return tuple(_number(v, source, f"{where}[{i}]") for i, v in enumerate(value))
-
-
-def _matrix(value, rows: int, cols: int, source: str, where: str):
-    shape = f"{rows}×{cols} ({rows} rows of {cols}: [target][source])"
-    if not isinstance(value, list) or not all(isinstance(r, list) for r in value):
-        raise SpecError(f"{_where(source, where)}: expected a {shape} list of lists.")
-    given = f"{len(value)}×{'/'.join(str(len(r)) for r in value) or 0}"
-    if len(value) != rows or any(len(r) != cols for r in value):
-        raise SpecError(f"{_where(source, where)}: expected shape {shape}, got {given}.")
-    return tuple(_vector(r, cols, source, f"{where}[{i}]") for i, r in enumerate(value))
-
-
-ARRAY = re.compile(r"([Wb])([0-9]+)")
+ARRAY = re.compile(r"([WUb])([0-9]+)")
 
 
 def _values(raw, sizes, shapes: dict, layers, loss: str, source: str) -> Values:
@@ -631,7 +602,7 @@ def _values(raw, sizes, shapes: dict, layers, loss: str, source: str) -> Values:
         if isinstance(value, dict) and key in by_name:      # <name>.W, <name>.b
             l = by_name[key]
             for part, entry in value.items():
-                if part not in ("W", "b") or f"{part}{l}" not in shapes:
+                if part not in ("W", "U", "b") or f"{part}{l}" not in shapes:
                     raise SpecError(f"{_where(source, f'values.{key}.{part}')}: layer {key!r} "
                                     + (f"has the parameters {key}.W and {key}.b." if f"W{l}" in shapes
                                        else "has no parameters."))
