@@ -36,8 +36,9 @@ from .numeric.train import MAX_STEPS, PLOT_FORMATS, Diverged, plot_loss, train, 
 from .numeric.worked import bounded_exact_worked, worked_example
 from .render.documents import DocumentError, make_documents, notebook_markdown, summary_latex
 from .render.environment import environment, number_filters
+from .rnn import RecurrentModel, prepare_recurrent
 
-__all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "ConvModel", "LayerSpec", "Model", "Spec", "SpecError", "check", "example_names",
+__all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "ConvModel", "LayerSpec", "Model", "RecurrentModel", "Spec", "SpecError", "check", "example_names",
            "example_path", "prepare", "write_atomic"]
 
 
@@ -194,7 +195,7 @@ class Model:
         return summary_latex(self)
 
 
-def prepare(source: str | Path | Spec) -> Model:
+def prepare(source: str | Path | Spec) -> Model | RecurrentModel:
     """Spec file, built-in example name, spec text or Spec → Model (derivation included).
 
     Parameters
@@ -241,6 +242,8 @@ def prepare(source: str | Path | Spec) -> Model:
         spec = parse_spec(source)
     if isinstance(spec, ConvSpec):      # input_shape, conv and pool layers (issue #18)
         return ConvModel.of(spec)
+    if spec.recurrence is not None:              # an rnn layer (issue #19): symbackprop/rnn.py
+        return prepare_recurrent(spec)
     network = build_network(spec)
     notation = make_notation(network)
     check_value_names(spec, notation.slots)

@@ -19,6 +19,7 @@ import sympy as sp
 
 from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, ConvModel, DocumentError, Model,
                   NonFinite, SpecError, check_files, claims_names, claims_path, conv_eval_text,
+                  RecurrentModel,
                   example_names, example_path, generate, load_samples_csv, make_documents, plot_loss, prepare, report_json,
                   report_text, split_paths, train, training_json, write_atomic, write_files)
 from ..core.naming import (PRESET_SAMPLES, PRESET_SOURCES, PRESETS, check_class_targets,
@@ -33,6 +34,7 @@ from ..formula.reader import parse_instances
 from ..core.parameters import samples_from_spec
 from ..numeric.optimizers import penalty
 from ..numeric.train import compare, first_update, penalised, plot_losses, training_steps
+from . import rnn as recurrent
 from .parser import FORMATS, UsageError
 
 
@@ -200,6 +202,8 @@ def dumps(data) -> str:
 
 def cmd_derive(args) -> int:
     model = _model(getattr(args, "spec", None), getattr(args, "notation", None))
+    if isinstance(model, RecurrentModel):
+        return recurrent.cmd_derive(args, model)
     init = getattr(args, "init", None)
     digits = getattr(args, "digits", None)
     if digits is None:
@@ -261,6 +265,8 @@ def _col(m):
 
 def cmd_codegen(args) -> int:
     model = _model(args.spec)
+    if isinstance(model, RecurrentModel):
+        return recurrent.cmd_codegen(args, model)
     out = Path(args.output) if args.output else Path("output") / f"{model.spec.name}_grads.py"
     if out.suffix != ".py" or not out.stem.isidentifier():
         raise UsageError(f"-o {out}: expected a Python module file name such as grads.py "
@@ -281,6 +287,8 @@ def _data(args, model: Model):
 def cmd_eval(args) -> int:
     _learning_rate(args.lr)
     model = _model(args.spec)
+    if isinstance(model, RecurrentModel):
+        return recurrent.cmd_eval(args, model)
     data = _data(args, model)
     params, ev, new, lr = model.step(args.init, args.lr, data=data)
     data_loss, extra = ev.loss, penalty(params, model.spec.regularization)
@@ -340,6 +348,8 @@ def cmd_train(args) -> int:
     if plot is not None and plot.suffix[1:].lower() not in PLOT_FORMATS:
         raise UsageError(f"--plot {plot}: expected a file name ending in .png or .svg.")
     model = _model(args.spec)
+    if isinstance(model, RecurrentModel):
+        return recurrent.cmd_train(args, model)
     data = _data(args, model)
     if getattr(args, "compare", None):
         return _train_compare(args, model, data)
@@ -477,6 +487,9 @@ def cmd_check(args) -> int:
         model = prepare(_with_preset(loaded, args.notation))
     else:
         model = prepare(spec) if spec is not None else None
+    if isinstance(model, RecurrentModel):
+        raise UsageError(f"{spec}: check does not read claims about recurrent (rnn) specs yet; "
+                         "derive, eval, train and codegen do.")
     reports = check_files(model, files, timeout=args.timeout, max_time=args.max_time)
     print(dumps(finite_or_null(report_json(reports))) if args.json else report_text(reports, model),
           end="")

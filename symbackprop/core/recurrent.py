@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .errors import SpecError, suggest, where as _where
-from .readers import matrix, positive_int, vector
+from .readers import positive_int, vector
 
 RNN_LAYER_KEYS = {"per_step", "truncate"}
 SEQUENCE_KEYS = {"x", "y"}
@@ -161,6 +161,9 @@ def parse_recurrence(data: dict, raw_layers: list, layers, shapes: dict, loss_ch
         for s in sequences:
             for row in s.y:
                 loss_check(row)
+    if "frozen" in raw:
+        raise SpecError(f"{_where(source, 'values.frozen')}: rnn specs train every parameter; "
+                        "remove frozen.")
     h0 = vector(raw["h0"], hidden, source, "values.h0") if "h0" in raw else None
     rest = {k: v for k, v in raw.items() if k not in ("x", "y", "h0", "samples")}
     return Recurrence(1, 2, hidden, base.per_step, base.truncate, time, tuple(sequences), h0), rest
@@ -174,14 +177,15 @@ def _sequence(table: dict, n_in: int, n_out: int, per_step: bool, source: str,
                         f"step (x = [[…], …]), got {x!r}.")
     if len(x) > MAX_STEPS:
         raise SpecError(f"{_where(source, where + '.x')}: {len(x):,} steps; at most {MAX_STEPS:,}.")
-    rows = matrix(x, len(x), n_in, source, where + ".x")
+    # one row of the inputs per step (x[t] is step t + 1)
+    rows = tuple(vector(r, n_in, source, f"{where}.x[{t}]") for t, r in enumerate(x))
     y = table["y"]
     if per_step:
         if not isinstance(y, list) or len(y) != len(x):
             raise SpecError(f"{_where(source, where + '.y')}: per_step = true: expected one "
                             f"target row per step ({len(x)} rows of {n_out}), got {y!r}.")
         y = [r if isinstance(r, list) else [r] for r in y]
-        targets = matrix(y, len(x), n_out, source, where + ".y")
+        targets = tuple(vector(r, n_out, source, f"{where}.y[{t}]") for t, r in enumerate(y))
     else:
         if isinstance(y, list) and y and all(isinstance(r, list) for r in y):
             raise SpecError(f"{_where(source, where + '.y')}: per_step is false: the output reads "
