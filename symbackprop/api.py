@@ -33,6 +33,7 @@ from .numeric.codegen import generate
 from .numeric.convmodel import ConvModel, conv_eval_text
 from .numeric.data import load_samples_csv
 from .numeric.train import MAX_STEPS, PLOT_FORMATS, Diverged, plot_loss, train, training_json
+from .numeric.steps import Steps, model_steps
 from .numeric.worked import bounded_exact_worked, worked_example
 from .render.documents import DocumentError, make_documents, notebook_markdown, summary_latex
 from .render.environment import environment, number_filters
@@ -177,6 +178,17 @@ class Model:
         ev = evaluate(self.compiled, params, X[:, :1], Y[:, :1], self.spec.batch)
         return worked_example(self.derivation, params, ev, Y[:, :1], lr=self.learning_rate(lr),
                               nt=self.notation, frozen=self.frozen)
+
+    def steps(self, k: int, exact: bool = False, init: int | None = None, lr: float | None = None) -> Steps:
+        """The first ``k`` optimiser steps of ``train`` (the spec's [optimizer], else plain
+        gradient descent), every state recorded: float64, or ``exact`` (rationals, square
+        roots kept exactly, else 50 digits) within the --exact time and memory limit.
+
+        >>> s = prepare("mazur_adam").steps(1)
+        >>> s.name, round(s.steps[0].new[s.steps[0].old.__iter__().__next__()], 6)
+        ('adam', 0.14)
+        """
+        return model_steps(self, k, exact=exact, lr=lr, init=init)
 
     def find_parameter(self, name: str) -> list | None:
         """The symbols of the parameter called ``name``: a [names] or numbered name

@@ -235,6 +235,12 @@ def cmd_derive(args) -> int:
               "the document is the symbolic derivation without a worked example (add values.x "
               "and values.y for one, with seeded random parameters where [values] has none).",
               file=sys.stderr)
+    k = getattr(args, "steps", None)
+    if k is not None:
+        if worked is None:
+            raise UsageError(f"--steps {k} needs a worked example: give values.x and values.y "
+                             "(or [[values.samples]]) in the spec.")
+        worked = replace(worked, steps=model.steps(k, exact=getattr(args, "exact", False), init=init))
     files = make_documents(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
                            worked, only, digits, templates,
                            detail=getattr(args, "detail", "layer"),

@@ -122,6 +122,9 @@ def parser() -> argparse.ArgumentParser:
                    help="significant digits of the worked example's numbers (default 6; 20 with --exact)")
     d.add_argument("--exact", action="store_true",
                    help="worked example in exact rational arithmetic from the decimals as written")
+    d.add_argument("--steps", type=int, metavar="K",
+                   help="the first K optimiser steps of the worked example ([optimizer], or "
+                        "plain gradient descent), every optimiser state shown (1 to 20)")
     e = sub.add_parser("eval", help="evaluate loss, every intermediate, gradients and one update",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="example:\n  symbackprop eval net.toml --json\n  symbackprop eval net.toml --init 0\n"

@@ -71,8 +71,9 @@ def _iv(e):
     if e.is_Rational:
         return iv.mpf(int(e.p)) / iv.mpf(int(e.q))
     if e.is_Float:
-        with mpmath.workprec(max(e._prec, 53) + 10):
-            return iv.mpf(mpmath.mpf(e._mpf_))
+        # as the exact rational it is: iv.mpf of an mpf finer than iv.prec is a point
+        # rounded to iv.prec (mpmath 1.3), which made a 50-digit Float good to 64 bits
+        return _iv(sp.Rational(e))
     if e is sp.pi:
         return iv.pi
     if e is sp.E:

@@ -61,6 +61,8 @@ class Worked:
     # each activation symbol → its formula of the pre-activations (a = σ(z), …): formulas
     # whose float64 value has lost its digits are evaluated from z instead
     definitions: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    # derive --steps k: the first k optimiser steps (a numeric.steps.Steps), else None
+    steps: Any = None
 
     def value(self, expr):
         """An expression of network symbols, evaluated at the example's numbers.

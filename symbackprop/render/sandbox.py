@@ -53,6 +53,7 @@ from ..core.functions import Activation, Loss
 from ..core.network import Layer, Network
 from ..core.notation import Notation
 from ..core.spec import LayerSpec, Sample, Spec, Values
+from ..numeric.steps import Step, Steps
 from ..numeric.worked import Worked
 from . import drawing
 
@@ -151,6 +152,9 @@ allow(LayerSpec, _fields(LayerSpec))
 allow(Values, _fields(Values))
 allow(Sample, _fields(Sample))
 allow(Worked, [f for f in _fields(Worked) if f != "definitions"], {"value": _formula})
+allow(Steps, _fields(Steps) + ["state_keys", "decoupled", "has_decay"],
+      {"inexact": lambda s, v: None, "closed": lambda s, v: None, "shown": lambda s, v: None})
+allow(Step, _fields(Step), {"state": lambda s, key: None if type(key) is str else "takes a state name"})
 for _cls in list(vars(drawing).values()):     # the picture's records: every field is data
     if isinstance(_cls, type) and dataclasses.is_dataclass(_cls) and _cls.__module__ == drawing.__name__:
         allow(_cls, _fields(_cls))
