@@ -44,9 +44,9 @@ def marked(text: str) -> bool:
 
 
 def with_m(ctx: Context) -> Context:
-    """``ctx`` whose scope reads ``m`` (and Nielsen's ``n``) as the batch size, unless the
+    """``ctx`` whose scope reads ``m`` (Nielsen's ``n``, CS231n's ``N``) as the batch size, unless the
     network has names m or n."""
-    sizes = {(letter, "", ""): M for letter in ("m", "n") if (letter, "", "") not in ctx.scope.keys}
+    sizes = {(letter, "", ""): M for letter in ("m", "n", "N") if (letter, "", "") not in ctx.scope.keys}
     return replace(ctx, scope=with_definitions(ctx.scope, sizes)) if sizes else ctx
 
 

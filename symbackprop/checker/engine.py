@@ -462,6 +462,9 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
     ts = ctx.truth.resolve(S.expr)
     if LR in symbols_of(ts) and LR not in pts.base:
         raise NeedsValues("the learning rate ([values].learning_rate)")
+    stacked = stacked_examples(ctx, S.expr, ts, C.expr)
+    if stacked is not None:             # a batch matrix: one column (row) an example
+        return numeric_matrix(ctx, stacked, C, pts, base)
     if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
         return numeric_matrix(ctx, ts, C, pts, base, is_batch_quantity(ctx, S.expr))
     if isinstance(ts, sp.MatrixBase) or isinstance(C.expr, sp.MatrixBase):
@@ -510,6 +513,29 @@ def shown_value(true, places: int) -> str:
 
 
 # ---- batches: the loss and its gradients over a spec's examples ---------------------
+def stacked_examples(ctx: Context, written, ts, claimed):
+    """On a spec with m ≥ 2 examples, a per-example quantity (``W^{[1]} X + b^{[1]}``,
+    ``A^{[2]} - Y``) written equal to a matrix of numbers with one column an example (one
+    row in the rows layout): the examples' values side by side, or None when the shapes
+    do not say so (the reading of one example stands)."""
+    if not ctx.examples or not isinstance(claimed, sp.MatrixBase) or is_batch_quantity(ctx, written):
+        return None
+    rows = getattr(getattr(ctx.model, "notation", None), "layout", "columns") == "rows"
+    shape = ts.shape if isinstance(ts, sp.MatrixBase) else (1, 1)
+    m = len(ctx.examples)
+    if rows and shape[0] == 1 and claimed.shape == (m, shape[1]):
+        each = [values(ts, p) for p in ctx.examples]
+        if any(v is None for v in each):
+            return None
+        return sp.Matrix.vstack(*[v if isinstance(v, sp.MatrixBase) else sp.Matrix([[v]]) for v in each])
+    if not rows and shape[1] == 1 and claimed.shape == (shape[0], m):
+        each = [values(ts, p) for p in ctx.examples]
+        if any(v is None for v in each):
+            return None
+        return sp.Matrix.hstack(*[v if isinstance(v, sp.MatrixBase) else sp.Matrix([[v]]) for v in each])
+    return None
+
+
 def is_batch_quantity(ctx: Context, written) -> bool:
     """On a spec with several examples: is ``written`` the loss or ∂(loss)/∂(parameter)
     (or a matrix of them), which the spec reduces over its batch?"""

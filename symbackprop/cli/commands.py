@@ -12,6 +12,7 @@ import re
 import stat
 import sys
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from ..core.naming import (PRESET_SAMPLES, PRESET_SOURCES, PRESETS, check_class_
 from ..core.defaults import CLAIM_TIMEOUT
 from ..core.files import read_text_limited
 from ..core.limits import LimitError, run_bounded
-from ..core.spec import load_spec, raised_limits
+from ..core.spec import Sample, Values, load_spec, raised_limits
 from ..formula.names import LOSS, build_scope
 from ..formula.ops import FormulaError
 from ..formula.reader import parse_instances
@@ -204,6 +205,8 @@ def cmd_derive(args) -> int:
     model = _model(getattr(args, "spec", None), getattr(args, "notation", None))
     if isinstance(model, RecurrentModel):
         return recurrent.cmd_derive(args, model)
+    if getattr(args, "data", None):
+        model = _with_data(model, args.data)
     init = getattr(args, "init", None)
     digits = getattr(args, "digits", None)
     if digits is None:
@@ -245,7 +248,7 @@ def cmd_derive(args) -> int:
                            worked, only, digits, templates,
                            detail=getattr(args, "detail", "layer"),
                            fragment=getattr(args, "fragment", False),
-                           equations=getattr(args, "equations", False))
+                           equations=getattr(args, "equations", False), init=init)
     for out in write_files(Path(getattr(args, "output", "output")), files):   # all or none
         print(f"wrote {out}")
     return 0
@@ -281,6 +284,18 @@ def cmd_codegen(args) -> int:
                                frozen=model.frozen))
     print(f"wrote {out}")
     return 0
+
+
+def _with_data(model: Model, path: str) -> Model:
+    """The model whose examples are the rows of the CSV file ``path`` (the document's
+    examples: its worked example is the first), the decimals as the file writes them."""
+    X, Y = load_samples_csv(path, model.spec.inputs, model.spec.sizes[-1], model.spec.loss)
+    samples = tuple(Sample(tuple(Decimal(repr(float(v))) for v in X[:, i]),
+                           tuple(Decimal(repr(float(v))) for v in Y[:, i]))
+                    for i in range(X.shape[1]))
+    values = replace(model.spec.values or Values(), samples=samples)
+    check_class_targets(model.spec.notation, values, path)
+    return prepare(replace(model.spec, values=values))
 
 
 def _data(args, model: Model):

@@ -125,6 +125,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", type=int, metavar="K",
                    help="the first K optimiser steps of the worked example ([optimizer], or "
                         "plain gradient descent), every optimiser state shown (1 to 20)")
+    d.add_argument("--data", metavar="CSV", help="the document's examples from a CSV file (header "
+                   "x1..xn, y1..ym), replacing the spec's: the worked example is the first, and "
+                   "with several the document adds the whole batch in matrix form")
     e = sub.add_parser("eval", help="evaluate loss, every intermediate, gradients and one update",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="example:\n  symbackprop eval net.toml --json\n  symbackprop eval net.toml --init 0\n"

@@ -21,6 +21,8 @@ import markupsafe
 from ..core.errors import SpecError
 from ..core.files import PACKAGE, template_dirs
 from ..core.limits import LimitError, run_bounded
+from ..core.parameters import samples_from_spec
+from ..numeric.batchforms import BatchForms, batch_forms
 from .drawing import layout
 from .environment import environment, render_document, render_markdown
 from .width import LINE_WIDTH, lines, visible_width  # noqa: F401 — re-exported
@@ -93,32 +95,50 @@ def render_svg(model, templates=None) -> str:
 
 
 def render_tex(model, worked=None, only=None, digits: int = 6, templates=None,
-               detail: str = "layer", fragment: bool = False) -> str:
+               detail: str = "layer", fragment: bool = False, init: int | None = None) -> str:
     """The self-contained LaTeX document (article, amsmath, TikZ); ``detail``: how much of
     the chain rule (``render.environment.DETAILS``); ``fragment``: the body alone, to \\input."""
     env = tex_filters(environment(templates, **TEX_SYNTAX), model.notation)
     return render_document(env, "derivation.tex.j2", model.derivation, model.notation, worked,
                            only, digits, detail=detail, fragment=fragment,
-                           batch_loss=batch_loss(model, worked),
+                           batch_loss=batch_loss(model, worked, init),
+                           batch=batch_of(model, worked, init),
                            **drawing_context(model)).lstrip()   # no blank lines on top
 
 
-def batch_loss(model, worked) -> float | None:
+def batch_loss(model, worked, init: int | None = None) -> float | None:
     """The spec's batch loss (its examples reduced as [network] batch says) when the worked
     example is its first of several examples: the document shows both, so that its loss
     line is the loss the spec defines."""
     values = model.spec.values
     if worked is None or values is None or len(values.samples or ()) < 2:
         return None
-    return float(model.evaluate().loss)
+    return float(model.evaluate(init).loss)
+
+
+def batch_of(model, worked, init: int | None = None) -> BatchForms | None:
+    """The matrices of the whole batch (Z, A, dZ, dW, db, one step) when the spec has
+    several examples, in the notation's layout; None for one example or a graph."""
+    values = model.spec.values
+    if (worked is None or values is None or len(values.samples or ()) < 2
+            or not model.derivation.network.is_chain):
+        return None
+    params = model.parameters(init)
+    X, Y = samples_from_spec(model.spec)
+    ev = model.evaluate(params=params)
+    rate = model.learning_rate()
+    rows = model.notation.layout == "rows" and model.notation.style != "ij"
+    return batch_forms(ev, X, Y, model.descend(params, ev, rate), rate, rows=rows,
+                       shift=model.notation.shift)
 
 
 def render_md(model, worked=None, only=None, digits: int = 6, templates=None,
-              figure: Figure | None = None, detail: str = "layer") -> str:
+              figure: Figure | None = None, detail: str = "layer", init: int | None = None) -> str:
     """The Markdown document; ``figure`` says where the picture is."""
     return render_markdown(model.derivation, model.notation, worked, templates=templates,
                            only=only, digits=digits, figure=figure, detail=detail,
-                           batch_loss=batch_loss(model, worked))
+                           batch_loss=batch_loss(model, worked, init),
+                           batch=batch_of(model, worked, init))
 
 
 def render_equations(model, markdown: bool = False, templates=None) -> str:
@@ -189,10 +209,11 @@ def markdown_to_html(text: str) -> str:
 
 
 def render_html(model, worked=None, only=None, digits: int = 6, templates=None,
-                detail: str = "layer") -> str:
+                detail: str = "layer", init: int | None = None) -> str:
     """One self-contained page: the document, the network inline, KaTeX inlined."""
     svg = render_svg(model, templates)
-    md = render_md(model, worked, only, digits, templates, figure=Figure(svg=svg), detail=detail)
+    md = render_md(model, worked, only, digits, templates, figure=Figure(svg=svg), detail=detail,
+                   init=init)
     katex = STATIC / "katex"
     env = environment(templates, autoescape=True)
     return env.get_template("derivation.html.j2").render(
@@ -203,7 +224,8 @@ def render_html(model, worked=None, only=None, digits: int = 6, templates=None,
 
 def make_documents(model, formats, stem: str, worked=None, only=None, digits: int = 6,
                    templates=None, bounded: bool = True, detail: str = "layer",
-                   fragment: bool = False, equations: bool = False) -> dict[str, str | bytes]:
+                   fragment: bool = False, equations: bool = False,
+                   init: int | None = None) -> dict[str, str | bytes]:
     """File name → content of every asked format (md brings its SVG picture along).
 
     Everything is made before anything is written, so a failing PDF leaves no
@@ -217,7 +239,7 @@ def make_documents(model, formats, stem: str, worked=None, only=None, digits: in
         return {f"{stem}_equations.{fmt}": render_equations(model, fmt == "md", templates)
                 for fmt in dict.fromkeys(formats) if fmt in ("md", "tex")}
     args = dict(worked=worked, only=only, digits=digits, templates=templates, detail=detail,
-                fragment=fragment)
+                fragment=fragment, init=init)
     if templates is None:
         return _make(model, formats, stem, args)
     folder = Path(templates)

@@ -133,6 +133,7 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
     samples = d.network.spec.values.samples if d.network.spec.values else ()
     extra.setdefault("n_examples", len(samples) if len(samples) > 1 else None)
     extra.setdefault("batch_loss", None)     # documents.batch_loss: several examples
+    extra.setdefault("batch", None)          # documents.batch_of: the batch's matrices
     extra.setdefault("fragment", False)
     spec = d.network.spec
     reg = getattr(spec, "regularization", None)
