@@ -35,11 +35,13 @@ from .numeric.data import load_samples_csv
 from .numeric.train import MAX_STEPS, PLOT_FORMATS, Diverged, plot_loss, train, training_json
 from .numeric.steps import Steps, model_steps
 from .numeric.worked import bounded_exact_worked, worked_example
+from .render.convdocs import make_conv_documents
 from .render.documents import DocumentError, make_documents, notebook_markdown, summary_latex
 from .render.environment import environment, number_filters
 from .rnn import RecurrentModel, prepare_recurrent
 
-__all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "ConvModel", "LayerSpec", "Model", "RecurrentModel", "Spec", "SpecError", "check", "example_names",
+__all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "ConvModel", "LayerSpec", "Model", "RecurrentModel",
+           "Spec", "SpecError", "check", "example_names", "make_conv_documents",
            "example_path", "prepare", "write_atomic"]
 
 

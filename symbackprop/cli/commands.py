@@ -20,8 +20,8 @@ import sympy as sp
 
 from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, ConvModel, DocumentError, Model,
                   NonFinite, SpecError, check_files, claims_names, claims_path, conv_eval_text,
-                  RecurrentModel,
-                  example_names, example_path, generate, load_samples_csv, make_documents, plot_loss, prepare, report_json,
+                  RecurrentModel, example_names, example_path, generate, load_samples_csv,
+                  make_conv_documents, make_documents, plot_loss, prepare, report_json,
                   report_text, split_paths, train, training_json, write_atomic, write_files)
 from ..core.naming import (PRESET_SAMPLES, PRESET_SOURCES, PRESETS, check_class_targets,
                            with_preset)
@@ -240,11 +240,15 @@ def cmd_derive(args) -> int:
               file=sys.stderr)
     k = getattr(args, "steps", None)
     if k is not None:
+        if isinstance(model, ConvModel):
+            raise UsageError(f"--steps {k}: the steps of training are written for dense networks; "
+                             "a convolutional network's document shows one step (issue #18).")
         if worked is None:
             raise UsageError(f"--steps {k} needs a worked example: give values.x and values.y "
                              "(or [[values.samples]]) in the spec.")
         worked = replace(worked, steps=model.steps(k, exact=getattr(args, "exact", False), init=init))
-    files = make_documents(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
+    make = make_conv_documents if isinstance(model, ConvModel) else make_documents   # issue #18
+    files = make(model, getattr(args, "format", None) or ["md"], model.spec.name + suffix,
                            worked, only, digits, templates,
                            detail=getattr(args, "detail", "layer"),
                            fragment=getattr(args, "fragment", False),

@@ -172,5 +172,17 @@ def derive_conv(spec: ConvSpec) -> ConvDerivation:
     Sum(\\delta^{1}[c, i, j]*x[c', i + u, j + v], (i, 0, 1), (j, 0, 1))
     """
     layers = tuple(RULES[ls.type](ls) for ls in spec.layers)
-    term = LOSSES[spec.loss].term(sp.Symbol("a"), sp.Symbol("y"))
+    term = LOSSES[spec.loss].term(sp.Symbol("a_j"), sp.Symbol("y_j"))
     return ConvDerivation(spec, layers, term)
+
+
+def real_reads(ls: ConvLayer, offsets: tuple[int, ...] | None = None) -> int:
+    """How many output positions read a kernel weight at ``offsets`` (default 0, 0) from
+    the input itself rather than from its zero padding: the chain-rule paths of that
+    weight whose local derivative is not identically 0."""
+    offsets = offsets or (0,) * len(ls.kernel)
+    count = 1
+    for k, s, p, n_in, n_out in zip(offsets, ls.stride, ls.padding, ls.in_shape[1:],
+                                    ls.out_shape[1:]):
+        count *= sum(1 for o in range(n_out) if 0 <= s * o + k - p < n_in)
+    return count

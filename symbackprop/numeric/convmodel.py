@@ -14,6 +14,7 @@ import numpy as np
 from ..core.convderive import ConvDerivation, derive_conv
 from ..core.convspec import ConvSpec
 from ..core.defaults import LEARNING_RATE
+from ..core.errors import SpecError
 from ..core.parameters import parameters_from_spec, samples_from_spec
 from .conv import ConvCompiled, compile_conv, evaluate
 from .vectorised import Evaluation, NonFinite, first_nonfinite, update
@@ -87,6 +88,17 @@ class ConvModel:
 
     def by_name(self, params, ev, updated) -> dict:
         return {}
+
+    def worked(self, init: int | None = None, lr: float | None = None, exact: bool = False):
+        """(params, evaluation of the first example, updated params, η): the worked example."""
+        if exact:
+            raise SpecError(f"{self.spec.source}: --exact is written for dense networks; a "
+                            "convolutional network's worked example is computed in float64.")
+        params = self.parameters(init)
+        X, Y = samples_from_spec(self.spec)
+        ev = evaluate(self.compiled, params, X[:, :1], Y[:, :1], self.spec.batch)
+        rate = self.learning_rate(lr)
+        return params, ev, self.descend(params, ev, rate), rate
 
 
 MAX_SHOWN = 64      # entries of a map or array printed in full by ``eval``; larger: a summary
