@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,10 +26,15 @@ import torch.nn.functional as F
 
 from symbackprop.api import ConvModel, prepare
 from symbackprop.cli import main
+from symbackprop.core import formatting as numbers
 from symbackprop.core.spec import SpecError, parse_spec
+from symbackprop.render.documents import compile_pdf
 from symbackprop.numeric.conv import compile_conv, evaluate
 
 torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parent.parent
+KATEX = ROOT / "node_modules" / "katex" / "package.json"
+KATEX_CHECK = ROOT / "tools" / "katex_check.js"
 
 # (stride, padding, kernel, channels): all pairs of levels of any two factors
 PAIRWISE = [(1, 0, 1, 1), (2, 1, 1, 2), (1, 1, 2, 1), (2, 0, 2, 2), (2, 1, 3, 1), (1, 0, 3, 2)]
@@ -321,3 +329,51 @@ def test_commands_on_a_conv_spec(tmp_path, capsys):
     assert main(["eval", str(bad), "--init", "1"]) == 2
     err = capsys.readouterr().err
     assert "kernel 9×9 is larger than its padded input 4×4" in err and "Traceback" not in err
+
+
+# ---- documents ------------------------------------------------------------------
+EXAMPLE = ROOT / "symbackprop" / "examples" / "conv" / "cnn_tiny.toml"
+
+
+def test_documents_of_the_example(tmp_path):
+    """md, tex, pdf, html of examples/conv/cnn_tiny.toml: the rules' formulas are there, the
+    worked numbers are torch's, every KaTeX span parses, the PDF has no overfull box."""
+    assert main(["derive", str(EXAMPLE), "-f", "md", "-f", "tex", "-f", "pdf", "-f", "html",
+                 "-o", str(tmp_path)]) == 0
+    md = (tmp_path / "cnn_tiny.md").read_text()
+    tex = (tmp_path / "cnn_tiny.tex").read_text()
+    for text in (md, tex):
+        assert r"\operatorname{rot180}(K^{1})" in text and r"\tilde{\delta}^{1}" in text
+        assert "first maximum in row-major window order" in text
+        assert "along 25 paths" in text and "16 of them read the input itself" in text
+    # the kernel gradient: Σ_{i,j} δ_{c,i,j} x_{c', i+u−1, j+v−1} (padding 1, stride 1)
+    assert (r"\frac{\partial E}{\partial {K^{1}}_{c,c',u,v}} = \sum_{\substack{0 \leq i \leq 4"
+            r"\\0 \leq j \leq 4}} {\delta^{1}}_{c,i,j} {x}_{c',i + u - 1,j + v - 1}") in md
+    model = prepare(EXAMPLE)
+    params = model.parameters()
+    X = np.array([[float(v)] for v in model.spec.values.samples[0].x])
+    Y = np.array([[float(v)] for v in model.spec.values.samples[0].y])
+    loss, grads = torch_loss(model.spec, params, X, Y)
+    fmt = lambda v: numbers.fmt(float(v), 6)     # noqa: E731
+    assert f"$E = {fmt(loss)}$" in md
+    assert f"&= {fmt(grads['W1'][0, 0, 0, 0])}" in md          # the written-out sum's value
+    new = params["W1"][0, 0, 0, 0] - 0.1 * grads["W1"][0, 0, 0, 0]
+    assert f"= {fmt(new)}$" in md
+    assert (tmp_path / "cnn_tiny.pdf").read_bytes().startswith(b"%PDF")
+    log = []
+    compile_pdf(tex, log)
+    assert "Overfull" not in log[0]
+    svg = (tmp_path / "cnn_tiny.svg").read_text()
+    assert svg.count('fill="#e4572e"') == 2 and "conv (conv2d)" in svg    # two fields marked
+    html = (tmp_path / "cnn_tiny.html").read_text()
+    assert "<svg" in html and "katex" in html
+    if shutil.which("node") and KATEX.is_file():
+        run = subprocess.run(["node", str(KATEX_CHECK), str(tmp_path / "cnn_tiny.md")],
+                             capture_output=True, text=True, timeout=120)
+        report = json.loads(run.stdout)
+        assert report["spans"] > 20 and not report["errors"], report["errors"][:3]
+
+
+def test_document_options_written_for_dense_networks_are_refused(capsys):
+    assert main(["derive", str(EXAMPLE), "--equations"]) == 2
+    assert "--equations is not available for convolutional networks" in capsys.readouterr().err

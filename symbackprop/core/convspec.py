@@ -106,6 +106,7 @@ class ConvSpec:
     regularization: Regularization | None = None
     names: dict[str, Any] = field(default_factory=dict)
     convolutional = True
+    recurrence = None          # not an rnn (issue #19)
 
     @property
     def inputs(self) -> int:

@@ -21,7 +21,8 @@ from ..core.symbols import A, Z
 from .documents import STATIC, DocumentError, compile_pdf, markdown_to_html, tex_escape
 from .environment import environment
 
-MAX_GRID = 12          # maps up to this many rows and columns are printed as numbers
+MAX_GRID = 12          # maps up to this many rows …
+MAX_COLS = 8           # … and columns are printed as numbers
 MAX_TERMS = 12         # terms of a written-out gradient sum
 SVG_MAP = 150.0        # the larger side of a drawn map, px
 
@@ -116,8 +117,10 @@ def picture(spec) -> Picture:
 def _grids(arr: np.ndarray, shape) -> list | None:
     """A map as [channel][row][col] (None when too large to print)."""
     C, H, W = _grid_of(shape)
-    if H > MAX_GRID or W > MAX_GRID:
+    if H > MAX_GRID or W > MAX_COLS:
         return None
+    if len(shape) == 2:                  # a 1-D map [C][L]: one C × L matrix
+        return [np.asarray(arr).reshape(C, W).tolist()]
     return np.asarray(arr).reshape(C, H, W).tolist()
 
 
@@ -136,8 +139,10 @@ def worked_context(model, worked) -> dict | None:
     grads = []
     for key, g in ev.gradients.items():
         small = g.size <= 144
-        grads.append({"key": key, "shape": "×".join(map(str, g.shape)),
-                      "grad": _matrices(g) if small else None, "norm": float(np.linalg.norm(g))})
+        wide = g.ndim == 2 and g.shape[1] > 6          # printed transposed, to fit the page
+        grads.append({"key": key, "shape": "×".join(map(str, g.shape)), "transposed": wide,
+                      "grad": _matrices(g.T if wide else g) if small else None,
+                      "norm": float(np.linalg.norm(g))})
     return {"loss": ev.loss, "rate": rate, "layers": layers, "grads": grads,
             "x": _grids(ev.a[0][:, 0], model.spec.input_shape),
             "kernel": _kernel_instance(model, ev, params, new), "pool": _pool_instance(model, ev)}
@@ -150,7 +155,7 @@ def _matrices(g: np.ndarray) -> list:
     if g.ndim == 2:
         return [((), g.tolist())]
     if g.ndim == 3:
-        return [((o, c), [g[o, c].tolist()]) for o in range(g.shape[0]) for c in range(g.shape[1])]
+        return [((o,), g[o].tolist()) for o in range(g.shape[0])]     # rows: input channels
     return [((o, c), g[o, c].tolist()) for o in range(g.shape[0]) for c in range(g.shape[1])]
 
 
