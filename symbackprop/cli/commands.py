@@ -228,6 +228,13 @@ def cmd_derive(args) -> int:
                              f"like: {known}.")
         # a file-name-safe suffix: w^1_{1,11} → _w1_1_11
         suffix = "_" + re.sub(r"[^A-Za-z0-9_]", "", re.sub(r"[,/]", "_", args.param))
+    show = list(dict.fromkeys(getattr(args, "show", None) or []))
+    if show and getattr(args, "equations", False):
+        raise UsageError(f"--show {','.join(show)} puts numbers on the document's pictures; "
+                         "--equations writes the key equations alone, without a picture.")
+    if show and not (model.spec.values is not None and model.spec.values.samples):
+        raise UsageError(f"--show {','.join(show)} needs a worked example: give values.x and "
+                         "values.y in the spec's [values] table (the numbers come from it).")
     worked = None
     if model.spec.values is not None and model.spec.values.samples:
         worked = model.worked(init, exact=getattr(args, "exact", False))
@@ -252,7 +259,8 @@ def cmd_derive(args) -> int:
                            worked, only, digits, templates,
                            detail=getattr(args, "detail", "layer"),
                            fragment=getattr(args, "fragment", False),
-                           equations=getattr(args, "equations", False), init=init)
+                           equations=getattr(args, "equations", False), init=init,
+                           show=show)
     for out in write_files(Path(getattr(args, "output", "output")), files):   # all or none
         print(f"wrote {out}")
     return 0

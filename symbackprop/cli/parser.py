@@ -55,6 +55,21 @@ def formats(text: str) -> list[str]:
     return chosen
 
 
+# render.numbered.SHOW_ITEMS (kept here: the parser imports no SymPy; a test checks they agree)
+SHOW_ITEMS = ("values", "grads", "delta", "updates")
+
+
+def show_items(text: str) -> list[str]:
+    """An argparse type: ``values,grads,delta,updates`` (any of them, comma-separated)."""
+    chosen = [s.strip().lower() for s in text.split(",")]
+    wrong = [s for s in chosen if s not in SHOW_ITEMS]
+    if wrong:
+        raise argparse.ArgumentTypeError(
+            f"{wrong[0]!r} is not a number the picture shows; expected any of "
+            f"{', '.join(SHOW_ITEMS)} (a comma list like values,grads)")
+    return list(dict.fromkeys(chosen))
+
+
 # --init SEED: NumPy's generator takes no negative seed
 _seed = _integer(0, "a non-negative integer seed")
 
@@ -120,6 +135,9 @@ def parser() -> argparse.ArgumentParser:
                         "<name>_equations.tex (a fragment) and/or .md")
     d.add_argument("--digits", type=int, metavar="N",
                    help="significant digits of the worked example's numbers (default 6; 20 with --exact)")
+    d.add_argument("--show", action="extend", type=show_items, metavar="ITEMS",
+                   help="the worked example's numbers on the network pictures: values (weights, "
+                        "biases, z, a), grads, delta, updates; a comma list (needs [values] x, y)")
     d.add_argument("--exact", action="store_true",
                    help="worked example in exact rational arithmetic from the decimals as written")
     d.add_argument("--steps", type=int, metavar="K",

@@ -24,6 +24,7 @@ from ..core.limits import LimitError, run_bounded
 from ..core.parameters import samples_from_spec
 from ..numeric.batchforms import BatchForms, batch_forms
 from .drawing import layout
+from .numbered import check_showable, number_picture, views
 from .environment import environment, render_document, render_markdown
 from .width import LINE_WIDTH, lines, visible_width  # noqa: F401 — re-exported
 from .sandbox import allow, template_error
@@ -94,15 +95,38 @@ def render_svg(model, templates=None) -> str:
     return env.get_template("network.svg.j2").render(**drawing_context(model))
 
 
+def number_pictures(model, worked, show, digits: int = 6) -> dict:
+    """The pictures with numbers that ``show`` (items of ``numbered.SHOW_ITEMS``) asks for:
+    view (forward, backward, updated) → ``NumberPicture``; {} when ``show`` is empty.
+    ``show`` may be those pictures already (``make_documents`` lays them out once)."""
+    if isinstance(show, dict) or not show:
+        return show or {}
+    if worked is None:
+        raise SpecError(f"{model.spec.source}: --show {','.join(show)} puts the worked example's "
+                        "numbers on the picture, and the spec has no worked example: give "
+                        "values.x and values.y in its [values] table.")
+    check_showable(model.network, show)
+    return {v: number_picture(model, worked, v, show, digits) for v in views(show)}
+
+
+def render_number_svg(model, picture, templates=None) -> str:
+    """One picture with numbers as a standalone SVG document."""
+    env = environment(templates, autoescape=True)
+    return env.get_template("network_numbers.svg.j2").render(np=picture, name=model.spec.name)
+
+
 def render_tex(model, worked=None, only=None, digits: int = 6, templates=None,
-               detail: str = "layer", fragment: bool = False, init: int | None = None) -> str:
+               detail: str = "layer", fragment: bool = False, init: int | None = None,
+               show=()) -> str:
     """The self-contained LaTeX document (article, amsmath, TikZ); ``detail``: how much of
-    the chain rule (``render.environment.DETAILS``); ``fragment``: the body alone, to \\input."""
+    the chain rule (``render.environment.DETAILS``); ``fragment``: the body alone, to \\input;
+    ``show``: the numbers on the pictures (``number_pictures``)."""
     env = tex_filters(environment(templates, **TEX_SYNTAX), model.notation)
     return render_document(env, "derivation.tex.j2", model.derivation, model.notation, worked,
                            only, digits, detail=detail, fragment=fragment,
                            batch_loss=batch_loss(model, worked, init),
                            batch=batch_of(model, worked, init),
+                           numbers=number_pictures(model, worked, show, digits),
                            **drawing_context(model)).lstrip()   # no blank lines on top
 
 
@@ -133,12 +157,15 @@ def batch_of(model, worked, init: int | None = None) -> BatchForms | None:
 
 
 def render_md(model, worked=None, only=None, digits: int = 6, templates=None,
-              figure: Figure | None = None, detail: str = "layer", init: int | None = None) -> str:
-    """The Markdown document; ``figure`` says where the picture is."""
+              figure: Figure | None = None, detail: str = "layer", init: int | None = None,
+              figures=None, numbers=None) -> str:
+    """The Markdown document; ``figure`` says where the picture is, ``figures`` where the
+    pictures with numbers are (view → Figure) and ``numbers`` what they show."""
     return render_markdown(model.derivation, model.notation, worked, templates=templates,
                            only=only, digits=digits, figure=figure, detail=detail,
                            batch_loss=batch_loss(model, worked, init),
-                           batch=batch_of(model, worked, init))
+                           batch=batch_of(model, worked, init), figures=figures or {},
+                           numbers=numbers or {})
 
 
 def render_equations(model, markdown: bool = False, templates=None) -> str:
@@ -209,11 +236,13 @@ def markdown_to_html(text: str) -> str:
 
 
 def render_html(model, worked=None, only=None, digits: int = 6, templates=None,
-                detail: str = "layer", init: int | None = None) -> str:
+                detail: str = "layer", init: int | None = None, show=()) -> str:
     """One self-contained page: the document, the network inline, KaTeX inlined."""
     svg = render_svg(model, templates)
+    pictures = number_pictures(model, worked, show, digits)
+    figures = {v: Figure(svg=render_number_svg(model, p, templates)) for v, p in pictures.items()}
     md = render_md(model, worked, only, digits, templates, figure=Figure(svg=svg), detail=detail,
-                   init=init)
+                   init=init, figures=figures, numbers=pictures)
     katex = STATIC / "katex"
     env = environment(templates, autoescape=True)
     return env.get_template("derivation.html.j2").render(
@@ -225,7 +254,7 @@ def render_html(model, worked=None, only=None, digits: int = 6, templates=None,
 def make_documents(model, formats, stem: str, worked=None, only=None, digits: int = 6,
                    templates=None, bounded: bool = True, detail: str = "layer",
                    fragment: bool = False, equations: bool = False,
-                   init: int | None = None) -> dict[str, str | bytes]:
+                   init: int | None = None, show=()) -> dict[str, str | bytes]:
     """File name → content of every asked format (md brings its SVG picture along).
 
     Everything is made before anything is written, so a failing PDF leaves no
@@ -239,7 +268,8 @@ def make_documents(model, formats, stem: str, worked=None, only=None, digits: in
         return {f"{stem}_equations.{fmt}": render_equations(model, fmt == "md", templates)
                 for fmt in dict.fromkeys(formats) if fmt in ("md", "tex")}
     args = dict(worked=worked, only=only, digits=digits, templates=templates, detail=detail,
-                fragment=fragment, init=init)
+                fragment=fragment, init=init,
+                show=number_pictures(model, worked, tuple(show or ()), digits))
     if templates is None:
         return _make(model, formats, stem, args)
     folder = Path(templates)
@@ -288,8 +318,15 @@ def _make(model, formats, stem: str, args: dict, pdf=None) -> dict[str, str | by
     for fmt in dict.fromkeys(formats):
         if fmt == "md":
             files[f"{stem}.svg"] = render_svg(model, templates)
-            files[f"{stem}.md"] = render_md(model, figure=Figure(src=f"{stem}.svg"),
-                                            **{k: v for k, v in args.items() if k != "fragment"})
+            pictures = number_pictures(model, args["worked"], args["show"], args["digits"])
+            figures = {}
+            for view, picture in pictures.items():
+                files[f"{stem}_{view}.svg"] = render_number_svg(model, picture, templates)
+                figures[view] = Figure(src=f"{stem}_{view}.svg")
+            files[f"{stem}.md"] = render_md(model, figure=Figure(src=f"{stem}.svg"), figures=figures,
+                                            numbers=pictures,
+                                            **{k: v for k, v in args.items()
+                                               if k not in ("fragment", "show")})
         elif fmt in ("tex", "pdf"):
             if fmt == "tex":
                 files[f"{stem}.tex"] = render_tex(model, **args)

@@ -129,34 +129,36 @@ def shown(n: int) -> list[int | None]:
     return list(range(n)) if n <= MAX_SHOWN else list(range(MAX_SHOWN - 2)) + [None, n - 1]
 
 
-def layout(network: Network, notation: Notation) -> Drawing:
+def layout(network: Network, notation: Notation, column: float = COLUMN,
+           row: float = ROW) -> Drawing:
     """Positions and labels of every drawn neuron, bias node, edge and the loss.  A
     graph of layers keeps one column per layer in spec order; an edge that skips
-    columns is drawn as a curve over them (in a band above the bias row)."""
+    columns is drawn as a curve over them (in a band above the bias row).  ``column``,
+    ``row``: the spacing (cm; the picture with numbers, ``render.numbered``, spreads out)."""
     sizes = [len(shown(n)) for n in network.sizes]
     skips = any(s < layer.index - 1 for layer in network.layers for s in layer.sources)
     band = SKIP_BAND if skips else 0.0
-    height = (max(sizes) + 1) * ROW + band     # one extra row on top for the bias nodes
+    height = (max(sizes) + 1) * row + band     # one extra row on top for the bias nodes
     columns, nodes = [], {}
     for l, n in enumerate(network.sizes):
-        x = l * COLUMN
+        x = l * column
         layer = network.layers[l - 1] if l else None
         act = layer.activation.name if l else ""
         title = "input" if l == 0 else (f"layer {notation.layer_no(l)}" if layer.dense and layer.name == f"layer{l}"
                                         else f"{layer.name} ({layer.kind})" if not layer.dense
                                         else f"layer {l}: {layer.name}")
         columns.append(Column(x, title, "" if act == "identity" and not layer.dense else act))
-        nodes.update(_column(network, notation, l, x, height, band))
+        nodes.update(_column(network, notation, l, x, height, band, column, row))
     last = len(network.layers)
-    loss_node = DrawnNode("loss", "loss", last * COLUMN + COLUMN * 0.75,
-                          band + ROW + (height - band - ROW) / 2, None)
-    edges = [e for layer in network.layers for e in _layer_edges(layer, notation, nodes)]
+    loss_node = DrawnNode("loss", "loss", last * column + column * 0.75,
+                          band + row + (height - band - row) / 2, None)
+    edges = [e for layer in network.layers for e in _layer_edges(layer, notation, nodes, column)]
     edges += [Edge("loss", nodes[f"n{last}_{j}"], loss_node, None, 0, 0, 0, 0)
               for j in _visible(network.sizes[-1])]
     loss_label = Label(notation.loss, _loss_text(notation), *split(_loss_text(notation)))
     return Drawing(tuple(nodes.values()) + (loss_node,), tuple(edges), tuple(columns),
                    loss_label, LOSS_WORDS.get(network.spec.loss, network.spec.loss.replace("_", " ")),
-                   loss_node.x + 1.0, height + ROW * 0.6)
+                   loss_node.x + 1.0, height + row * 0.6)
 
 
 def _visible(n: int) -> list[int]:
@@ -164,14 +166,14 @@ def _visible(n: int) -> list[int]:
 
 
 def _column(network: Network, notation: Notation, l: int, x: float, height: float,
-            band: float = 0.0) -> dict:
+            band: float = 0.0, column: float = COLUMN, row: float = ROW) -> dict:
     """The drawn neurons of layer l, centred vertically below the skip band, and the
     bias node of the next layer when that one is dense."""
     idx = shown(network.sizes[l])
-    top = band + ROW + (height - band - ROW - len(idx) * ROW) / 2 + ROW / 2
+    top = band + row + (height - band - row - len(idx) * row) / 2 + row / 2
     nodes = {}
-    for row, j in enumerate(idx):
-        y = top + row * ROW
+    for i, j in enumerate(idx):
+        y = top + i * row
         if j is None:
             nodes[f"dots{l}"] = DrawnNode(f"dots{l}", "dots", x, y, None)
             continue
@@ -181,21 +183,21 @@ def _column(network: Network, notation: Notation, l: int, x: float, height: floa
         nodes[f"n{l}_{j}"] = DrawnNode(f"n{l}_{j}", kind, x, y, label(notation, sym), delta)
     if l < len(network.layers) and network.layers[l].dense:
         one = Label("1", "1", "1", "", "")
-        nodes[f"bias{l + 1}"] = DrawnNode(f"bias{l + 1}", "bias", x + COLUMN / 2,
-                                          band + ROW * 0.45, one)
+        nodes[f"bias{l + 1}"] = DrawnNode(f"bias{l + 1}", "bias", x + column / 2,
+                                          band + row * 0.45, one)
     return nodes
 
 
-def _layer_edges(layer, notation: Notation, nodes: dict) -> list[Edge]:
+def _layer_edges(layer, notation: Notation, nodes: dict, column: float = COLUMN) -> list[Edge]:
     """Weight edges (labelled when few, else those leaving the first source) and bias
     edges; an add or flatten layer's edges copy entry j of each source to its entry j."""
     l = layer.index
     if not layer.dense:
-        return [_copy_edge(nodes[f"n{s}_{j}"], nodes[f"n{l}_{j}"], l - s > 1)
+        return [_copy_edge(nodes[f"n{s}_{j}"], nodes[f"n{l}_{j}"], l - s > 1, column)
                 for s in layer.sources for j in _visible(layer.n_out)]
     src = layer.sources[0]
     if src < l - 1:                 # a dense layer reading an earlier column: curves, unlabelled
-        return [_copy_edge(nodes[f"n{src}_{k}"], nodes[f"n{l}_{j}"], True)
+        return [_copy_edge(nodes[f"n{src}_{k}"], nodes[f"n{l}_{j}"], True, column)
                 for k in _visible(layer.n_in) for j in _visible(layer.n_out)]
     sources, targets = _visible(layer.n_in), _visible(layer.n_out)
     all_labels = layer.n_in * layer.n_out <= MAX_LABELLED
@@ -274,13 +276,13 @@ def circle_gap(box: tuple, centre: tuple) -> float:
     return -RADIUS if inside else dist - RADIUS
 
 
-def _copy_edge(a: DrawnNode, b: DrawnNode, skip: bool) -> Edge:
+def _copy_edge(a: DrawnNode, b: DrawnNode, skip: bool, column: float = COLUMN) -> Edge:
     """An unweighted edge; one that skips columns curves over them through the band above
     the bias row: control points above its ends, ends on the circles toward them."""
     if not skip:
         return _edge("join", a, b, None, 0.5)
     lift = SKIP_BAND * 0.1          # straight up from its ends, across the band, down
-    controls = ((a.x + COLUMN * 0.15, lift), (b.x - COLUMN * 0.15, lift))
+    controls = ((a.x + column * 0.15, lift), (b.x - column * 0.15, lift))
     ends = tuple(_toward(n, c) for n, c in ((a, controls[0]), (b, controls[1])))
     e = _edge("skip", a, b, None, 0.5)
     return Edge(e.kind, a, b, None, 0.5, e.lx, e.ly, e.angle, controls, ends)

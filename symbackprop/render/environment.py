@@ -135,6 +135,8 @@ def render_document(env: jinja2.Environment, template: str, d: Derivation, notat
     extra.setdefault("batch_loss", None)     # documents.batch_loss: several examples
     extra.setdefault("batch", None)          # documents.batch_of: the batch's matrices
     extra.setdefault("fragment", False)
+    extra.setdefault("numbers", {})      # the pictures with numbers (derive --show) …
+    extra.setdefault("figures", {})      # … and where the Markdown finds them
     spec = d.network.spec
     reg = getattr(spec, "regularization", None)
     if reg is not None and (reg.l2 or reg.l1):
