@@ -1,0 +1,271 @@
+"""The questions of one variant: targets, keys and distractors from the mistake catalogue.
+
+A key is the checker's own truth at the variant's values (30 digits), shown to
+the family's significant digits through the one number formatter.  Distractors
+are the catalogue's mutations of that truth (``checker.diagnose.mutations``: f′
+left out, Wᵀ written W, a dropped ½, the sign, log base 10, a wrong layer, an
+incomplete chain …) evaluated at the same point; a mutation is used only when
+its shown number differs from the key and from every other choice by more than
+the tolerance, and when ``check`` reading the rendered claim calls it wrong with
+that same diagnosis (so a mistake that changes nothing here, such as f′ left
+out on an active ReLU, never becomes a choice).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+import numpy as np
+
+from ..api import Model, check
+from ..checker.context import make_context
+from ..checker.diagnose import mutations
+from ..checker.points import values
+from ..core.formatting import fmt
+from ..formula.reader import parse_claim
+from ..render.environment import environment
+from .family import Family, QuestionSpec
+
+MAX_PATHS = 4            # a chain question writes every path out
+LOSS_TEXT = {r"\mathcal{L}": "L", r"E_{\mathrm{total}}": "E_total"}
+# labels of the catalogue that make no sense as the value of a forward quantity
+NOT_FORWARD = ("incomplete chain",)
+CHAIN_DIAGNOSES = {"dadz": ("missing activation derivative",),
+                   "other": ("incomplete chain", "the chain-rule factors do not connect")}
+
+
+class Redraw(Exception):
+    """This draw cannot make the question (kind ``kind``): draw the variant again."""
+
+    def __init__(self, kind: str, why: str):
+        super().__init__(f"{kind}: {why}")
+        self.kind, self.why = kind, why
+
+
+@dataclass(frozen=True)
+class Link:
+    """∂of/∂wrt, one factor of a chain, in LaTeX and plain text."""
+
+    of_tex: str
+    wrt_tex: str
+    of_text: str
+    wrt_text: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer: a number (``shown``) or a chain of factors (``paths``)."""
+
+    correct: bool
+    diagnosis: str | None
+    shown: str | None = None
+    value: float | None = None
+    paths: tuple[tuple[Link, ...], ...] | None = None
+    expect: tuple[str, ...] = ()     # a chain distractor: the diagnoses it may get
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    kind: str
+    style: str                       # numerical | multichoice | essay
+    target: dict
+    loss_tex: str
+    loss_text: str
+    sym_tex: str
+    sym_text: str
+    answer: float | None
+    shown: str | None
+    tolerance: dict
+    choices: tuple[Choice, ...] = ()
+    eta: str | None = None           # the learning rate of an update question
+    extra: dict = field(default_factory=dict)
+
+
+def macros():
+    """The claim macros (``templates/exercises/claims.j2``)."""
+    return environment().get_template("exercises/claims.j2").module
+
+
+def _layer(spec: QuestionSpec, model: Model, rng) -> int:
+    n = len(model.spec.layers)
+    if spec.layer == "output" or spec.layer is None:
+        return n
+    if spec.layer == "hidden":
+        return int(rng.integers(1, n))
+    return int(spec.layer)
+
+
+def _target(spec: QuestionSpec, model: Model, rng):
+    """(symbol, target dict) of a question; random neuron and weight indices."""
+    net, kind = model.network, spec.kind
+    if kind in ("loss", "derivation"):
+        quantity = "loss" if kind == "loss" else "gradient"
+        return None, {"quantity": quantity, "array": None, "index": None, "layer": None}
+    l = _layer(spec, model, rng)
+    layer = net.layers[l - 1]
+    j = int(rng.integers(layer.n_out))
+    if kind == "forward":
+        sym = (layer.z if spec.quantity == "z" else layer.a)[j]
+        return sym, {"quantity": spec.quantity, "array": None, "index": [j], "layer": l}
+    if kind == "delta":
+        return layer.delta[j], {"quantity": "delta", "array": None, "index": [j], "layer": l}
+    quantity = "update" if kind == "update" else "gradient"
+    if spec.array == "b":
+        return layer.b[j], {"quantity": quantity, "array": f"b{l}", "index": [j], "layer": l}
+    k = int(rng.integers(layer.n_in))
+    return layer.W[j, k], {"quantity": quantity, "array": f"W{l}", "index": [j, k], "layer": l}
+
+
+class Builder:
+    """The questions of one model (a variant), with its checker context."""
+
+    def __init__(self, family: Family, model: Model, rng: np.random.Generator):
+        self.family, self.model, self.rng = family, model, rng
+        self.ctx = make_context(model)
+        self.base = self.ctx.network_points.base
+        self.nt = model.notation
+        self.loss_tex = self.nt.loss
+        self.loss_text = LOSS_TEXT.get(self.nt.loss, self.nt.loss)
+        self.m = macros()
+
+    def build(self) -> tuple[Question, ...]:
+        drafts = [self.draft(i, s) for i, s in enumerate(self.family.questions, start=1)]
+        pending = [(q, c) for q, cands in drafts for c in cands]
+        claims = [self.m.claim(q, c) for q, c in pending]
+        verdicts = check(self.model, "\n".join(claims), isolate=False) if claims else []
+        if len(verdicts) != len(claims):
+            raise Redraw(self.family.questions[0].kind, "a claim did not read as one claim")
+        fine = {}
+        for (q, c), v in zip(pending, verdicts):
+            ok = v.verdict == "incorrect" and v.diagnosis is not None and (
+                v.diagnosis.startswith(c.expect) if c.expect else v.diagnosis == c.diagnosis)
+            if ok:
+                fine.setdefault(q.id, []).append(replace(c, diagnosis=v.diagnosis, expect=()))
+        return tuple(self.choose(q, fine.get(q.id, [])) for q, _ in drafts)
+
+    # ---- one question: its key and its candidate distractors ----
+    def draft(self, n: int, spec: QuestionSpec):
+        sym, target = _target(spec, self.model, self.rng)
+        nt = self.nt
+        q = Question(id=f"q{n}", kind=spec.kind, style=spec.style, target=target,
+                     loss_tex=self.loss_tex, loss_text=self.loss_text,
+                     sym_tex=nt.latex[sym] if sym is not None else self.loss_tex,
+                     sym_text=nt.text[sym] if sym is not None else self.loss_text,
+                     answer=None, shown=None, tolerance={"abs": None, "rel": None},
+                     eta=self.model.spec.values.learning_rate and
+                     format(self.model.spec.values.learning_rate, "f"))
+        if spec.kind == "derivation":
+            return q, []
+        if spec.kind == "chain":
+            return self.chain_draft(q, sym)
+        return self.number_draft(q)
+
+    def tolerance(self, shown: str) -> float:
+        rel = float(self.family.rel)
+        return max(rel * abs(float(shown)), float(self.family.abs or 0))
+
+    def number_draft(self, q: Question):
+        claim = parse_claim(self.m.lhs(q) + " " + self.m.relation(q) + " 0", self.ctx.scope)
+        written = claim.sides[0].expr
+        truth = self.ctx.truth.resolve(written)
+        true = values(truth, self.base)
+        if true is None:
+            raise Redraw(q.kind, "the key is undefined at the drawn values")
+        shown = self.show(true)
+        if shown is None or float(shown) == 0:
+            raise Redraw(q.kind, f"the key {float(true):.3g} cannot be shown to "
+                                 f"{self.family.digits} digits without a power of ten")
+        tol = self.tolerance(shown)
+        key = Choice(True, None, shown, float(shown))
+        q = _replace(q, answer=float(shown), shown=shown,
+                     tolerance={"abs": tol, "rel": float(self.family.rel)}, choices=(key,))
+        cands, seen = [], {shown}
+        for label, form in mutations(self.ctx, written, truth):
+            if q.kind == "forward" and label.startswith(NOT_FORWARD):
+                continue
+            v = values(form, self.base)
+            if v is None or hasattr(v, "shape") or not v.is_real:
+                continue
+            text = self.show(v)
+            if text is None or text in seen or abs(float(text) - float(shown)) <= tol:
+                continue
+            seen.add(text)
+            cands.append(Choice(False, label, text, float(text)))
+        return q, cands
+
+    def show(self, v) -> str | None:
+        """The value to the family's significant digits, or None where that needs 1e-05."""
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        if not np.isfinite(f) or abs(f) >= 1e6:
+            return None
+        text = fmt(f, self.family.digits, tex=False)
+        return None if "e" in text else text
+
+    def links(self, path) -> tuple[Link, ...]:
+        nt = self.nt
+        name = lambda s, d: (self.loss_tex, self.loss_text)[d] if s == "E" else \
+            (nt.latex[s], nt.text[s])[d]                                      # noqa: E731
+        return tuple(Link(name(f.of, 0), name(f.wrt, 0), name(f.of, 1), name(f.wrt, 1))
+                     for f in path)
+
+    def chain_draft(self, q: Question, sym):
+        d = self.model.derivation
+        if d.n_paths(sym) > MAX_PATHS:
+            raise Redraw(q.kind, f"{d.n_paths(sym)} chain-rule paths (at most {MAX_PATHS})")
+        paths = d.chain(sym).paths
+        value = lambda ps: float(sum(np.prod([float(values(f.value, self.base)) for f in p])
+                                     for p in ps))                            # noqa: E731
+        true = value(paths)
+        tol = self.tolerance(self.show(true) or "0")
+        key = Choice(True, None, paths=tuple(self.links(p) for p in paths), value=true)
+        q = _replace(q, choices=(key,), tolerance={"abs": tol, "rel": float(self.family.rel)})
+        cands, seen = [], [true]
+        for i in range(len(paths[0])):
+            dropped = tuple(p[:i] + p[i + 1:] for p in paths)
+            v = value(dropped)
+            if all(abs(v - s) > tol for s in seen):
+                seen.append(v)
+                kind = "dadz" if i % 2 == 1 else "other"
+                cands.append(Choice(False, None, paths=tuple(self.links(p) for p in dropped),
+                                    value=v, expect=CHAIN_DIAGNOSES[kind]))
+        if len(paths) > 1:                                   # one path of several
+            v = value(paths[:1])
+            if all(abs(v - s) > tol for s in seen):
+                cands.append(Choice(False, None, paths=(self.links(paths[0]),), value=v,
+                                    expect=("incomplete chain",)))
+        return q, cands
+
+    # ---- the distractors kept ----
+    def choose(self, q: Question, fine: list[Choice]) -> Question:
+        if q.kind == "derivation":
+            return q
+        want = self.family.distractors
+        order = [int(i) for i in self.rng.permutation(len(fine))]
+        kept: list[Choice] = []
+        tol = q.tolerance["abs"]
+        for i in order:
+            c = fine[i]
+            if all(abs(c.value - o.value) > tol for o in kept):
+                kept.append(c)
+            if len(kept) == want:
+                break
+        if len(kept) < want:
+            raise Redraw(q.kind, f"{len(kept)} distractors the checker diagnoses and that differ "
+                                 f"by more than the tolerance (want {want})")
+        kept.sort(key=lambda c: fine.index(c))
+        choices = list(q.choices) + kept
+        if q.style == "multichoice":
+            choices = [choices[int(i)] for i in self.rng.permutation(len(choices))]
+        return _replace(q, choices=tuple(choices))
+
+
+def _replace(q: Question, **changes) -> Question:
+    return replace(q, **changes)
+
+
+def numbers_of(q: Question) -> list[Decimal]:
+    return [Decimal(c.shown) for c in q.choices if c.shown is not None]
