@@ -36,6 +36,7 @@ from ..core.parameters import samples_from_spec
 from ..numeric.optimizers import penalty
 from ..numeric.train import compare, first_update, penalised, plot_losses, training_steps
 from . import rnn as recurrent
+from .exercises import cmd_exercises
 from .parser import FORMATS, UsageError
 
 
@@ -72,6 +73,8 @@ def _run(args) -> int:
             return cmd_check(args)
         if args.command == "notations":
             return cmd_notations(args)
+        if args.command == "exercises":
+            return cmd_exercises(args)
         if args.command == "translate":
             return cmd_translate(args)
         if args.command == "examples":

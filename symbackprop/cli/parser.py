@@ -88,6 +88,18 @@ _count = _integer(1, "a positive integer")
 
 
 # naming.PRESETS's names (kept here: the parser imports no SymPy; a test checks they agree)
+EXERCISE_FORMATS = ("json", "md", "html", "moodle", "pdf", "tex", "qti")
+
+
+def _exercise_formats(text: str) -> list[str]:
+    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
+    wrong = [f for f in chosen if f not in EXERCISE_FORMATS]
+    if wrong or not chosen:
+        raise argparse.ArgumentTypeError(f"{(wrong or [text])[0]!r} is not an exercise format; "
+                                         f"expected {', '.join(EXERCISE_FORMATS)}")
+    return chosen
+
+
 PRESET_NAMES = ("nielsen", "bishop", "goodfellow", "ng", "cs231n")
 
 
@@ -217,6 +229,23 @@ def parser() -> argparse.ArgumentParser:
                     help=f"the claims' notation: {', '.join(PRESET_NAMES)}")
     tr.add_argument("--to", dest="target", required=True, choices=PRESET_NAMES, metavar="PRESET",
                     help="the notation to write them in")
+    x = sub.add_parser("exercises", help="randomised backprop exercises with verified keys: pdf, md, "
+                       "html, Moodle XML, QTI for Canvas, key.json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  symbackprop exercises family.toml -n 30 --seed 7 -o exam "
+                              "-f pdf -f moodle -f json\n"
+                              "exit status: 0 written and verified, 1 no variant after 20 redraws or "
+                              "a key failed verification, 2 a family or usage error")
+    x.add_argument("family", help="the family spec (TOML; see README 'Exercise families')")
+    x.add_argument("-n", type=_count, default=None, metavar="N",
+                   help="number of variants (default: one a roster student, else 3)")
+    x.add_argument("--seed", type=int, default=0, metavar="S", help="the seed of the variant seeds")
+    x.add_argument("-o", "--output", default="exercises", metavar="DIR", help="output folder")
+    x.add_argument("-f", "--format", action="extend", type=_exercise_formats, metavar="FORMATS",
+                   help=f"one of {', '.join(EXERCISE_FORMATS)} or a comma list; repeatable "
+                        "(default json,md)")
+    x.add_argument("--roster", metavar="CSV", help="students.csv: one student a row (column "
+                   "'student', else the first); variant i goes to student i")
     sub.add_parser("notations", help="list the notation presets, a sample equation each",
                    epilog="example:\n  symbackprop notations\n  symbackprop derive net.toml --notation ng")
     for command in (d, c):

@@ -79,7 +79,14 @@ class Question:
     tolerance: dict
     choices: tuple[Choice, ...] = ()
     eta: str | None = None           # the learning rate of an update question
+    digits: int = 4                  # significant digits asked for
     extra: dict = field(default_factory=dict)
+
+
+def half_unit(shown: str) -> str:
+    """Half a unit in the last place of a shown number (``0.07542`` → ``0.000005``)."""
+    places = max(0, -Decimal(shown).as_tuple().exponent)
+    return format(Decimal(5).scaleb(-places - 1), "f")
 
 
 def macros():
@@ -130,7 +137,7 @@ class Builder:
         self.m = macros()
 
     def build(self) -> tuple[Question, ...]:
-        drafts = [self.draft(i, s) for i, s in enumerate(self.family.questions, start=1)]
+        drafts = [self.retried(i, s) for i, s in enumerate(self.family.questions, start=1)]
         pending = [(q, c) for q, cands in drafts for c in cands]
         claims = [self.m.claim(q, c) for q, c in pending]
         verdicts = check(self.model, "\n".join(claims), isolate=False) if claims else []
@@ -144,6 +151,16 @@ class Builder:
                 fine.setdefault(q.id, []).append(replace(c, diagnosis=v.diagnosis, expect=()))
         return tuple(self.choose(q, fine.get(q.id, [])) for q, _ in drafts)
 
+    def retried(self, n: int, spec: QuestionSpec, tries: int = 5):
+        """A question's draft; another neuron of the same network when the key cannot be
+        shown (a ReLU neuron off: δ = 0)."""
+        for attempt in range(tries):
+            try:
+                return self.draft(n, spec)
+            except Redraw:
+                if attempt == tries - 1:
+                    raise
+
     # ---- one question: its key and its candidate distractors ----
     def draft(self, n: int, spec: QuestionSpec):
         sym, target = _target(spec, self.model, self.rng)
@@ -153,6 +170,7 @@ class Builder:
                      sym_tex=nt.latex[sym] if sym is not None else self.loss_tex,
                      sym_text=nt.text[sym] if sym is not None else self.loss_text,
                      answer=None, shown=None, tolerance={"abs": None, "rel": None},
+                     digits=self.family.digits,
                      eta=self.model.spec.values.learning_rate and
                      format(self.model.spec.values.learning_rate, "f"))
         if spec.kind == "derivation":
@@ -163,7 +181,8 @@ class Builder:
 
     def tolerance(self, shown: str) -> float:
         rel = float(self.family.rel)
-        return max(rel * abs(float(shown)), float(self.family.abs or 0))
+        tol = max(rel * abs(float(shown)), float(self.family.abs or 0))
+        return float(fmt(tol, 2, tex=False))          # two digits: 0.0069, not 0.006858
 
     def number_draft(self, q: Question):
         claim = parse_claim(self.m.lhs(q) + " " + self.m.relation(q) + " 0", self.ctx.scope)
@@ -188,7 +207,8 @@ class Builder:
             if v is None or hasattr(v, "shape") or not v.is_real:
                 continue
             text = self.show(v)
-            if text is None or text in seen or abs(float(text) - float(shown)) <= tol:
+            if text is None or text in seen or \
+                    abs(float(text) - float(shown)) <= tol + float(half_unit(text)):
                 continue
             seen.add(text)
             cands.append(Choice(False, label, text, float(text)))
@@ -249,7 +269,9 @@ class Builder:
         tol = q.tolerance["abs"]
         for i in order:
             c = fine[i]
-            if all(abs(c.value - o.value) > tol for o in kept):
+            if c.shown is None and all(abs(c.value - o.value) > tol for o in kept) or \
+                    c.shown is not None and all(abs(c.value - o.value) > tol + float(half_unit(c.shown))
+                                                + float(half_unit(o.shown)) for o in kept):
                 kept.append(c)
             if len(kept) == want:
                 break
