@@ -30,6 +30,7 @@ from .core.spec import LayerSpec, Spec, SpecError, load_spec, parse_spec
 from .numeric.vectorised import (Compiled, Evaluation, NonFinite, compile_derivation, evaluate,
                                  first_nonfinite, update)
 from .numeric.codegen import generate
+from .numeric.convcode import generate_conv
 from .numeric.convmodel import ConvModel, conv_eval_text
 from .numeric.data import load_samples_csv
 from .numeric.train import MAX_STEPS, PLOT_FORMATS, Diverged, plot_loss, train, training_json
@@ -41,7 +42,7 @@ from .render.environment import environment, number_filters
 from .rnn import RecurrentModel, prepare_recurrent
 
 __all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "ConvModel", "LayerSpec", "Model", "RecurrentModel",
-           "Spec", "SpecError", "check", "example_names", "make_conv_documents",
+           "Spec", "SpecError", "check", "example_names", "generate_conv", "make_conv_documents",
            "example_path", "prepare", "write_atomic"]
 
 

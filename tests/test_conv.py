@@ -63,7 +63,7 @@ def torch_loss(spec, params, X, Y):
     a = torch.tensor(X.T.reshape((m,) + spec.input_shape))
     P = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     acts = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-            "identity": lambda t: t}
+            "identity": lambda t: t, "leaky_relu": lambda t: F.leaky_relu(t, 0.01)}
     for ls in spec.layers:
         two = len(ls.in_shape) == 3
         if ls.type.startswith("conv"):
@@ -377,3 +377,46 @@ def test_documents_of_the_example(tmp_path):
 def test_document_options_written_for_dense_networks_are_refused(capsys):
     assert main(["derive", str(EXAMPLE), "--equations"]) == 2
     assert "--equations is not available for convolutional networks" in capsys.readouterr().err
+
+
+# ---- codegen ----------------------------------------------------------------------
+CODEGEN_SPECS = {
+    "conv2d-maxpool-softmax": ((2, 6, 5), [
+        {"type": "conv2d", "channels": 3, "kernel": [3, 2], "stride": [2, 1], "padding": [1, 0],
+         "activation": "leaky_relu"},
+        {"type": "maxpool", "pool": 2, "stride": 1, "padding": 1}], "cross_entropy", 3, "softmax"),
+    "conv1d-avgpool-sigmoid": ((2, 9), [
+        {"type": "conv1d", "channels": 2, "kernel": 3, "stride": 2, "padding": 1,
+         "activation": "tanh"},
+        {"type": "avgpool", "pool": 2, "stride": 1, "padding": 1},
+        {"type": "conv1d", "channels": 1, "kernel": 2, "activation": "sigmoid"}],
+        "half_sse", 2, "sigmoid"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CODEGEN_SPECS))
+def test_codegen_module_matches_torch(case, tmp_path, monkeypatch):
+    shape, layers, loss, out, act = CODEGEN_SPECS[case]
+    spec = spec_of(shape, layers, loss=loss, out=out, out_act=act)
+    path = tmp_path / "spec.toml"
+    lines = [f"input_shape = {list(shape)}", f'loss = "{loss}"']
+    for table in layers + [{"type": "flatten"}, {"size": out, "activation": act}]:
+        lines += ["[[layer]]"] + [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+    stem = "gen_" + case.replace("-", "_")           # a fresh module name per case
+    module = tmp_path / f"{stem}.py"
+    assert main(["codegen", str(path), "-o", str(module)]) == 0
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gen = __import__(stem)
+    params, X, Y = random_case(spec, m=3, seed=21)
+    if loss == "half_sse":
+        Y = np.random.default_rng(2).uniform(size=Y.shape)
+    E, grads = gen.gradients(params, X, Y)
+    want, wgrads = torch_loss(spec, params, X, Y)
+    assert abs(E - want) < 1e-12
+    for k, g in wgrads.items():
+        np.testing.assert_allclose(grads[k], g, rtol=1e-10, atol=1e-12, err_msg=k)
+    new = gen.update(params, grads, 0.1)
+    np.testing.assert_allclose(new["W1"], params["W1"] - 0.1 * wgrads["W1"], atol=1e-12)
+    source = module.read_text()
+    assert "import torch" not in source and "symbackprop" not in source.split('"""', 2)[2]

@@ -20,9 +20,10 @@ import sympy as sp
 
 from ..api import (DEFAULT_EXAMPLE, MAX_STEPS, PLOT_FORMATS, ConvModel, DocumentError, Model,
                   NonFinite, SpecError, check_files, claims_names, claims_path, conv_eval_text,
-                  RecurrentModel, example_names, example_path, generate, load_samples_csv,
-                  make_conv_documents, make_documents, plot_loss, prepare, report_json,
-                  report_text, split_paths, train, training_json, write_atomic, write_files)
+                  RecurrentModel, example_names, example_path, generate, generate_conv,
+                  load_samples_csv, make_conv_documents, make_documents, plot_loss, prepare,
+                  report_json, report_text, split_paths, train, training_json, write_atomic,
+                  write_files)
 from ..core.naming import (PRESET_SAMPLES, PRESET_SOURCES, PRESETS, check_class_targets,
                            with_preset)
 from ..core.defaults import CLAIM_TIMEOUT
@@ -295,6 +296,10 @@ def cmd_codegen(args) -> int:
     if out.suffix != ".py" or not out.stem.isidentifier():
         raise UsageError(f"-o {out}: expected a Python module file name such as grads.py "
                          "(letters, digits, underscores; ending in .py), so that it can be imported.")
+    if isinstance(model, ConvModel):       # issue #18: numeric/convcode.py
+        write_atomic(out, generate_conv(model.spec, source=str(args.spec)))
+        print(f"wrote {out}")
+        return 0
     write_atomic(out, generate(model.derivation, source=str(args.spec), slots=model.notation.slots,
                                frozen=model.frozen))
     print(f"wrote {out}")
