@@ -366,3 +366,64 @@ def test_bad_spec_exits_2(tmp_path):
     path.write_text(BAD[0][0])
     run = cli("eval", str(path))
     assert run.returncode == 2 and "values.x[1]" in run.stderr and "Traceback" not in run.stderr
+
+
+# ---- the documents -----------------------------------------------------------------------
+BATCH_TRUNCATED = (spec_text(3, 5, 3, "tanh", "softmax", "cross_entropy", False, 3, "mean")
+                   + "[values]\nh0 = [0.1, 0, 0, 0, -0.1]\n"
+                   + "".join(f"[[values.samples]]\nx = {np.eye(3)[[i % 3 for i in range(s, s + 8)]].tolist()}\n"
+                             f"y = {np.eye(3)[s].tolist()}\n" for s in (0, 1)))
+
+
+def documents(text_or_path, formats, tmp_path, init=3):
+    from symbackprop.render.recurrent import make_recurrent_documents
+    model = prepare(text_or_path)
+    params = model.parameters(init)
+    return model, params, make_recurrent_documents(model, formats, "doc",
+                                                   (params, model.evaluate(params=params)))
+
+
+def test_markdown_states_the_recursion_and_the_numbers_of_torch(tmp_path):
+    from symbackprop.core.formatting import fmt
+    model, params, files = documents(Path(TINY), ["md"], tmp_path)
+    md = files["doc.md"]
+    # the recursion as derived by hand for the tiny network (tanh: f' = 1 − h², T = 3)
+    assert (r"\delta_{2,1} = \left(1 - h_{2,1}^{2}\right) \left(U_{11} \delta_{3,1} + U_{21} "
+            r"\delta_{3,2} + V_{11} \delta^{y}_{2,1}\right)") in md
+    assert r"\delta_t = \left(U^{\top} \delta_{t+1} + V^{\top} \delta^{y}_t\right) \odot f'(z_t)" in md
+    assert r"\frac{\partial E}{\partial U} = \sum_{t=1}^{T} \delta_t\, h_{t-1}^{\top}" in md
+    assert r"\prod_{s=k+1}^{t} \operatorname{diag}" in md
+    X, Y, h0 = model.data()
+    seqs = [(X[:, :, 0], Y[:, :, 0])]
+    _, ref = torch_reference(params, seqs, "tanh", "sigmoid", "half_sse", True, "sum", "mean")
+    for key in ("W1", "U1", "b1", "W2", "b2"):
+        for v in np.ravel(ref[key]):
+            assert fmt(float(v)) in md, (key, v)
+    # the chain rule of U_11 grouped by step sums to torch's gradient
+    assert f"= {fmt(float(ref['U1'][0, 0]))}$" in md
+    assert "rnn" not in files["doc.svg"] or files["doc.svg"].startswith("<svg")
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="no pdflatex")
+@pytest.mark.parametrize("source", ["tiny", "batch"])
+def test_pdf_compiles_without_overfull_boxes(source, tmp_path):
+    from symbackprop.render.documents import compile_pdf
+    from symbackprop.render.recurrent import render_rnn_tex, worked_example
+    model = prepare(Path(TINY) if source == "tiny" else BATCH_TRUNCATED)
+    params = model.parameters(3)
+    w = worked_example(model.derivation, params, model.evaluate(params=params), 0.1)
+    tex = render_rnn_tex(model, w)
+    log = []
+    assert compile_pdf(tex, log).startswith(b"%PDF")
+    assert "Overfull" not in log[0]
+    if source == "batch":
+        assert "(truncated)" in tex and r"\ \text{(sequence 1)}" in tex
+
+
+def test_derive_writes_every_format(tmp_path):
+    run = cli("derive", TINY, "-f", "md,tex,html", "-o", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"rnn_tiny.md", "rnn_tiny.svg", "rnn_tiny.tex",
+                                                   "rnn_tiny.html"}
+    run = cli("derive", TINY, "--param", "w1", "-o", str(tmp_path))
+    assert run.returncode == 2 and "--param" in run.stderr

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..api import RecurrentModel, write_atomic
+from ..api import RecurrentModel, write_atomic, write_files
+from ..render.recurrent import make_recurrent_documents
 from ..numeric.recurrent_codegen import generate_recurrent
 from .parser import UsageError
 
@@ -126,5 +127,17 @@ def cmd_codegen(args, model: RecurrentModel) -> int:
 
 
 def cmd_derive(args, model: RecurrentModel) -> int:
-    raise UsageError(f"{model.spec.source}: the documents of rnn specs are not made yet; eval, "
-                     "train and codegen work on them.")
+    _refuse(args, {"param": "--param", "exact": "--exact", "templates": "--templates",
+                   "equations": "--equations", "fragment": "--fragment", "notation": "--notation"})
+    if getattr(args, "detail", "layer") != "layer":
+        raise UsageError(f"--detail {args.detail}: not supported for rnn specs yet (their "
+                         "documents have one level of detail).")
+    worked = None
+    if model.spec.recurrence.sequences:
+        params = model.parameters(getattr(args, "init", None))
+        worked = (params, model.evaluate(params=params))
+    files = make_recurrent_documents(model, getattr(args, "format", None) or ["md"],
+                                     model.spec.name, worked, getattr(args, "digits", None) or 6)
+    for out in write_files(Path(getattr(args, "output", "output")), files):   # all or none
+        print(f"wrote {out}")
+    return 0
