@@ -229,11 +229,13 @@ def context(model, worked, digits: int) -> dict:
 
 def make_conv_documents(model, formats, stem: str, worked=None, only=None, digits: int = 6,
                         templates=None, detail: str = "layer", fragment: bool = False,
-                        equations: bool = False, init=None) -> dict[str, str | bytes]:
+                        equations: bool = False, init=None, **dense_only) -> dict[str, str | bytes]:
     """File name → content of every asked format; options written for dense networks
-    (--param, --templates, --equations, --fragment) are refused by name."""
-    for flag, given in (("--param", only), ("--templates", templates),
-                        ("--equations", equations), ("--fragment", fragment)):
+    (--param, --templates, --equations, --fragment, and any later ``make_documents``
+    option given a value) are refused by name."""
+    later = [(f"--{key}", value) for key, value in dense_only.items()]
+    for flag, given in [("--param", only), ("--templates", templates),
+                        ("--equations", equations), ("--fragment", fragment)] + later:
         if given:
             raise DocumentError(f"{flag} is not available for convolutional networks yet "
                                 "(issue #18): their document is written per layer, in index "
