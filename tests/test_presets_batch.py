@@ -243,3 +243,36 @@ def test_a_large_batch_is_cut_with_dots(tmp_path):
     x = md[md.index("$$X = "):]
     x = x[:x.index(r"\end{pmatrix}")]
     assert x.count("&") == 2 * 5 and r"\cdots" in x           # 4 columns, the dots, the last
+
+
+def test_the_course_update_line_is_an_assignment(tmp_path):
+    """update_parameters' ``W1 = W1 - learning_rate * dW1`` is Python's assignment (the new
+    value), not an equation claiming dW1 = 0; the ascent line is wrong, named so."""
+    m = prepare(spec_text(NG, NG_Y))
+    got = check(m, "W1 = W1 - learning_rate * dW1\nW1 = W1 + learning_rate * dW1\n"
+                   "b2 = b2 - learning_rate * db2\n", isolate=False)
+    assert [v.verdict for v in got] == ["correct", "incorrect", "correct"]
+    assert "ascent" in got[1].diagnosis and got[0].text.startswith("W1 = W1")
+
+
+def test_cs231n_code_keeps_its_rows_and_its_1_over_n():
+    """The notes' code on a rows spec: dscores holds the 1/N, so X.T · (dhidden ⊙ gate) is
+    the mean gradient (it was 'missing 1/m'); a line whose shapes fit only as columns is
+    not read as columns (np.dot(dscores, hidden_layer.T) is no dW2 in the notes' arrays)."""
+    m = prepare(spec_text(CS, one_hot(CS_LABELS)))
+    text = "\n".join(["hidden_layer = np.maximum(0, np.dot(X, W1) + b1)",
+                      "scores = np.dot(hidden_layer, W2) + b2",
+                      "dW2 = np.dot(hidden_layer.T, dscores)",
+                      "dhidden = np.dot(dscores, W2.T)",
+                      "dW1 = np.dot(X.T, dhidden * (hidden_layer > 0))",
+                      "dW1 = np.dot(X.T, dhidden)",
+                      "dW2 = np.dot(dscores, hidden_layer.T)",
+                      "db2 = np.sum(dscores, axis=1, keepdims=True)"]) + "\n"
+    got = [v.verdict for v in check(m, text, isolate=False)]
+    assert got[2:5] == ["correct", "correct", "correct"], got
+    # no gate (missing f'); N×K · H×N: no shape fits (never read as columns); summed over
+    # the classes (axis=1 of the rows)
+    assert got[5:] == ["incorrect", "unparseable", "incorrect"], got
+    # the same mean by hand: X^T (dhidden ⊙ [h > 0]) with dscores = (probs − Y)/N
+    assert cs_numpy()["dW1"] == pytest.approx(
+        X @ cs_numpy()["dhidden"], rel=1e-12)

@@ -289,14 +289,14 @@ def test_a_stated_layout_decides_the_numpy_claims():
         "dW2 = np.dot(hidden.T, dscores)",
         "db2 = np.sum(dscores, axis=0, keepdims=True)",
         "dhidden = np.dot(dscores, W2.T)",
-        "dW2 = np.dot(dscores, hidden.T)",          # shapes fit only as columns: read so
+        "dW2 = np.dot(dscores, hidden.T)",          # code in the stated rows: 1×C · H×1 fails
         "dW2 = np.dot(hidden, dscores.T)",          # wrong: 1×1 as rows, the transpose as columns
     ]) + "\n"
     spec = CS231N_TWO_LAYER.read_text()
     rows = prepare(spec.replace('loss = "L"', 'loss = "L"\nlayout = "rows"'))
     got = [v.verdict for v in check(rows, text, isolate=False)]
     assert got == ["defined", "defined", "correct", "correct", "correct", "correct",
-                   "correct", "incorrect"], got
+                   "incorrect", "incorrect"], got
     columns = prepare(spec.replace('loss = "L"', 'loss = "L"\nlayout = "columns"'))
     found = check(columns, text.replace("np.dot(x, W1)", "np.dot(W1, x)")
                   .replace("np.dot(hidden, W2)", "np.dot(W2, hidden)"), isolate=False)

@@ -133,6 +133,8 @@ def check_batch(ctx: Context, claim, text: str, line: int) -> list[Verdict] | No
         if true is None or any(v is None for v in each):
             return None
         claimed = _reduce(ctx, each, m, how="sum")
+        if carries_mean(ctx, B.text):      # CS231n: dscores already holds the 1/N
+            claimed = claimed / m
         if not close(true, claimed):
             return [Verdict(verdict="incorrect", diagnosis=_diagnosis(ctx, true, claimed, m),
                             expected=_expected(ctx),
@@ -140,6 +142,18 @@ def check_batch(ctx: Context, claim, text: str, line: int) -> list[Verdict] | No
                                             "lhs": _plain(true), "rhs": _plain(claimed)},
                             method=f"numeric: at a batch of m = {m} examples", **base)]
     return [Verdict(verdict="correct", method=f"numeric: at {what}", **base)]
+
+
+# a d-prefixed gradient name (dscores, dhidden, dH_1, dW), not \delta or d/dx
+D_NAME = re.compile(r"(?<![A-Za-z\\])d(?!elta|x\b|t\b)[A-Za-z]")
+
+
+def carries_mean(ctx: Context, text: str) -> bool:
+    """In CS231n's notation the gradient names hold the batch's 1/N (dscores =
+    (probs − Y)/N, so dW2 = hidden_layer.T · dscores is already the mean): a batch formula
+    built from them is summed over the examples as written, without another 1/N."""
+    preset = getattr(getattr(ctx.model, "notation", None), "preset", None)
+    return preset == "cs231n" and ctx.reduction == "mean" and D_NAME.search(text) is not None
 
 
 UNSURE = ("a formula over a batch whose reduction over the examples cannot be told (no "

@@ -50,8 +50,17 @@ RESERVED_HEADS = frozenset({"e", "d", "E", "C", "L", "J", "Loss", "loss", "eta",
 DEFAULT_HEADS = frozenset({"a", "h", "z"})   # layered letters every spec reads
 
 
+# a NumPy assignment of a name to an expression of itself (the course's update_parameters:
+# W1 = W1 - learning_rate * dW1): Python's =, the new value, read as :=
+ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z][A-Za-z0-9_]*) =(?=\s*\2\s*[-+])")
+
+
 def plain_relations(text: str) -> str:
-    """``\\equiv`` and its kin as ``=``, padded to the same length (positions stay)."""
+    """``\\equiv`` and its kin as ``=``, padded to the same length (positions stay); a plain
+    (code) line ``W1 = W1 - learning_rate * dW1`` as the assignment ``W1 := W1 - …``."""
+    if "\\" not in text and "$" not in text and "\n" not in text.strip():
+        text = ASSIGNMENT.sub(lambda m: f"{m[1][:-1] if m[1] else ''}{m[2]} :=" if m[1]
+                              else f"{m[2]}:=", text, count=1)
     if "\\" not in text and "\u2261" not in text and "\u225c" not in text:
         return text
     return SAME.sub(lambda m: "=" + " " * (len(m[0]) - 1), text)

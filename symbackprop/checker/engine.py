@@ -149,7 +149,9 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
     none stated, a NumPy claim whose shapes fail with vectors as columns is read with rows
     too: right there, it is unparseable naming [notation] layout (CS231n's np.dot(X.T,
     dscores)); wrong there as well, incorrect as read with rows.  In a spec whose layout is
-    rows, a claim whose shapes fit only as columns (CS231n's own f = W x_i + b) is read so."""
+    rows, a claim whose shapes fit only as columns (CS231n's own f = W x_i + b) is read so;
+    not NumPy code, which is written in the layout of its arrays (np.dot(dscores,
+    hidden_layer.T) is N×N there, not dW2 in columns)."""
     out = read_and_check(ctx, text, line)
     if ctx.model is not None and ctx.scope.layout is None and CODE.search(text) and \
             any(_shapes_failed(v) for v in out):
@@ -159,7 +161,8 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
         if any(v.verdict == "incorrect" for v in out) and \
                 all(v.verdict in ("correct", "incorrect") and not _shapes_failed(v) for v in rows):
             return [_with_note(v, ROWS_WRONG) for v in rows]   # wrong in both layouts
-    if ctx.scope.columns is not None and any(_shapes_failed(v) for v in out):
+    if ctx.scope.columns is not None and not CODE.search(text) and \
+            any(_shapes_failed(v) for v in out):       # NumPy code keeps the spec's rows
         cols = replace(ctx, scope=ctx.scope.columns)
         alt = read_and_check(cols, text, line)
         if all(v.ok for v in alt):
@@ -207,8 +210,15 @@ def _shapes_failed(v: Verdict) -> bool:
 
 
 def read_and_check(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
-    """``check_text`` in one layout."""
-    text = plain_relations(text)
+    """``check_text`` in one layout (the verdicts quote the claim as written)."""
+    plain = plain_relations(text)
+    if plain == text or len(plain) != len(text):
+        return _read_and_check(ctx, plain, line)
+    return [replace(v, text=text, relation="=" if v.relation == ":=" else v.relation)
+            if v.text == plain else v for v in _read_and_check(ctx, plain, line)]
+
+
+def _read_and_check(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
     if marked(text):             # a formula over a batch: m is its size
         ctx = with_m(ctx)
     token = CLASS_INDEX.set(False)
