@@ -32,6 +32,7 @@ FORMATS = ("json", "md", "html", "moodle", "pdf", "tex", "qti")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)          # the earliest time a zip entry can carry
 MANIFEST_DATE = re.compile(rb"<imsmd:dateTime>[^<]*</imsmd:dateTime>")
 FIXED_DATE = b"1980-01-01"
+QTI_UNIT = 0.00005       # half of text2qti's last place (it writes ranges with 4 decimals)
 MOODLE_TYPE = {"numerical": "numerical", "multichoice": "multichoice", "essay": "essay"}
 
 
@@ -72,6 +73,19 @@ class _QView:
     def __init__(self, q):
         self.__dict__.update(q.__dict__)
         self.moodle_type = MOODLE_TYPE[q.style]
+        self.qti_style = qti_style(q)
+
+
+def qti_style(q) -> str:
+    """The question's style in the QTI quiz: text2qti writes a numerical range to 4 decimal
+    places and refuses values under 10⁻⁴, so a numerical question whose tolerance that
+    rounding would distort (by more than a tenth) goes to Canvas as multiple choice."""
+    if q.style != "numerical":
+        return q.style
+    tol, key = q.tolerance["abs"], q.answer
+    fits = tol >= QTI_UNIT * 10 and min(abs(key - tol), abs(key + tol)) >= 1e-4 \
+        and (key - tol) * (key + tol) > 0
+    return "numerical" if fits else "multichoice"
 
 
 def key_json(family: Family, variants: list[Variant]) -> str:

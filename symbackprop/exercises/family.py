@@ -138,7 +138,7 @@ def parse_family(text: str, source: str = "<family>", stem: str = "family") -> F
     _known(tol, ("rel", "abs"), source, "tolerance.")
     layers = _layers(net.get("layer"), source)
     questions = _questions(data.get("question"), len(layers), source)
-    return Family(
+    family = Family(
         name=name, title=title, source=source, text=text,
         inputs=_ints(net, "inputs", source, "network.", 1, MAX_SIZE, required=True),
         losses=_choices(net, "loss", tuple(LOSSES), source, "network.", required=True),
@@ -158,6 +158,22 @@ def parse_family(text: str, source: str = "<family>", stem: str = "family") -> F
         abs=_number(tol, "abs", source, None, low=Decimal(0), name="tolerance.abs"),
         distractors=_int(data, "distractors", source, "", 3, 1, 6),
         questions=questions)
+    _cross_checks(family, values)
+    return family
+
+
+def _cross_checks(family: Family, values: dict) -> None:
+    """Rules between keys: CS231n's letters need one-hot targets; the tolerance must
+    cover the rounding of the digits shown."""
+    if "cs231n" in family.presets and family.y != "one_hot":
+        raise FamilyError(f"{_at(family.source, 'network.preset')}: the cs231n notation writes "
+                          "y_i as the correct class, so its targets must be one-hot; set "
+                          "[values] y = \"one_hot\" or leave cs231n out.")
+    rounding = Decimal(5).scaleb(-family.digits)      # half a unit at `digits` significant
+    if family.rel < rounding:
+        raise FamilyError(f"{_at(family.source, 'tolerance.rel')}: {family.rel} is below the "
+                          f"rounding of {family.digits} significant digits ({rounding}); a key "
+                          "as shown could fall outside it. Give a larger rel or more digits.")
 
 
 def _at(source: str, key: str) -> str:

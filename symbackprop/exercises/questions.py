@@ -12,7 +12,7 @@ out on an active ReLU, never becomes a choice).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
@@ -28,8 +28,8 @@ from .family import Family, QuestionSpec
 
 MAX_PATHS = 4            # a chain question writes every path out
 LOSS_TEXT = {r"\mathcal{L}": "L", r"E_{\mathrm{total}}": "E_total"}
-# labels of the catalogue that make no sense as the value of a forward quantity
-NOT_FORWARD = ("incomplete chain",)
+# labels of the catalogue that make no sense for a value that is not a derivative
+NOT_A_DERIVATIVE = ("incomplete chain",)
 CHAIN_DIAGNOSES = {"dadz": ("missing activation derivative",),
                    "other": ("incomplete chain", "the chain-rule factors do not connect")}
 
@@ -80,7 +80,6 @@ class Question:
     choices: tuple[Choice, ...] = ()
     eta: str | None = None           # the learning rate of an update question
     digits: int = 4                  # significant digits asked for
-    extra: dict = field(default_factory=dict)
 
 
 def half_unit(shown: str) -> str:
@@ -201,7 +200,7 @@ class Builder:
                      tolerance={"abs": tol, "rel": float(self.family.rel)}, choices=(key,))
         cands, seen = [], {shown}
         for label, form in mutations(self.ctx, written, truth):
-            if q.kind == "forward" and label.startswith(NOT_FORWARD):
+            if q.kind in ("forward", "loss") and label.startswith(NOT_A_DERIVATIVE):
                 continue
             v = values(form, self.base)
             if v is None or hasattr(v, "shape") or not v.is_real:
@@ -287,7 +286,3 @@ class Builder:
 
 def _replace(q: Question, **changes) -> Question:
     return replace(q, **changes)
-
-
-def numbers_of(q: Question) -> list[Decimal]:
-    return [Decimal(c.shown) for c in q.choices if c.shown is not None]
