@@ -13,9 +13,12 @@ import tomllib
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import symbackprop
 from symbackprop.api import example_path, prepare
 from symbackprop.core.errors import SpecError
 from symbackprop.cli import main
@@ -24,6 +27,7 @@ from symbackprop.render import numbered
 from symbackprop.render.documents import number_pictures
 
 SVG = "{http://www.w3.org/2000/svg}"
+EXAMPLES = Path(symbackprop.__file__).parent / "examples"
 ALL = "values,grads,delta,updates"
 CHROMIUM = "/usr/bin/chromium"
 PT_CM = 72.27 / 2.54
@@ -204,6 +208,10 @@ def test_show_errors_exit_2(tmp_path, capsys):
     assert main(["derive", str(skip), "--show", "values", "--init", "1", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "layer `g`" in err and "Traceback" not in err
+    for other in ("conv/cnn_tiny.toml", "recurrent/rnn_tiny.toml"):   # layers it cannot label
+        assert main(["derive", str(EXAMPLES / other), "--show", "values", "-o", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and ("convolutional" in err or "rnn" in err), err
     assert SHOW_ITEMS == numbered.SHOW_ITEMS
 
 

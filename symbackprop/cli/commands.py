@@ -236,6 +236,10 @@ def cmd_derive(args) -> int:
     if show and getattr(args, "equations", False):
         raise UsageError(f"--show {','.join(show)} puts numbers on the document's pictures; "
                          "--equations writes the key equations alone, without a picture.")
+    if show and isinstance(model, ConvModel):
+        raise UsageError(f"--show {','.join(show)}: the picture with numbers labels dense, add and "
+                         "flatten layers only; this is a convolutional network (conv and pooling "
+                         "layers), whose numbers are in its document's tables. Derive without --show.")
     if show and not (model.spec.values is not None and model.spec.values.samples):
         raise UsageError(f"--show {','.join(show)} needs a worked example: give values.x and "
                          "values.y in the spec's [values] table (the numbers come from it).")
