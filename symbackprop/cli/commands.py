@@ -208,6 +208,11 @@ def dumps(data) -> str:
 def cmd_derive(args) -> int:
     model = _model(getattr(args, "spec", None), getattr(args, "notation", None))
     if isinstance(model, RecurrentModel):
+        if getattr(args, "show", None):     # issue #21: the picture cannot label a recurrence
+            raise UsageError(f"--show {','.join(args.show)}: the picture with numbers labels dense, "
+                             "add and flatten layers only; this is a recurrent network (rnn "
+                             "layers), whose numbers are in its document's tables. Derive without "
+                             "--show.")
         return recurrent.cmd_derive(args, model)
     if getattr(args, "data", None):
         model = _with_data(model, args.data)
