@@ -16,12 +16,14 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
+import sympy as sp
 
 from ..api import Model, check
 from ..checker.context import make_context
 from ..checker.diagnose import mutations
 from ..checker.points import values
 from ..core.formatting import fmt
+from ..formula.ops import FormulaError
 from ..formula.reader import parse_claim
 from ..render.environment import environment
 from .family import Family, QuestionSpec
@@ -30,6 +32,12 @@ MAX_PATHS = 4            # a chain question writes every path out
 LOSS_TEXT = {r"\mathcal{L}": "L", r"E_{\mathrm{total}}": "E_total"}
 # labels of the catalogue that make no sense for a value that is not a derivative
 NOT_A_DERIVATIVE = ("incomplete chain",)
+# the vectorised δ^l with one mistake, and how the checker names it
+VECTOR_MISTAKES = {"no_fprime": ("missing activation derivative",),
+                   "fprime_a": ("activation derivative at the wrong argument",),
+                   "f_for_fprime": ("the activation written for its derivative",),
+                   "sign": ("sign flipped",),
+                   "untransposed": ("transpose",)}
 CHAIN_DIAGNOSES = {"dadz": ("missing activation derivative",),
                    "other": ("incomplete chain", "the chain-rule factors do not connect")}
 
@@ -61,7 +69,9 @@ class Choice:
     shown: str | None = None
     value: float | None = None
     paths: tuple[tuple[Link, ...], ...] | None = None
-    expect: tuple[str, ...] = ()     # a chain distractor: the diagnoses it may get
+    expect: tuple[str, ...] = ()     # a formula distractor: the diagnoses it may get
+    vec: dict | None = None          # a vectorised formula: the notation's letters …
+    mistake: str | None = None       # … and the mistake made in it (None: the right one)
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ class Question:
     choices: tuple[Choice, ...] = ()
     eta: str | None = None           # the learning rate of an update question
     digits: int = 4                  # significant digits asked for
+    vec: dict | None = None          # a vectorised question: the letters of its formulas
 
 
 def half_unit(shown: str) -> str:
@@ -105,6 +116,9 @@ def _layer(spec: QuestionSpec, model: Model, rng) -> int:
 def _target(spec: QuestionSpec, model: Model, rng):
     """(symbol, target dict) of a question; random neuron and weight indices."""
     net, kind = model.network, spec.kind
+    if kind == "vectorised":
+        return None, {"quantity": "delta", "array": None, "index": None,
+                      "layer": _layer(spec, model, rng)}
     if kind in ("loss", "derivation"):
         quantity = "loss" if kind == "loss" else "gradient"
         return None, {"quantity": quantity, "array": None, "index": None, "layer": None}
@@ -176,6 +190,8 @@ class Builder:
             return q, []
         if spec.kind == "chain":
             return self.chain_draft(q, sym)
+        if spec.kind == "vectorised":
+            return self.vector_draft(q, target["layer"])
         return self.number_draft(q)
 
     def tolerance(self, shown: str) -> float:
@@ -258,6 +274,42 @@ class Builder:
                                     expect=("incomplete chain",)))
         return q, cands
 
+    def vector_draft(self, q: Question, l: int):
+        """δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ f'(z^l) in the notation's letters (rows layout:
+        δ^{l+1} (W^{l+1})ᵀ), and the catalogue's mistakes in it."""
+        nt = self.nt
+        vec = {"error": nt.error, "pre": nt.pre_activation, "act": nt.activation,
+               "F": nt.function, "T": nt.transpose, "H": nt.hadamard,
+               "superscript": nt.superscript, "here": l + nt.shift, "next": l + 1 + nt.shift,
+               "rows": nt.layout == "rows"}
+        q = _replace(q, vec=vec, sym_tex="", sym_text="")
+        right = Choice(True, None, vec=vec)
+        true = self.formula_value(q, right)
+        if true is None:
+            raise Redraw(q.kind, "the vectorised formula did not read as the network's δ")
+        tol = self.tolerance(self.show(float(np.max(np.abs(true)))) or "0")
+        q = _replace(q, choices=(right,), tolerance={"abs": tol, "rel": float(self.family.rel)})
+        cands, seen = [], [true]
+        for mistake, expect in VECTOR_MISTAKES.items():
+            c = Choice(False, None, vec=vec, mistake=mistake, expect=expect)
+            v = self.formula_value(q, c)
+            if v is not None and v.shape == true.shape and \
+                    all(np.max(np.abs(v - o)) > tol for o in seen):
+                seen.append(v)
+                cands.append(replace(c, value=float(np.max(np.abs(v - true)))))
+        return q, cands
+
+    def formula_value(self, q: Question, c: Choice):
+        """The right side of a formula choice at the variant's values (None: not read)."""
+        try:
+            claim = parse_claim(self.m.claim(q, c), self.ctx.scope)
+        except (FormulaError, ValueError, TypeError, sp.ShapeError):   # shapes that do not fit
+            return None
+        v = values(self.ctx.truth.resolve(claim.sides[1].expr), self.base)
+        if v is None:
+            return None
+        return np.array(v.tolist() if hasattr(v, "tolist") else [[v]], dtype=float)
+
     # ---- the distractors kept ----
     def choose(self, q: Question, fine: list[Choice]) -> Question:
         if q.kind == "derivation":
@@ -268,7 +320,8 @@ class Builder:
         tol = q.tolerance["abs"]
         for i in order:
             c = fine[i]
-            if c.shown is None and all(abs(c.value - o.value) > tol for o in kept) or \
+            if c.vec is not None or \
+                    c.shown is None and all(abs(c.value - o.value) > tol for o in kept) or \
                     c.shown is not None and all(abs(c.value - o.value) > tol + float(half_unit(c.shown))
                                                 + float(half_unit(o.shown)) for o in kept):
                 kept.append(c)
