@@ -537,9 +537,8 @@ def cmd_check(args) -> int:
         model = prepare(_with_preset(loaded, args.notation))
     else:
         model = prepare(spec) if spec is not None else None
-    if isinstance(model, RecurrentModel):
-        raise UsageError(f"{spec}: check does not read claims about recurrent (rnn) specs yet; "
-                         "derive, eval, train and codegen do.")
+    if isinstance(model, RecurrentModel):        # issue #19: checker/recurrent.py
+        return recurrent.cmd_check(args, model, files)
     reports = check_files(model, files, timeout=args.timeout, max_time=args.max_time)
     print(dumps(finite_or_null(report_json(reports))) if args.json else report_text(reports, model),
           end="")

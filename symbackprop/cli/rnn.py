@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from ..api import RecurrentModel, write_atomic, write_files
+from ..checker.recurrent import check_recurrent
+from ..core.files import read_text_limited
+from ..formula.claims import kind_of
+from ..render.environment import environment
 from ..render.recurrent import make_recurrent_documents
 from ..numeric.recurrent_codegen import generate_recurrent
 from .parser import UsageError
@@ -141,3 +145,24 @@ def cmd_derive(args, model: RecurrentModel) -> int:
     for out in write_files(Path(getattr(args, "output", "output")), files):   # all or none
         print(f"wrote {out}")
     return 0
+
+
+MAX_CLAIMS_BYTES = 5_000_000
+
+
+def cmd_check(args, model: RecurrentModel, files) -> int:
+    """Claims about a recurrent spec, judged by checker/recurrent.py; exit 1 when one is wrong."""
+    _refuse(args, {"notation": "--notation"})
+    reports = []
+    for f in files:
+        text = read_text_limited(f, MAX_CLAIMS_BYTES, "claims file")
+        reports.append((str(f), check_recurrent(model, text, kind_of(f))))
+    verdicts = [v for _, vs in reports for v in vs]
+    summary = {k: sum(v.verdict == k for v in verdicts) for k in ("correct", "incorrect", "unparseable")}
+    if args.json:
+        print(_dumps({"claims": [v.to_json() | {"file": f} for f, vs in reports for v in vs],
+                      "summary": summary}))
+    else:
+        print(environment().get_template("rnn_check_report.txt.j2").render(
+            reports=reports, spec=model.spec, summary=summary), end="")
+    return 1 if summary["incorrect"] else 0

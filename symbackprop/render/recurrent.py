@@ -18,6 +18,7 @@ from ..core.bptt import RecurrentDerivation
 from ..core.formatting import fmt
 from ..core.symbols import A, S, Y, Z
 from .documents import STATIC, TEX_SYNTAX, DocumentError, compile_pdf, markdown_to_html, tex_escape
+from ..numeric.vectorised import MODULES
 from .environment import environment, number_filters
 
 SHOWN_STEPS = 8           # the picture and the tables show at most the last this many steps …
@@ -153,7 +154,7 @@ def _jacobian_norms(d: RecurrentDerivation, params, ev) -> list:
     T, H = ev.z.shape[0], ev.z.shape[1]
     U = params["U1"]
     J, norms = np.eye(H), [None] * (T + 1)
-    slope = sp.lambdify([Z, A], d.cell.slope, "numpy")
+    slope = sp.lambdify([Z, A], d.cell.slope, MODULES)
     for t in range(T, 0, -1):
         fp = np.broadcast_to(slope(ev.z[t - 1, :, 0], ev.h[t, :, 0]), (H,))
         J = J @ (fp[:, None] * U)          # ∂h_t/∂h_{t−1} = diag(f′(z_t)) U
