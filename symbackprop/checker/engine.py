@@ -48,6 +48,7 @@ from .definitions import NotADefinition, define, find, plain_relations, scoped
 from .diagnose import diagnose, number_diagnosis
 from .errors import NeedsValues
 from .isolate import Deadline, run
+from .optimizer_lines import NotOptimizer, optimizer_verdicts
 from .literals import LITERAL, decimal_places, digits_diagnosis, rounded, rounding_error, rounds_to
 from .points import DIAGNOSIS_POINTS, PointSet, first_mismatch, values
 from .present import counterexample, expected, plain, symbols_of, text_of
@@ -142,6 +143,24 @@ class InFile:
     def __call__(self, claim: ClaimText) -> list[Verdict]:
         return check_claim(self.ctx, claim, self.before.get(claim.line, ()),
                            claim.line in self.lines)
+
+
+@dataclass(frozen=True)
+class Optimised:
+    """An optimiser update line (``m_t = …``, ``\\theta_{t+1} = …``) is read by
+    ``optimizer_lines`` with the file's lines before it; any other line by ``inner``."""
+
+    ctx: Context
+    inner: object
+    texts: tuple
+    lines: tuple
+
+    def __call__(self, claim: ClaimText) -> list[Verdict]:
+        before = tuple(t for t, line in zip(self.texts, self.lines) if line < claim.line)
+        try:
+            return optimizer_verdicts(self.ctx, claim.line, claim.text, before)
+        except NotOptimizer:
+            return self.inner(claim)
 
 
 def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
@@ -688,6 +707,7 @@ def check_claims(model, text: str, kind: str = "text", source: str = "<claims>",
     claims = extract(text, kind)
     before, lines = find(ctx, claims)
     check = InFile(ctx, before, frozenset(lines)) if lines else partial(check_claim, ctx)
+    check = Optimised(ctx, check, tuple(c.text for c in claims), tuple(c.line for c in claims))
     results = run(check, claims, timeout=timeout, isolate=isolate, deadline=deadline)
     missing = [(c.line, r.what) for c, r in zip(claims, results) if isinstance(r, NeedsValues)]
     if missing:
