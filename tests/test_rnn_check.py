@@ -112,6 +112,9 @@ UNREAD = [
     r"dE/dU = sum_t delta_t h_{t-1}^T",                                  # a plain-text sum
     r"\delta_t = U^T \delta_{t+1} + W",                                   # shapes that do not fit
     r"\delta_t = (U^T \delta_{t+1}",                                     # not a formula
+    r"h_t = h_t \cdot 1e400 / 1e400",                                    # beyond float64
+    r"\frac{\partial E}{\partial b} = " + "\\sum_{t=1}^{T} " * 12 + r"\delta_t",  # work bounded
+    r"\delta_t = \delta_{t+99999}",                                      # no such step
 ]
 
 

@@ -35,9 +35,11 @@ from ..numeric.recurrent import compile_recurrent, evaluate_recurrent
 from ..numeric.vectorised import MODULES
 
 T_DEFAULT = 4
+MAX_T = 12
 POINTS = 3
 RTOL = 1e-9
 MAX_POWER = 4
+MAX_STEPS_EVALUATED = 20_000     # node evaluations per side and step: nested sums stay bounded
 
 NAMES = {"x": "x", "h": "h", "z": "z", "o": "o", "y": "y", "yhat": "yhat", "\u0177": "yhat",
          "\\hat{y}": "yhat", "\\widehat{y}": "yhat", "\\delta": "delta", "delta": "delta"}
@@ -106,7 +108,9 @@ def test_points(spec, n: int = POINTS) -> list[Point]:
     r = spec.recurrence
     n_in, m = 2, spec.layers[1].size
     H = next(k for k in range(3, 9) if k not in (n_in, m))
-    T = r.steps if r.steps and r.steps >= 2 else T_DEFAULT
+    # the spec's T (numbered steps such as δ_3 mean its steps), at most MAX_T: a claim over
+    # every step is as wrong at 12 steps as at 10,000
+    T = min(r.steps, MAX_T) if r.steps and r.steps >= 2 else T_DEFAULT
     test_spec = replace(spec, inputs=n_in, layers=(replace(spec.layers[0], size=H), spec.layers[1]),
                         recurrence=replace(r, hidden=H, truncate=None, sequences=(), h0=None))
     d = derive_recurrent(test_spec)
@@ -164,6 +168,7 @@ class Reader:
         self.p, self.t = p, t
         self.free_t = False
         self.touched = False      # read a quantity of the network (not numbers alone)
+        self.work = 0             # nodes evaluated (nested sums multiply it)
 
     def step(self, n: Node) -> int:
         """A step index: t, T, a number, or one of them ± a number."""
@@ -241,6 +246,10 @@ class Reader:
     # -- evaluation --
     def value(self, n: Node):
         n = _strip(n)
+        self.work += 1
+        if self.work > MAX_STEPS_EVALUATED:
+            raise Unread(f"more than {MAX_STEPS_EVALUATED:,} operations to evaluate (nested sums?)",
+                         n.start)
         kind = n.kind
         if kind == "NUMBER":
             if len(n.text) > 20:
@@ -509,6 +518,9 @@ def judge_link(text: str, lhs: Node, rhs: Node, points: list[Point], line: int) 
     if not pairs:
         return RnnVerdict(line, text, "unparseable", "no step at which both sides exist")
     for k, t, a, b in pairs:
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            return RnnVerdict(line, text, "unparseable", "a value beyond float64's range (or not "
+                              "a number) at the test points; nothing can be said from it")
         if _shape(a) != _shape(b) and not (np.size(a) == np.size(b) == 1):
             if len(_shape(a)) == 2 and np.shape(a) == np.shape(b)[::-1] and _close(a, np.asarray(b).T):
                 return RnnVerdict(line, text, "unparseable", "the right side is the left side "
