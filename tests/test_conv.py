@@ -24,7 +24,7 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from symbackprop.api import ConvModel, prepare
+from symbackprop.api import ConvModel, check, prepare
 from symbackprop.cli import main
 from symbackprop.core import formatting as numbers
 from symbackprop.core.spec import SpecError, parse_spec
@@ -420,3 +420,77 @@ def test_codegen_module_matches_torch(case, tmp_path, monkeypatch):
     np.testing.assert_allclose(new["W1"], params["W1"] - 0.1 * wgrads["W1"], atol=1e-12)
     source = module.read_text()
     assert "import torch" not in source and "symbackprop" not in source.split('"""', 2)[2]
+
+
+# ---- check ------------------------------------------------------------------------
+# Every claim's verdict below was worked out by hand from the layer's index form
+# (0-based, zero padding): padding 1 reads x_{i+u-1}; stride 2 reads x_{2i+u-1}.
+ONE = ('input_shape = [1, 5, 4]\nloss = "half_sse"\n[[layer]]\ntype = "conv2d"\nchannels = 1\n'
+       'kernel = 2\npadding = 1\nactivation = "tanh"\n[[layer]]\ntype = "maxpool"\npool = 2\n'
+       'stride = 1\n' + TAIL)
+TWO = ('input_shape = [2, 6, 5]\nloss = "half_sse"\n[[layer]]\ntype = "conv2d"\nchannels = 2\n'
+       'kernel = 3\nstride = 2\npadding = 1\nactivation = "tanh"\n' + TAIL)
+CLAIMS = [   # (spec, claim, verdict, diagnosis or message fragment)
+    (ONE, r"\frac{\partial L}{\partial K_{u,v}} = \sum_{i,j} \delta^{1}_{i,j} x_{i+u-1,j+v-1}",
+     "correct", None),
+    (ONE, r"\frac{\partial L}{\partial b} = \sum_{i,j} \delta^{1}_{i,j}", "correct", None),
+    (ONE, r"\frac{\partial L}{\partial x_{m,n}} = \sum_{u,v} \delta^{1}_{m+1-u,n+1-v} K_{u,v}",
+     "correct", None),
+    (ONE, r"\frac{\partial L}{\partial x_{m,n}} = \sum_{u,v} \delta^{1}_{m+u,n+v} "
+          r"\operatorname{rot180}(K)_{u,v}", "correct", None),
+    (ONE, r"dL/dx_{m,n} = \sum_{u}\sum_{v} \delta^{1}_{m+u,n+v} rot180(K)_{u,v}", "correct", None),
+    (ONE, r"\frac{\partial L}{\partial K_{u,v}} = \sum_{i,j} \delta^{1}_{i,j} x_{i+u,j+v}",
+     "incorrect", "stride/padding index off by one"),
+    (ONE, r"\frac{\partial L}{\partial K_{u,v}} = \delta^{1}_{i,j} x_{i+u-1,j+v-1}",
+     "incorrect", "missing sum over positions (i, j)"),
+    (ONE, r"\frac{\partial L}{\partial x_{m,n}} = \sum_{u,v} \delta^{1}_{m+u,n+v} K_{u,v}",
+     "incorrect", "kernel not flipped"),
+    (ONE, r"\frac{\partial L}{\partial a^{1}_{m,n}} = \sum_{i,j} \frac{1}{4} \delta^{2}_{i,j} "
+          r"[i \le m] [m \le i+1] [j \le n] [n \le j+1]", "incorrect",
+     "max-pool gradient spread over the window"),
+    (ONE, r"\frac{\partial L}{\partial a^{1}_{m,n}} = \sum_{i,j} \delta^{2}_{i,j} "
+          r"[i \le m] [m \le i+1] [j \le n] [n \le j+1]", "incorrect",
+     "max-pool gradient spread over the window"),
+    (ONE, r"dL/dK = x * \delta", "unparseable", "convolution"),
+    (ONE, r"dL/dK = x * \delta", "unparseable", "Hadamard"),
+    (TWO, r"\frac{\partial E}{\partial K_{c,c',u,v}} = \sum_{i,j} \delta_{c,i,j} x_{c',2i+u-1,2j+v-1}",
+     "correct", None),
+    (TWO, r"\frac{\partial E}{\partial K_{c,c',u,v}} = \sum_{i=1}^{3}\sum_{j=1}^{3} \delta_{c,i,j} "
+          r"x_{c',2i+u-3,2j+v-3}", "correct", None),            # read from 1
+    (TWO, r"\frac{\partial E}{\partial x_{c',m,n}} = \sum_{c}\sum_{i,j} \delta_{c,i,j} "
+          r"K_{c,c',m-2i+1,n-2j+1}", "correct", None),
+    (TWO, r"\frac{\partial E}{\partial b_c} = \sum_{i,j} \delta_{c,i,j}", "correct", None),
+    (TWO, r"\frac{\partial E}{\partial K_{c,c',u,v}} = \sum_{i,j} \delta_{c,i,j} x_{c',i+u-1,j+v-1}",
+     "incorrect", "stride index wrong"),
+    (TWO, r"\frac{\partial E}{\partial K_{c,c',u,v}} = \sum_{i,j} \delta_{c,i,j} x_{c',2i+u,2j+v}",
+     "incorrect", "stride/padding index off by one"),
+    (TWO, r"\frac{\partial E}{\partial x_{c',m,n}} = \sum_{i,j} \delta_{c,i,j} K_{c,c',m-2i+1,n-2j+1}",
+     "incorrect", "missing sum over the channels (c)"),
+    (TWO, r"\frac{\partial E}{\partial K_{u,v}} = \sum_{i,j} \delta_{i,j} x_{2i+u-1,2j+v-1}",
+     "unparseable", "write every channel index"),
+]
+
+
+@pytest.mark.parametrize("spec,claim,verdict,detail", CLAIMS,
+                         ids=[f"{i}-{c[2]}" for i, c in enumerate(CLAIMS)])
+def test_check_reads_conv_claims(spec, claim, verdict, detail):
+    (v,) = check(spec, claim, isolate=False)
+    assert v.verdict == verdict, (v.message, v.diagnosis, v.counterexample)
+    if verdict == "incorrect":
+        assert detail in (v.diagnosis or "")
+        assert v.counterexample["lhs"] != pytest.approx(v.counterexample["rhs"], abs=1e-12)
+    elif verdict == "unparseable":
+        assert detail in v.message
+
+
+def test_check_a_conv_claims_file_on_the_command_line(tmp_path, capsys):
+    spec = tmp_path / "one.toml"
+    spec.write_text(ONE)
+    claims = tmp_path / "claims.md"
+    claims.write_text("The kernel gradient is "
+                      r"$\frac{\partial L}{\partial K_{u,v}} = \sum_{i,j} \delta^{1}_{i,j} x_{i+u-1,j+v-1}$"
+                      " and the input's\n"
+                      r"$$\frac{\partial L}{\partial x_{m,n}} = \sum_{u,v} \delta^{1}_{m+u,n+v} K_{u,v}$$" + "\n")
+    assert main(["check", str(spec), str(claims)]) == 1
+    out = capsys.readouterr().out
+    assert "1 correct, 1 incorrect" in out and "kernel not flipped" in out

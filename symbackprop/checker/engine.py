@@ -41,6 +41,7 @@ from ..formula.evaluate import CODE
 from ..formula.names import LOSS, LR, rows_layout, with_definitions
 from ..formula.ops import Partial
 from ..formula.reader import Claim, FormulaError, Side, parse_instances
+from .conv import check_conv_verdicts
 from .context import (Context, agrees, batch_values, make_context, number_of, one_hot,
                       points_for)
 from .batch import check_batch, marked, reduced, with_m
@@ -703,6 +704,9 @@ def check_claims(model, text: str, kind: str = "text", source: str = "<claims>",
     share its test points).  ``deadline``: the end of the whole run (claims left
     are ``undecided``).
     """
+    if getattr(getattr(model, "spec", None), "convolutional", False):    # issue #18
+        return Report(source, check_conv_verdicts(model, text, kind, timeout, isolate, deadline,
+                                                  checker))
     ctx = checker or make_context(model, seed=seed)
     claims = extract(text, kind)
     before, lines = find(ctx, claims)

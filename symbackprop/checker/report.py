@@ -9,6 +9,7 @@ from ..core.examples import example_names, example_path
 from ..core.files import FileError, read_text_limited
 from ..formula.claims import extract, kind_of
 from .context import make_context
+from .conv import make_conv_checker
 from .engine import Report, check_claims
 from .isolate import Deadline
 from .verdict import VERDICTS, summary
@@ -40,7 +41,8 @@ def check_files(model, files: list[Path], timeout: float = CLAIM_TIMEOUT,
     """One report per claims file (one context, so test points are computed once), all
     within ``max_time`` seconds: claims the run has no time left for are ``undecided``."""
     deadline = Deadline.after(max_time)
-    checker = make_context(model)
+    conv = getattr(getattr(model, "spec", None), "convolutional", False)      # issue #18
+    checker = make_conv_checker(model) if conv else make_context(model)
     reports = []
     texts = {}
     for f in files:
