@@ -84,6 +84,7 @@ class NumberPicture:
     height: float = 0.0       # with the legend
     edge_labels: tuple[NumberLabel, ...] = ()
     digits: int = PICTURE_DIGITS
+    right: float = 0.0        # picture cm: the right edge, past the loss's words
 
 
 for _cls in (NumberLabel, Stroke, NumberPicture):      # data for the (user) templates
@@ -152,7 +153,8 @@ def number_picture(model, worked, view: str, show, digits: int = PICTURE_DIGITS)
                          quantity if on_edges else "", numbers.fmt(top, digits, tex=False),
                          above, below, round(pic.height - 0.75 + 0.95 / scale, 3),
                          round(pic.height - 0.75 + 1.75 / scale, 3),
-                         tuple(s.label for s in strokes if s.label), digits)
+                         tuple(s.label for s in strokes if s.label), digits,
+                         round(max(pic.width + 0.6, pic.nodes[-1].x + 1.5 / scale), 3))
 
 
 def _quantities(model, worked) -> dict:
