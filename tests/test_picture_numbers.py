@@ -23,7 +23,7 @@ from symbackprop.api import example_path, prepare
 from symbackprop.core.errors import SpecError
 from symbackprop.cli import main
 from symbackprop.cli.parser import SHOW_ITEMS
-from symbackprop.render import numbered
+from symbackprop.render import documents, numbered
 from symbackprop.render.documents import number_pictures
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -316,3 +316,23 @@ def test_pdf_labels_apart_on_the_page(out, name):
             cx, cy = ox + n.x * k, oy + n.y * k
             for w in placed:
                 assert circle_gap(w[:4], (cx - r, cy - r, cx + r, cy + r)) > 0, (name, w[4], n.key)
+
+
+@pytest.mark.parametrize("preset,name", [("nielsen", "worked_2331"), ("bishop", "worked_2331"),
+                                         ("goodfellow", "worked_2331"), ("ng", "worked_2331"),
+                                         ("cs231n", "softmax_classifier")])
+def test_every_preset_draws_the_same_numbers_in_its_letters(tmp_path, preset, name):
+    """The numbers do not depend on the notation; the neurons' names and the legend do."""
+    text = open(example_path(name)).read()
+    pictures = {}
+    for key, source in (("plain", text), (preset, text + f'\n[notation]\npreset = "{preset}"\n')):
+        model = prepare(source)
+        for view, pic in number_pictures(model, model.worked(), ["values", "delta"]).items():
+            (tmp_path / f"{key}_{view}.svg").write_text(
+                documents.render_number_svg(model, pic))
+            pictures[key, view] = svg_numbers(tmp_path / f"{key}_{view}.svg")[0]
+        names = ["".join(t.itertext()) for t in ET.parse(tmp_path / f"{key}_forward.svg").getroot().iter(f"{SVG}text")]
+        pictures[key, "names"] = names
+    for view in ("forward", "backward"):
+        assert pictures["plain", view] == pictures[preset, view] and pictures["plain", view]
+    assert pictures["plain", "names"] != pictures[preset, "names"]

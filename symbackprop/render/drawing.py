@@ -130,11 +130,12 @@ def shown(n: int) -> list[int | None]:
 
 
 def layout(network: Network, notation: Notation, column: float = COLUMN,
-           row: float = ROW) -> Drawing:
+           row: float = ROW, place: bool = True) -> Drawing:
     """Positions and labels of every drawn neuron, bias node, edge and the loss.  A
     graph of layers keeps one column per layer in spec order; an edge that skips
     columns is drawn as a curve over them (in a band above the bias row).  ``column``,
-    ``row``: the spacing (cm; the picture with numbers, ``render.numbered``, spreads out)."""
+    ``row``: the spacing (cm; the picture with numbers, ``render.numbered``, spreads out);
+    ``place=False``: the name labels stay where they prefer (that picture places its own)."""
     sizes = [len(shown(n)) for n in network.sizes]
     skips = any(s < layer.index - 1 for layer in network.layers for s in layer.sources)
     band = SKIP_BAND if skips else 0.0
@@ -152,7 +153,7 @@ def layout(network: Network, notation: Notation, column: float = COLUMN,
     last = len(network.layers)
     loss_node = DrawnNode("loss", "loss", last * column + column * 0.75,
                           band + row + (height - band - row) / 2, None)
-    edges = [e for layer in network.layers for e in _layer_edges(layer, notation, nodes, column)]
+    edges = [e for layer in network.layers for e in _layer_edges(layer, notation, nodes, column, place)]
     edges += [Edge("loss", nodes[f"n{last}_{j}"], loss_node, None, 0, 0, 0, 0)
               for j in _visible(network.sizes[-1])]
     loss_label = Label(notation.loss, _loss_text(notation), *split(_loss_text(notation)))
@@ -188,7 +189,8 @@ def _column(network: Network, notation: Notation, l: int, x: float, height: floa
     return nodes
 
 
-def _layer_edges(layer, notation: Notation, nodes: dict, column: float = COLUMN) -> list[Edge]:
+def _layer_edges(layer, notation: Notation, nodes: dict, column: float = COLUMN,
+                 place: bool = True) -> list[Edge]:
     """Weight edges (labelled when few, else those leaving the first source) and bias
     edges; an add or flatten layer's edges copy entry j of each source to its entry j."""
     l = layer.index
@@ -208,7 +210,8 @@ def _layer_edges(layer, notation: Notation, nodes: dict, column: float = COLUMN)
             lab = label(notation, layer.W[j, k]) if all_labels or k == sources[0] else None
             planned.append(("weight", nodes[f"n{src}_{k}"], nodes[f"n{l}_{j}"], lab, WEIGHT_AT))
     circles = [(n.x, n.y) for n in nodes.values() if n.kind != "dots"]
-    at = _label_spots([(a, b, prefer) for _, a, b, lab, prefer in planned if lab], circles)
+    at = _label_spots([(a, b, prefer) for _, a, b, lab, prefer in planned if lab], circles) \
+        if place else [prefer for *_, lab, prefer in planned if lab]
     spots = iter(at)
     return [_edge(kind, a, b, lab, next(spots) if lab else prefer)
             for kind, a, b, lab, prefer in planned]

@@ -123,8 +123,8 @@ def number_picture(model, worked, view: str, show, digits: int = PICTURE_DIGITS)
     # the labels' size in picture cm; a row holds a neuron, a label above, one below
     scale = round(min(1.0, PAGE_CM / (len(net.layers) * COLUMN + 0.75 * COLUMN + 2.0)), 3)
     em = FONT_PT * PT_CM / scale
-    line = _size("0", em, scale)[1]
-    pic = layout(net, nt, COLUMN, max(ROW, 2 * RADIUS + 3.4 * line))
+    line = _size("0", "0", em, scale)[1]
+    pic = layout(net, nt, COLUMN, max(ROW, 2 * RADIUS + 3.4 * line), place=False)
     value_of = _quantities(model, worked)
     fixed = _node_labels(net, pic, worked, view, show, em, scale, digits)
     on_edges = {"forward": "values" in show, "backward": "grads" in show,
@@ -133,7 +133,7 @@ def number_picture(model, worked, view: str, show, digits: int = PICTURE_DIGITS)
     raw = {id(e): value_of[view](e) if on_edges else None for e in drawn}
     texts = {id(e): _texts(view, e, raw[id(e)], value_of, digits) for e in drawn
              if raw[id(e)] is not None and e.label is not None}
-    spots = _place([(e, *_size(texts[id(e)][0], em, scale)) for e in drawn if id(e) in texts],
+    spots = _place([(e, *_size(*texts[id(e)], em, scale)) for e in drawn if id(e) in texts],
                    pic, fixed)
     mags = [abs(float(v)) for v in raw.values() if v is not None and _finite(v)]
     top = max(mags, default=0.0)
@@ -224,7 +224,7 @@ def _beside(n: DrawnNode, kind: str, v, side: int, r: float, em: float, scale: f
             digits: int) -> NumberLabel:
     """A neuron's number just above (side −1) or below (+1) its circle of radius r."""
     plain, tex = numbers.fmt(v, digits, tex=False).replace("-", "−"), numbers.fmt(v, digits)
-    w, h = _size(plain, em, scale)
+    w, h = _size(plain, tex, em, scale)
     return NumberLabel(plain, tex, n.x, round(n.y + side * (r + 0.08 / scale + h / 2), 4),
                        w, h, kind, n.key)
 
@@ -239,9 +239,13 @@ def _legend_names(net, nt, view, show):
     return None, None
 
 
-def _size(text: str, em: float, scale: float) -> tuple[float, float]:
-    """A label's box (picture cm): its characters' widths, one line high, and padding."""
-    ems = sum(EM.get(c, 0.7) for c in text)
+def _size(text: str, tex: str, em: float, scale: float) -> tuple[float, float]:
+    """A label's box (picture cm): its characters' widths (the wider of the plain text and
+    the LaTeX, where 1.5e-05 is 1.5 × 10⁻⁵), one line high, and padding."""
+    mant, _, power = tex.partition(r" \times 10^{")
+    ems = max(sum(EM.get(c, 0.7) for c in text),
+              sum(EM.get(c, 0.7) for c in mant) + (0.84 + 0.56 + 1.28 + 0.75 * sum(
+                  EM.get(c, 0.7) for c in power.rstrip("}")) if power else 0))
     return round(ems * em + 2 * PAD / scale, 4), round(1.15 * em + 2 * PAD / scale, 4)
 
 
@@ -257,10 +261,15 @@ def _place(items: list, pic: Drawing, fixed: list[NumberLabel]) -> dict:
     def best(i, others):
         e, w, h = items[i]
         pref = 0.3 if e.kind == "weight" else 0.6
+        # only what comes within the score's cap (0.3) of the edge's spots can matter
+        reach = _box((e.source.x + e.target.x) / 2, (e.source.y + e.target.y) / 2,
+                     abs(e.target.x - e.source.x) + w + 0.7, abs(e.target.y - e.source.y) + h + 0.7)
+        near = [o for o in others if _gap(reach, o) < 0]
+        round_ = [c for c in circles if _circle_gap(reach, c) < 0]
 
         def score(t):
             box = _box(*_along(e, t), w, h)
-            gaps = [_gap(box, o) for o in others] + [_circle_gap(box, c) for c in circles]
+            gaps = [_gap(box, o) for o in near] + [_circle_gap(box, c) for c in round_]
             return min(min(gaps, default=1.0), 0.3), -abs(t - pref)
         return max(AT_CHOICES, key=score)
 
