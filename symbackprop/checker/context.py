@@ -23,6 +23,7 @@ from ..core.notation import Notation
 from ..core.spec import Spec
 from ..formula.names import LR, Scope, build_scope
 from ..formula.reader import FormulaError, parse_claim
+from ..formula.spellings import hidden_functions
 from .literals import rounding_error, rounds_to
 from .points import PointSet, forward_point, free_points, network_points, spec_inputs, values
 from .truth import Truth
@@ -63,6 +64,8 @@ class Context:
         d = model.derivation if model is not None else None
         nt = model.notation if model is not None else None
         free = cls.of(None, seed, symbolic_seconds) if model is not None else None
+        if free is not None and hidden_functions(model):        # Bishop's h beside the spec
+            free = replace(free, scope=replace(free.scope, function_names=hidden_functions(model)))
         return cls(model=model, truth=Truth(d, nt), scope=build_scope(model),
                    network_points=_network_points(model, seed) if model is not None else None,
                    given_numbers=_given_numbers(model), free=free, seed=seed,

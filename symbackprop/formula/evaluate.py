@@ -70,6 +70,9 @@ class Evaluator:
         self.budget = budget if budget is not None else Budget()
         # a NumPy-style claim (np.…, @, .T, .dot): its * is NumPy's elementwise product
         self.numpy = CODE.search(text) is not None
+        # Bishop's h: h(a)^2 is (h(a))², not h·a² (the notation's function letter)
+        self.function_letters = frozenset(scope.function_names) | (
+            scope.function_letters if scope.letter_layers else frozenset())
 
     def bind(self, letter: str, value: int | None) -> Evaluator:
         """This claim's evaluator with ``letter`` bound to ``value`` (None: unbound),
@@ -92,7 +95,7 @@ class Evaluator:
     def value(self, node: Node):
         self.tick(1, node)
         if node.kind in ("call", "sup", "prime", "transpose", "supdigits"):
-            parts = unfold(node)
+            parts = unfold(node, self.function_letters)
             if len(parts) > 1:
                 return self.chain([(None, parts[0])] + [("juxt", p) for p in parts[1:]])
         handler = getattr(self, "k_" + node.kind, None)
@@ -191,7 +194,7 @@ class Evaluator:
         items = [(None, node)] + rest[::-1]
         out = []
         for op, n in items:
-            parts = unfold(n)
+            parts = unfold(n, self.function_letters)
             out += [(op, parts[0])] + [("juxt", p) for p in parts[1:]]
         return out
 

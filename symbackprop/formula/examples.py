@@ -26,7 +26,8 @@ def _as_example(text: str, letter: str) -> bool:
     L = re.escape(letter)
     argument = r"[A-Za-z0-9}\]]\s*\(\s*" + L + r"\s*\)"
     superscript = r"\^\s*\{[^{}]*\(\s*" + L + r"\s*\)[^{}]*\}|\^\s*\(\s*" + L + r"\s*\)"
-    loss = r"(?<![A-Za-z\\^_{])[CLJ]\s*_\s*\{?\s*" + L + r"\s*\}?(?![A-Za-z0-9])"
+    heads = "[CLJE]" if letter == "n" else "[CLJ]"       # Bishop's E_n = ½ Σ_k (y_nk − t_nk)²
+    loss = r"(?<![A-Za-z\\^_{])" + heads + r"\s*_\s*\{?\s*" + L + r"\s*\}?(?![A-Za-z0-9])"
     return re.search(argument, text) is not None or re.search(superscript, text) is not None \
         or (letter in PER_EXAMPLE and re.search(loss, text) is not None)
 

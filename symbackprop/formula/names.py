@@ -156,6 +156,7 @@ class Scope:
     letter_layers: dict[str, int] = field(default_factory=dict)
     function_letters: frozenset = frozenset()
     layer_shift: int = 0                   # the display's number of the input layer (Nielsen: 1)
+    function_names: dict = field(default_factory=dict)   # free-standing: letter → function (h: tanh)
 
     @property
     def free(self) -> bool:

@@ -75,7 +75,13 @@ def resolve(ev: Reading, leaf: Node, sub: Node | None, sup: Node | None, quiet: 
         head, subs = split_head(head)
     if head == "e" and not subs and not sups:
         return sp.E
+    if quiet and sub is not None and _plain_power(ev, sup):
+        return None                              # Bishop's z_j^2: a power (k_sup's fallback)
     if ev.scope.free:
+        if ev.scope.function_names:              # Bishop's h beside the spec: tanh
+            found = activation_letter(ev, leaf, sub, sup)
+            if found is not None:
+                return found
         found = sized_name(ev, head, subs, sub, sup) if ev.scope.vector_size else None
         if found is None:
             found = _free_symbol(head, subs, sup)
@@ -94,6 +100,17 @@ def resolve(ev: Reading, leaf: Node, sub: Node | None, sup: Node | None, quiet: 
     if found is None and not quiet:
         raise _unknown(ev, leaf, sub, sup)
     return found
+
+
+def _plain_power(ev: Reading, sup: Node | None) -> bool:
+    """A bare number over a unit's name (z_j^2, w_{kj}^2) where the notation writes
+    layers in parentheses or brackets (w^{(2)}_{kj}, W^{[2]}): a power, not layer 2."""
+    if sup is None or ev.scope.free or \
+            getattr(ev.scope.model.notation, "superscript", "plain") not in ("paren", "bracket"):
+        return False
+    mark = ev.text.rfind("^", 0, sup.start + 1)       # the node's span may leave out ( or {
+    return mark >= 0 and re.fullmatch(r"\s*\{?\s*", ev.text[mark + 1:sup.start]) is not None \
+        and re.fullmatch(r"[0-9]+", ev.src(sup).strip()) is not None
 
 
 # While dform asks whether dw17 is a name of its own, dX is not read as ∂E/∂X.
@@ -273,7 +290,8 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
                            "indices separated by a comma, e.g. w^{1}_{1,11}")
     if key in LOSS_KEYS:
         return LOSS
-    if head in ("L", "C", "J") and not sups and subs in PER_EXAMPLE and sub is not None:
+    if (head in ("L", "C", "J") and subs in PER_EXAMPLE or head == "E" and subs == "n") \
+            and not sups and sub is not None:        # L_i, C_x, Bishop's E_n
         return _example_loss(ev, head + "_" + subs, sub)
     if learning_rate_key(scope, key):
         return LR
@@ -306,6 +324,8 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
     supv = ev.indices(sup, open_letters=True) if sup is not None else []
     if not supv and sub is not None and scope.letter_layers:
         supv = _letter_layer(scope, head, canon(ev.src(sub)).replace(",", "")) or supv
+    if not supv and sub is not None and scope.letter_layers and subs.isdigit():
+        return _bishop_unit(ev, head, subs, leaf)
     if supv and _open(supv):
         raise FreeIndex(*_open(supv), _layer_values(scope, head))
     subv = ev.indices(sub, open_letters=True) if sub is not None else \
@@ -335,6 +355,23 @@ def _letter_layer(scope, head: str, letters: str) -> list[int] | None:
             or letters[0] not in scope.letter_layers or len(letters) > 2:
         return None
     return [scope.letter_layers[letters[0]]]
+
+
+def _bishop_unit(ev: Reading, head: str, subs: str, leaf: Node):
+    """z_2 in Bishop's letters: the subscript is a unit, never a layer (the letter names
+    the layer: z the hidden units' outputs, y the outputs).  With one hidden layer z_2 is
+    its unit 2; a_2, δ_2, w_{21}, b_2 (hidden or output?) and z_2 over several hidden
+    layers are refused, not guessed."""
+    scope = ev.scope
+    kind, nt = scope.heads.get(head), scope.model.notation
+    if kind not in ("W", "b", "z", "a", "delta"):
+        return None
+    if kind == "a" and head == canon(nt.activation) and scope.n_layers == 2 and len(subs) == 1:
+        return _element(scope.layers[("a", 1)], subs, scope, leaf)
+    raise FormulaError(f"{leaf.text}_{subs}: in Bishop's letters a "
+                       "subscript is a unit and the index letter (i, j, k) or a superscript "
+                       f"names the layer; write the layer, e.g. {leaf.text}^{{(1)}}_{{{subs}}}",
+                       leaf.start, "a layer superscript such as ^{(1)}")
 
 
 def _entry_digits(scope, head, supv, subv, subs: str) -> bool:

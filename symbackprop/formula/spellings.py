@@ -264,7 +264,10 @@ def activation_letter(ev, leaf: Node, sub: Node | None, sup: Node | None):
     ``leaf`` is not such a letter."""
     scope: Scope = ev.scope
     head = canon(leaf.text)
-    if scope.free or head not in ACTIVATION_LETTERS | scope.function_letters:
+    if scope.free:          # calculus beside a Bishop spec: h(a) ≡ tanh(a), h'(a) = 1 − h(a)²
+        name = scope.function_names.get(head)
+        return Func(name) if name is not None and sub is None and sup is None else None
+    if head not in ACTIVATION_LETTERS | scope.function_letters:
         return None
     primes, layer_node = 0, None
     if sup is not None:
@@ -282,11 +285,26 @@ def activation_letter(ev, leaf: Node, sub: Node | None, sup: Node | None):
     return Func(_layer_function(ev, head, layer_node, leaf), primes)
 
 
+def hidden_functions(model) -> dict[str, str]:
+    """The letter → function of free-standing calculus beside ``model``: Bishop's h, the
+    hidden units' activation (one activation over every hidden layer), else nothing."""
+    nt, layers = model.notation, model.network.layers
+    names = {layer.activation.name for layer in layers[:-1]}
+    if nt.preset != "bishop" or len(names) != 1:
+        return {}
+    name = function_name(names.pop())
+    return {canon(nt.function): name} if name is not None else {}
+
+
 def _layer_function(ev, head: str, node: Node | None, leaf: Node) -> str:
     scope: Scope = ev.scope
     layers = scope.model.network.layers
     if node is None:
-        names = {layer.activation.name for layer in layers}
+        # Bishop's h is the hidden units' activation (PRML 5.48-5.49: z_j = h(a_j)); the
+        # outputs have their own (identity, σ, softmax)
+        hidden = head in scope.function_letters and scope.model.notation.preset == "bishop" \
+            and len(layers) > 1
+        names = {layer.activation.name for layer in (layers[:-1] if hidden else layers)}
         if len(names) == 1:
             return _function_of(names.pop(), head, leaf)
         raise FormulaError(f"unknown name {leaf.text!r} alone: {head} could be the activation "

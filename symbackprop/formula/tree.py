@@ -18,14 +18,15 @@ def unwrap(node: Node) -> Node:
     return node
 
 
-def _funcish(node: Node) -> bool:
-    """Is ``node`` a function name (possibly primed, powered or subscripted)?"""
+def _funcish(node: Node, letters: frozenset = frozenset()) -> bool:
+    """Is ``node`` a function name (possibly primed, powered or subscripted)? ``letters``:
+    the notation's own function letters (Bishop's h)."""
     while node.kind in ("prime", "sup", "sub"):
         if node.kind == "sub":
             return node.args[0].kind in LEAVES and function_name(
                 node.args[0].text, unwrap(node.args[1]).text) is not None
         node = node.args[0]
-    return node.kind in LEAVES and function_name(node.text) is not None
+    return node.kind in LEAVES and (function_name(node.text) is not None or node.text in letters)
 
 
 WRAPPERS = ("sup", "prime", "transpose", "supdigits")
@@ -37,7 +38,7 @@ def _wrap(node: Node, wrappers: list[Node]) -> Node:
     return node
 
 
-def unfold(node: Node) -> list[Node]:
+def unfold(node: Node, letters: frozenset = frozenset()) -> list[Node]:
     """``out(1 - out)^2`` → [out, (1 - out)^2]: a one-argument "call" of something
     that is not a function is juxtaposition, with postfix ops on its last part.
     Iterative (``(x+1)(x+2)…`` may be long)."""
@@ -46,7 +47,7 @@ def unfold(node: Node) -> list[Node]:
         if node.kind in WRAPPERS and node.args[0].kind in WRAPPERS + ("call",):
             pending.append(node)
             node = node.args[0]
-        elif node.kind == "call" and not _funcish(node.args[0]) and len(node.args[1].args) == 1:
+        elif node.kind == "call" and not _funcish(node.args[0], letters) and len(node.args[1].args) == 1:
             arg = node.args[1]
             parts.append(_wrap(Node("paren", (arg.args[0],), arg.start, node.end), pending))
             pending, peeled, node = [], True, node.args[0]
