@@ -109,3 +109,75 @@ def test_bishop_z_unit_over_two_hidden_layers_is_refused(tmp_path):
                     + '[[layer]]\nsize = 2\nactivation = "tanh"\n' * 2
                     + '[[layer]]\nsize = 1\nactivation = "identity"\n[notation]\npreset = "bishop"\n')
     assert verdicts(prepare(path), "$z_2 = 0.5$") == ["unparseable"]
+
+
+# ---- Nielsen: the SGD arrow, δ of the wrong layer ---------------------------------
+SIG = lambda v: 1 / (1 + np.exp(-v))       # noqa: E731
+NZ2 = W1 @ X + B1                          # Nielsen's z^2 (the input is layer 1)
+NA2 = SIG(NZ2)
+NA3 = SIG(W2 @ NA2 + B2)                   # a^3 = a^L
+ND3 = (NA3 - T) * NA3 * (1 - NA3)          # BP1 (quadratic cost)
+ND2 = (W2.T @ ND3) * NA2 * (1 - NA2)       # BP2
+
+
+@pytest.fixture(scope="module")
+def nielsen(tmp_path_factory):
+    return _model(tmp_path_factory, "nielsen", hidden="sigmoid", out="sigmoid")
+
+
+def test_nielsen_update_arrow(nielsen):
+    new_b = B2[0] - ETA * ND3[0]
+    new_w = W1[1, 0] - ETA * ND2[1] * X[0]
+    assert verdicts(nielsen, r"$w^l \rightarrow w^l - \eta \delta^l (a^{l-1})^T$",
+                    r"$b^l \rightarrow b^l - \eta \delta^l$", f"$b^3_1 \\rightarrow {new_b:.4f}$",
+                    f"$w^2_{{21}} \\to {new_w:.4f}$",
+                    r"$w^2_{21} \rightarrow w^2_{21}' = w^2_{21} - \eta \frac{\partial C}"
+                    r"{\partial w^2_{21}}$") == ["correct"] * 5
+    assert verdicts(nielsen, r"$b^l \rightarrow b^l + \eta \delta^l$",
+                    f"$b^3_1 \\rightarrow {new_b + 0.01:.4f}$",
+                    r"$w^l \rightarrow w^l - \delta^l (a^{l-1})^T$") == ["incorrect"] * 3
+    # an arrow after anything but a parameter is no claim (a limit, a mapping)
+    got = check(nielsen, "$x \\to 0$ and $z \\rightarrow 1$\n", kind="markup", isolate=False)
+    assert got == []
+
+
+def test_nielsen_delta_of_the_next_layer_is_a_wrong_layer(nielsen):
+    assert np.isclose(ND2[0], (W2[0, 0] * ND3[0]) * NA2[0] * (1 - NA2[0]))
+    assert verdicts(nielsen, r"$\frac{\partial C}{\partial b^l_j} = \delta^l_j$") == ["correct"]
+    (d,) = diagnoses(nielsen, r"$\frac{\partial C}{\partial b^l_j} = \delta^{l+1}_j$")
+    assert "wrong layer" in d and "l+1" in d
+    (d,) = diagnoses(nielsen, r"$\frac{\partial C}{\partial w^3_{12}} = \delta^2_1 a^2_2$")
+    assert "wrong layer" in d
+
+
+# ---- Goodfellow: ε the learning rate, a matrix of numbers without the ReLU gate --------
+@pytest.fixture(scope="module")
+def goodfellow(tmp_path_factory):
+    return _model(tmp_path_factory, "goodfellow", hidden="relu", out="sigmoid")
+
+
+def test_goodfellow_epsilon_is_the_rate_and_the_missing_gate_is_named(goodfellow):
+    ha = W1 @ X + B1
+    h = np.maximum(ha, 0)
+    yhat = SIG(W2 @ h + B2)
+    g2 = (yhat - T) * yhat * (1 - yhat)
+    gh = W2.T @ g2                          # ∇_{h^{(1)}} J
+    gb1 = gh * (ha > 0)                     # ∇_{b^{(1)}} J = g ⊙ f'(a^{(1)})
+    assert (ha > 0).tolist() == [True, False]          # unit 2 off: the gate matters
+    assert verdicts(goodfellow, r"$b^{(1)} \leftarrow b^{(1)} - \epsilon \nabla_{b^{(1)}} J$",
+                    r"$W^{(2)} \leftarrow W^{(2)} - \varepsilon \nabla_{W^{(2)}} J$",
+                    f"$\\nabla_{{b^{{(1)}}}} J = \\begin{{bmatrix}} {gb1[0]:.5f} \\\\ 0 "
+                    "\\end{bmatrix}$") == ["correct"] * 3
+    assert verdicts(goodfellow, r"$b^{(1)} \leftarrow b^{(1)} + \epsilon \nabla_{b^{(1)}} J$") \
+        == ["incorrect"]
+    (d,) = diagnoses(goodfellow, f"$\\nabla_{{b^{{(1)}}}} J = \\begin{{bmatrix}} {gh[0]:.5f} "
+                     f"\\\\ {gh[1]:.5f} \\end{{bmatrix}}$")
+    assert "missing activation derivative" in d and "0E" not in d
+    # a plain wrong entry names the entry and its true value, zero written as 0
+    (d,) = diagnoses(goodfellow, f"$\\nabla_{{b^{{(1)}}}} J = \\begin{{bmatrix}} {gb1[0]:.5f} "
+                     "\\\\ 0.5 \\end{bmatrix}$")
+    assert d.startswith("entry (2, 1)") and "true value is 0" in d and "0E" not in d
+
+
+def test_epsilon_is_no_rate_outside_goodfellow(nielsen):
+    assert verdicts(nielsen, r"$b^3_1 \leftarrow b^3_1 - \epsilon \delta^3_1$") == ["unparseable"]

@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from ..formula.names import INDEX_LETTERS, LOSS_KEYS, canon, split_head, with_definitions
+from ..formula.names import (INDEX_LETTERS, LOSS_KEYS, canon, split_head, update_arrows,
+                             with_definitions)
 from ..formula.ops import FormulaError, is_matrix, shrink
 from ..formula.reader import parse_instances, parse_tree
 from .context import Context
@@ -57,10 +58,12 @@ ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z][A-Za-z0-9_]*) =(?=\s*\2\s*[-+])")
 
 def plain_relations(text: str) -> str:
     """``\\equiv`` and its kin as ``=``, padded to the same length (positions stay); a plain
-    (code) line ``W1 = W1 - learning_rate * dW1`` as the assignment ``W1 := W1 - …``."""
+    (code) line ``W1 = W1 - learning_rate * dW1`` as the assignment ``W1 := W1 - …``;
+    Nielsen's update arrow ``w → …`` as ``w ← …`` (``w → w' = …`` as ``w' = …``)."""
     if "\\" not in text and "$" not in text and "\n" not in text.strip():
         text = ASSIGNMENT.sub(lambda m: f"{m[1][:-1] if m[1] else ''}{m[2]} :=" if m[1]
                               else f"{m[2]}:=", text, count=1)
+    text = update_arrows(text)
     if "\\" not in text and "\u2261" not in text and "\u225c" not in text:
         return text
     return SAME.sub(lambda m: "=" + " " * (len(m[0]) - 1), text)

@@ -23,7 +23,7 @@ from ..core.spec import ALPHA_DEFAULTS
 from ..core.symbols import Z as Z_
 from ..formula.ops import Partial
 from .context import Context, agrees
-from .literals import digits_diagnosis
+from .literals import digits_diagnosis, rounds_to
 from .mistakes import (Forms, Mistake, NotApplicable, derivative_mutations, free_mutations,
                        mistakes, operator_target, truth_under)
 from .points import DIAGNOSIS_POINTS, close, matches, value, values
@@ -56,6 +56,18 @@ def number_diagnosis(ctx: Context, written, ts, claimed, C, point, true) -> str 
     if update:
         return None         # the caller names the gradient the step implies
     return digits_diagnosis(true, claimed, C.decimals) if C.decimals is not None else None
+
+
+def matrix_diagnosis(ctx: Context, written, ts, claimed, places, point) -> str | None:
+    """The mistake whose matrix at ``point`` rounds, entry by entry, to the claimed matrix
+    of numbers (∇_{b^{(1)}} J written as ∇_{h^{(1)}} J: the f' gate left out), or None."""
+    if ctx.d is None or written is None:
+        return None
+    for label, v in _mutated_values(ctx, written, ts, point):
+        if isinstance(v, sp.MatrixBase) and v.shape == ts.shape and all(
+                rounds_to(t, c, p) for t, c, p in zip(v, claimed, places)):
+            return label
+    return None
 
 
 _MUTATED: "weakref.WeakKeyDictionary[Context, dict]" = weakref.WeakKeyDictionary()

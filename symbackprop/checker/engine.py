@@ -46,7 +46,7 @@ from .context import (Context, agrees, batch_values, make_context, number_of, on
                       points_for)
 from .batch import check_batch, marked, reduced, with_m
 from .definitions import NotADefinition, define, find, plain_relations, scoped
-from .diagnose import diagnose, number_diagnosis
+from .diagnose import diagnose, matrix_diagnosis, number_diagnosis
 from .errors import NeedsValues
 from .isolate import Deadline, run
 from .optimizer_lines import NotOptimizer, optimizer_verdicts
@@ -496,7 +496,7 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
     if stacked is not None:             # a batch matrix: one column (row) an example
         return numeric_matrix(ctx, stacked, C, pts, base)
     if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
-        return numeric_matrix(ctx, ts, C, pts, base, is_batch_quantity(ctx, S.expr))
+        return numeric_matrix(ctx, ts, C, pts, base, is_batch_quantity(ctx, S.expr), S.expr)
     if isinstance(ts, sp.MatrixBase) or isinstance(C.expr, sp.MatrixBase):
         shape = (ts if isinstance(ts, sp.MatrixBase) else C.expr).shape
         what = ("a single number written for a {}×{} matrix" if isinstance(ts, sp.MatrixBase)
@@ -590,7 +590,7 @@ def batch_diagnosis(ctx: Context, ts, true, claimed, C) -> str | None:
 
 
 def numeric_matrix(ctx: Context, ts, C: Side, pts: PointSet, base: dict,
-                   batch: bool = False) -> Verdict:
+                   batch: bool = False, written=None) -> Verdict:
     """A matrix of numbers (``\\begin{bmatrix} 1.05 \\\\ -0.25 \\end{bmatrix}``): each
     entry must be what the true entry rounds to, to the places written (a whole
     number among decimals, such as 0, to the most places of the matrix)."""
@@ -615,7 +615,8 @@ def numeric_matrix(ctx: Context, ts, C: Side, pts: PointSet, base: dict,
         return Verdict(verdict="correct", **common)
     k = wrong[0]
     i, j = divmod(k, ts.cols)
-    diag = (f"entry ({i + 1}, {j + 1}): "
+    mistake = None if batch else matrix_diagnosis(ctx, written, ts, claimed, places, pts.base)
+    diag = mistake or (f"entry ({i + 1}, {j + 1}): "
             + digits_diagnosis(true[k], claimed[k], places[k])
             + (f" ({len(wrong)} of {len(places)} entries are off)" if len(wrong) > 1 else ""))
     return Verdict(verdict="incorrect", expected=text_of(ctx, shown), diagnosis=diag,

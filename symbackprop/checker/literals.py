@@ -48,7 +48,8 @@ def rounded(true, places: int) -> str:
     q = Decimal(1).scaleb(-places)
     with localcontext() as ctx:
         ctx.prec = 60
-        return str(to_decimal(true).quantize(q, ROUND_HALF_EVEN))
+        v = to_decimal(true).quantize(q, ROUND_HALF_EVEN)
+    return "0" if v.is_zero() else format(v, "f")        # 0, not 0E-7
 
 
 def decimal_places(q: sp.Rational, most: int = 30) -> int:

@@ -48,6 +48,7 @@ class Mistake:
     dEda: str = "ok"                 # flip | double | half | log10
     transpose: bool = False
     prev_shift: int = 0              # a^{l−1+shift} for a^{l−1}
+    delta_shift: int = 0             # δ^{l+shift} for δ^l in ∂E/∂w^l, ∂E/∂b^l, ∂E/∂z^l
     scale: sp.Expr = sp.S.One        # the whole formula times this
     target: bool = False             # δ^L with its target term −y_j left out (a_j for a_j − y_j)
     dropped: tuple[int, int] | None = None   # (source, consumer): a skip edge left out of δ
@@ -137,11 +138,12 @@ class Forms(Symbolic):
         node = self.truth.nodes.get(wrt)
         if node is None:
             return None
-        if node.kind in ("W", "b"):
+        if node.kind in ("W", "b", "z"):
+            l = node.layer + self.m.delta_shift           # δ of another layer (BP3: δ^{l+1}_j)
+            if not 1 <= l <= len(self.d.layers) or node.j >= self.d.network.sizes[l]:
+                return None
             a_prev = self.prev(node.layer, node.k) if node.kind == "W" else sp.S.One
-            return None if a_prev is None else self.delta(node.layer, node.j) * a_prev
-        if node.kind == "z":
-            return self.delta(node.layer, node.j)
+            return None if a_prev is None else self.delta(l, node.j) * a_prev
         if node.kind == "a" and node.layer == len(self.d.layers):
             return self.dE_da(node.j)
         if node.kind in ("a", "x"):
@@ -218,6 +220,8 @@ def mistakes(d: Derivation) -> list[Mistake]:
             Mistake("factor of 2: the whole formula is off by a factor ½", scale=sp.Rational(1, 2)),
             Mistake("wrong layer index: a^{l} used for a^{l−1}", prev_shift=1),
             Mistake("wrong layer index: a^{l−2} used for a^{l−1}", prev_shift=-1),
+            Mistake("wrong layer: δ^{l+1} (the next layer's δ) used for δ^{l}", delta_shift=1),
+            Mistake("wrong layer: δ^{l−1} (the previous layer's δ) used for δ^{l}", delta_shift=-1),
             Mistake("transpose missing or indices swapped: w_{jk} written for w_{kj}", transpose=True)]
     if d.loss.has(sp.log):
         out.append(Mistake("log base 10 used where the natural log belongs", dEda="log10"))

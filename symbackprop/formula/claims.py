@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .names import update_arrows
 from .reader import EQUATION
 
 # Math in Markdown/LaTeX, as the regular expression
@@ -175,7 +176,7 @@ def _markup(text: str) -> list[ClaimText]:
     lines = _Lines(text)
     for kind, start, end, env in math_spans(text):
         body = text[start:end]
-        if EQUATION.search(body) is None:   # no relation, no claim (most inline math)
+        if EQUATION.search(update_arrows(body)) is None:   # no relation, no claim (inline math)
             continue
         if kind == "env":
             out += _rows(body, lines.at(start - len(env) - len("\\begin{}")))
@@ -185,7 +186,7 @@ def _markup(text: str) -> list[ClaimText]:
             continue
         line = lines.at(start + len(body) - len(body.lstrip()))
         for claim in split_equations(_clean(body)):
-            if EQUATION.search(claim):
+            if EQUATION.search(update_arrows(claim)):       # w^l → w^l − η …: an update
                 out.append(ClaimText(line, claim))
     return out
 

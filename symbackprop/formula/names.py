@@ -59,6 +59,27 @@ def new_value_marks(text: str) -> str:
     return _NEW_VALUE.sub(lambda m: NEWMARK + " " * (len(m[0]) - 1), text)
 
 
+# Nielsen's update arrow after a parameter's name at the start of a claim (NNDL ch. 1–2:
+# w^l → w^l − η δ^l (a^{l−1})^T, and w → w' = w − η ∂C/∂w): the update ←
+_PARAM = r"(?:\\(?:boldsymbol|mathbf|bm)\s*\{\s*)?(?:[wWb]|\\theta)\s*\}?" \
+         r"(?:\s*[_^]\s*(?:\{[^{}]*\}|[A-Za-z0-9]))*"
+_ARROW = r"\\rightarrow(?![A-Za-z])|\\to(?![A-Za-z])|\u2192"
+UPDATE_ARROW = re.compile(r"^(\s*\$?\s*" + _PARAM + r"\s*)(" + _ARROW + r")")
+PRIMED_UPDATE = re.compile(r"^(\s*\$?\s*)(" + _PARAM + r"\s*(?:" + _ARROW + r")\s*)(?="
+                           + _PARAM + r"\s*(?:'|\u2032|\^\s*\{?\s*\\prime\s*\}?)\s*=)")
+
+
+def update_arrows(text: str) -> str:
+    """Nielsen's ``w^l → w^l − η δ^l (a^{l−1})^T`` as ``w^l ← …`` and ``w → w' = …`` as
+    ``w' = …`` (a parameter's name first), padded to the same length."""
+    if "\\to" not in text and "\\rightarrow" not in text and "\u2192" not in text:
+        return text
+    text = PRIMED_UPDATE.sub(lambda m: m[1] + " " * len(m[2]), text, count=1)
+    return UPDATE_ARROW.sub(lambda m: m[1] + "\\leftarrow" + " " * (len(m[2]) - 10)
+                            if len(m[2]) >= 10 else m[1] + "\u2190" + " " * (len(m[2]) - 1),
+                            text, count=1)
+
+
 _GREEK_TABLE = {ord(g): name for g, name in GREEK.items()}
 
 

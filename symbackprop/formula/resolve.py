@@ -208,6 +208,8 @@ def updated(scope: Scope, value, where: int, new: bool = True):
 
 def learning_rate_key(scope, key) -> bool:
     """η, eta, lr, learningRate (α too when no layer has an α: leaky ReLU's slope, ELU's α)."""
+    if key in (("epsilon", "", ""), ("varepsilon", "", "")):       # Goodfellow's ε (Alg. 8.1)
+        return getattr(scope.model.notation, "preset", None) == "goodfellow"
     if key not in LR_KEYS:
         return False
     return key[0] != "alpha" or not any(layer.alpha is not None
