@@ -470,6 +470,9 @@ class SlipForms(Forms):
             return true * true
         if self.slip == "itself":
             return self.d.layers[l - 1].a[j]          # f(z^l_j) = a^l_j
+        if self.slip == "extra_sigma":                # a linear layer given σ' = a(1 − a)
+            a = self.d.layers[l - 1].a[j]
+            return true * a * (1 - a)
         if self.slip == "next":                       # f'(z^{l+1}_j) for f'(z^l_j)
             nxt = self.d.layers[l]
             if j >= nxt.n_out or nxt.activation.layerwise:
@@ -532,6 +535,10 @@ def _slips(d):
     n = len(d.layers)
     for l, layer in enumerate(d.layers, start=1):
         name = layer.activation.name
+        if name == "identity":
+            yield (f"extra activation derivative: layer {l} is linear (f'(z) = 1), and the "
+                   f"claim multiplies by a(1 − a), a sigmoid's derivative, in δ^{l}",
+                   "extra_sigma", l)
         if layer.activation.layerwise or name == "identity":
             continue
         which = "δ^L (BP1)" if l == n else f"δ^{l} (BP2)"

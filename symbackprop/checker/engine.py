@@ -47,6 +47,7 @@ from .context import (Context, agrees, batch_values, make_context, number_of, on
 from .batch import check_batch, marked, reduced, with_m
 from .definitions import NotADefinition, define, find, plain_relations, scoped
 from .diagnose import diagnose, matrix_diagnosis, number_diagnosis
+from .repair import repaired
 from .errors import NeedsValues
 from .isolate import Deadline, run
 from .optimizer_lines import NotOptimizer, optimizer_verdicts
@@ -193,7 +194,7 @@ def check_text(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
         alt = read_and_check(neuron, text, line)
         if not any(_shapes_failed(v) or _no_such_layer(v) for v in alt):
             return [_with_note(v, ONE_NEURON) for v in alt]
-    return out
+    return repaired(ctx, text, line, out, check_text)     # shapes that fit after one edit
 
 
 ONE_NEURON = ("read with w the neuron's weight column and w_j its j-th weight (z = wᵀx + b, "

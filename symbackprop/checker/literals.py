@@ -49,7 +49,7 @@ def rounded(true, places: int) -> str:
     with localcontext() as ctx:
         ctx.prec = 60
         v = to_decimal(true).quantize(q, ROUND_HALF_EVEN)
-    return "0" if v.is_zero() else format(v, "f")        # 0, not 0E-7
+    return format(abs(v) if v.is_zero() else v, "f")     # 0.0000000, not 0E-7 or -0.0
 
 
 def decimal_places(q: sp.Rational, most: int = 30) -> int:

@@ -1,0 +1,105 @@
+r"""Claims whose shapes fit in no reading, and one edit that makes them right.
+
+Nielsen's ``\delta^l = (w^{l+1} \delta^{l+1}) \odot \sigma'(z^l)`` on a 2-3-2 network:
+w^3 is 2×3 and δ^3 2×1, so the product has no shape, with vectors as columns or as rows.
+Such a claim is never right as written; it is judged incorrect only when one small
+edit of the kind students make — a transpose left out or added on a weight matrix, a
+layer number one off on one name — makes it right (correct at every test point, as
+checked by the checker itself), and the verdict states the shapes and that edit.
+Otherwise it stays unparseable.  Only in a spec with a notation preset, whose letters
+fix what w^l is (Nielsen's w^l_{jk}: row j in layer l).
+"""
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from dataclasses import replace
+
+from .context import Context
+from .verdict import Verdict
+
+# a name with a layer superscript: w^{l+1}, \delta^3, z^{(2)}, W^{[1]}
+_SCRIPTED = re.compile(r"(\\?[A-Za-z]+)\s*\^\s*(\{[^{}]*\}|[0-9A-Za-z])")
+_LAYER = re.compile(r"\s*([(\[]?)\s*(?:(l)\s*(?:([+-])\s*([0-9]))?|([0-9]+))\s*([)\]]?)\s*")
+# (w^{l+1})^T, (w^3)^{\top}: a transposed weight matrix
+_TRANSPOSED = r"\(\s*{name}\s*\)\s*\^\s*(?:\{{\s*(?:T|\\top|\\intercal|\\mathsf\s*\{{?T\}}?)\s*\}}|T)"
+MAX_EDITS = 16
+_ACTIVE: ContextVar[bool] = ContextVar("repairing", default=False)    # no edit of an edit
+
+
+def shapes_failed(v: Verdict) -> bool:
+    return v.method == "shapes differ" or (v.verdict == "unparseable" and
+                                           v.expected == "matching shapes")
+
+
+def _layer_edits(script: str):
+    """The superscript one layer off: l → l+1, l−1; l+1 → l; 3 → 2, 4 (brackets kept)."""
+    inner = script[1:-1] if script.startswith("{") else script
+    m = _LAYER.fullmatch(inner)
+    if m is None:
+        return
+    opening, letter, sign, step, number, closing = m.groups()
+    if number is not None:
+        values = [str(int(number) - 1), str(int(number) + 1)]
+    else:
+        k = 0 if sign is None else int(step) * (1 if sign == "+" else -1)
+        values = [letter + (f"{'+' if v > 0 else '-'}{abs(v)}" if v else "")
+                  for v in (k - 1, k + 1)]
+    for v in values:
+        if v != "0" or number is None:
+            yield "{" + opening + v + closing + "}"
+
+
+def edits(ctx: Context, text: str):
+    """(what was changed, the edited claim) for each one-edit variant of ``text``."""
+    heads = ctx.scope.heads
+    for m in _SCRIPTED.finditer(text):
+        head = m[1].lstrip("\\")
+        kind = heads.get(head) or heads.get(m[1])
+        if kind not in ("W", "b", "z", "a", "delta"):
+            continue
+        name = m[0]
+        for script in _layer_edits(m[2]):
+            new = f"{m[1]}^{script}"
+            yield (f"{new} in place of {name}", text[:m.start()] + new + text[m.end():])
+        if kind != "W":
+            continue
+        around = re.compile(_TRANSPOSED.format(name=re.escape(name)))
+        t = around.search(text)
+        if t is not None and t.start() < m.start() < t.end():
+            yield (f"{name} in place of ({name})^T", text[:t.start()] + name + text[t.end():])
+        elif t is None:
+            yield (f"({name})^T in place of {name}",
+                   text[:m.start()] + f"({name})^T" + text[m.end():])
+
+
+def repaired(ctx: Context, text: str, line: int, out: list[Verdict], check) -> list[Verdict]:
+    """``out`` (the verdicts of ``text``), or, when its shapes fail and one edit makes it
+    right, the incorrect verdict naming the shapes and the edit.  ``check`` is the
+    checker's ``check_text``."""
+    if _ACTIVE.get() or ctx.model is None or getattr(ctx.model.notation, "preset", None) is None or \
+            not any(shapes_failed(v) for v in out) or any(v.verdict == "incorrect" for v in out):
+        return out
+    failed = next(v for v in out if shapes_failed(v))
+    found = []
+    token = _ACTIVE.set(True)
+    try:
+        for n, (what, edited) in enumerate(edits(ctx, text)):
+            if n >= MAX_EDITS:
+                break
+            alt = check(ctx, edited, line)
+            if alt and all(v.verdict == "correct" for v in alt):
+                found.append(what)
+    finally:
+        _ACTIVE.reset(token)
+    if not found:
+        return out
+    what = found[0]
+    kind = "transpose missing" if "^T in place" in what else \
+        "transpose extra" if "in place of (" in what else "wrong layer"
+    shapes = (failed.message or failed.diagnosis or "the shapes do not fit").split(" (at ")[0]
+    diagnosis = (f"{kind}: as written the shapes do not fit ({shapes}); "
+                 f"the claim holds with {what}")
+    return [replace(failed, verdict="incorrect", diagnosis=diagnosis, method="shapes differ",
+                    message=None, position=None, expected=None,
+                    notes=failed.notes + (f"edits that make it right: {'; '.join(found)}",))]
