@@ -181,3 +181,37 @@ def test_goodfellow_epsilon_is_the_rate_and_the_missing_gate_is_named(goodfellow
 
 def test_epsilon_is_no_rate_outside_goodfellow(nielsen):
     assert verdicts(nielsen, r"$b^3_1 \leftarrow b^3_1 - \epsilon \delta^3_1$") == ["unparseable"]
+
+
+# ---- shapes that fit in no reading: one edit that makes the claim right -----------------
+def test_bp2_without_the_transpose_is_incorrect_naming_the_shapes(nielsen):
+    # w^3 is 1×2 (Nielsen's w^l_{jk}: row j in layer l), δ^3 is 1×1: w^3 δ^3 is 1×2, and
+    # ⊙ σ'(z^2) (2×1) has no shape
+    assert W2.shape == (1, 2) and NZ2.shape == (2,)
+    (v,) = check(nielsen, "$\\delta^l = (w^{l+1} \\delta^{l+1}) \\odot \\sigma'(z^l)$\n",
+                 kind="markup", isolate=False)
+    assert v.verdict == "incorrect" and v.diagnosis.startswith("transpose missing")
+    assert "1×2" in v.diagnosis and "2×1" in v.diagnosis
+    # right with the transpose, BP2 itself
+    assert np.allclose(ND2, (W2.T @ ND3) * NA2 * (1 - NA2))
+    assert verdicts(nielsen, r"$\delta^l = ((w^{l+1})^T \delta^{l+1}) \odot \sigma'(z^l)$") \
+        == ["correct"]
+
+
+def test_a_layer_one_off_that_breaks_the_shapes_is_a_wrong_layer(nielsen):
+    (v,) = check(nielsen, "$\\delta^2 = ((w^2)^T \\delta^3) \\odot \\sigma'(z^2)$\n",
+                 kind="markup", isolate=False)
+    assert v.verdict == "incorrect" and v.diagnosis.startswith("wrong layer")
+    assert "w^{3} in place of w^2" in v.diagnosis
+
+
+def test_two_mistakes_and_no_shape_stay_unparseable(nielsen):
+    # no transpose and σ for σ': no single edit makes it right, so it is not judged
+    assert verdicts(nielsen, r"$\delta^l = (w^{l+1} \delta^{l+1}) \odot \sigma(z^l)$") \
+        == ["unparseable"]
+
+
+def test_a_linear_output_given_sigmas_derivative_is_an_extra_derivative(bishop):
+    assert np.allclose(D2, Y - T)            # linear output: δ_k = y_k − t_k, no f'
+    (d,) = diagnoses(bishop, r"$\delta_k = (y_k - t_k) \, y_k (1 - y_k)$")
+    assert d.startswith("extra activation derivative")
