@@ -276,3 +276,45 @@ def test_cs231n_code_keeps_its_rows_and_its_1_over_n():
     # the same mean by hand: X^T (dhidden ⊙ [h > 0]) with dscores = (probs − Y)/N
     assert cs_numpy()["dW1"] == pytest.approx(
         X @ cs_numpy()["dhidden"], rel=1e-12)
+
+
+def test_cs231n_letters_on_a_batch_spec():
+    """The notes' own letters on a spec of N = 3 examples: f_k the scores (f_1(Z_1) still the
+    layer's function), p_{y_i} the correct class's probability, L_i any one example's
+    loss, L_2 example 2's, \\mathrm{dscores} the N×K matrix with its 1/N, W2 += -step."""
+    m = prepare(spec_text(CS, one_hot(CS_LABELS)))
+    ref = cs_numpy()
+    losses = -np.log(ref["probs"][range(3), CS_LABELS])
+    def pm(M):
+        return r"\begin{pmatrix} " + r" \\ ".join(" & ".join(f"{v:.6g}" for v in row) for row in M) \
+            + r" \end{pmatrix}"
+    lines = [r"$p_k = \frac{e^{f_k}}{\sum_j e^{f_j}}$",
+             r"$L_i = -f_{y_i} + \log\sum_j e^{f_j}$",
+             r"$L_i = -\log_{10}(p_{y_i})$",                                # wrong: log10
+             r"$\frac{\partial L_i}{\partial f_k} = p_k - \mathbb{1}(y_i = k)$",
+             f"$L_2 = {losses[1]:.4f}$",
+             f"$L_2 = {losses[0]:.4f}$",                                    # example 1's
+             r"$L_i = 0.5$",                                                # which example?
+             f"$\\mathrm{{dscores}} = {pm(ref['dscores'])}$",
+             f"$\\mathrm{{dscores}} = {pm(3 * ref['dscores'])}$",           # no 1/N
+             r"$h^{1} = f_{1}(z^{1})$"]
+    got = check(m, "\n\n".join(lines), kind="markup", isolate=False)
+    assert [v.verdict for v in got] == ["correct", "correct", "incorrect", "correct", "correct",
+                                        "incorrect", "unparseable", "correct", "incorrect",
+                                        "correct"], [(v.verdict, v.text) for v in got]
+    code = check(m, "W2 += -step_size * dW2\nW2 += step_size * dW2\n", isolate=False)
+    assert [v.verdict for v in code] == ["correct", "incorrect"]
+    assert code[0].text == "W2 += -step_size * dW2" and "ascent" in code[1].diagnosis
+
+
+def test_ng_numbered_examples(docs):
+    """a^{[2](2)}: example 2 of the batch (it was refused as 'the spec's [values] is one
+    example'); an example the spec does not have, or two in one claim, is unparseable."""
+    m, _, _ = docs["ng"]
+    ref = ng_numpy()
+    lines = [f"$a^{{[2](2)}} = {ref['A2'][0, 1]:.4f}$", f"$dz^{{[2](3)}} = {ref['dZ2'][0, 2]:.4f}$",
+             f"$a^{{[2](2)}} = {ref['A2'][0, 0]:.4f}$", "$a^{[2](4)} = 0.5$",
+             "$dz^{[2](2)} = a^{[2](3)} - y^{(3)}$", "$dz^{[2](2)} = a^{[2](2)} - y^{(2)}$"]
+    got = check(m, "\n\n".join(lines), kind="markup", isolate=False)
+    assert [v.verdict for v in got] == ["correct", "correct", "incorrect", "unparseable",
+                                        "unparseable", "correct"], [(v.verdict, v.message) for v in got]

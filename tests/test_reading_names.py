@@ -373,10 +373,16 @@ def test_one_layer_spellings_wrong(one_layer, text):
     assert verdict(one_layer, text).verdict == "incorrect"
 
 
-def test_example_loss_over_a_batch_is_refused():
+def test_example_loss_over_a_batch_is_any_one_examples():
+    """L_i on a batch spec: a formula of any one example's loss holds example by example
+    (CS231n's L_i = −log p_{y_i}); a number for L_i names no example (unparseable)."""
     batch = prepare(SOFTMAX_ONE_LAYER + "[[values.samples]]\nx = [0.1, 0.2, 0.3]\ny = [1, 0, 0]\n")
     [v] = check(batch, r"L_i = -\sum_k y_k \log a^1_k", isolate=False)
-    assert v.verdict == "unparseable" and "one example" in v.message
+    assert v.verdict == "correct"
+    [v] = check(batch, r"L_i = -\sum_k y_k \log_{10} a^1_k", isolate=False)
+    assert v.verdict == "incorrect"
+    [v] = check(batch, r"L_i = 0.25", isolate=False)
+    assert v.verdict == "unparseable" and "one of them" in v.message
 
 
 def test_two_layer_network_keeps_sub_only_layer_reading(course):

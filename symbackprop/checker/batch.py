@@ -29,12 +29,12 @@ from .verdict import Verdict
 M = sp.Symbol("m_batch", positive=True)        # the batch size m, as a claim writes it
 
 # what marks a formula as one about a whole batch: its matrices (A, Z, X, Y, dZ with the
-# examples as columns), 1/m or 1/n (a sum over the examples, Σ_i, is the reader's)
-MARKS = re.compile(r"(?<![A-Za-z\\])d?[AZXY](?![a-z])|\\frac\{1\}\{2?[mn]\}|"
-                   r"/\s*\(?\s*[mn]\b")
+# examples as columns; CS231n's H_l with them as rows), 1/m or 1/n (a sum over the examples, Σ_i, is the reader's)
+MARKS = re.compile(r"(?<![A-Za-z\\])d?[AZXYH](?![a-z])|\\frac\{1\}\{2?[mnN]\}|"
+                   r"/\s*\(?\s*[mnN]\b")
 # what reduces over the examples: a transposed batch matrix (A^{[1]T}, X^T, A1.T,
 # h^{(1)\top}), np.sum (not over axis 0)
-REDUCES = re.compile(r"(?<![A-Za-z\\])[AZXY][^=]{0,12}?(?:\^\s*\{?[^}]*(?:T|\\top)|\.T\b)|"
+REDUCES = re.compile(r"(?<![A-Za-z\\])[AZXYH][^=]{0,12}?(?:\^\s*\{?[^}]*(?:T|\\top)|\.T\b)|"
                      r"np\.sum\((?![^()]*axis\s*=\s*0)")
 SIZES = (2, 3)                                   # generated batches for a one-example spec
 
@@ -146,6 +146,22 @@ def check_batch(ctx: Context, claim, text: str, line: int) -> list[Verdict] | No
 
 # a d-prefixed gradient name (dscores, dhidden, dH_1, dW), not \delta or d/dx
 D_NAME = re.compile(r"(?<![A-Za-z\\])d(?!elta|x\b|t\b)[A-Za-z]")
+
+
+def per_example_with_mean(ctx: Context, text: str) -> str | None:
+    """Why a CS231n line is not judged example by example: its d-names hold the batch's
+    1/N, so a formula of one example that writes 1/N (dscores = (probs − Y)/N) or sums a
+    subscript i that may be the example or the class (Σ_i dscores_i) has two readings."""
+    if not carries_mean(ctx, text):
+        return None
+    if re.search(r"\\frac\{1\}\{N\}|/\s*\(?\s*N\b", text):
+        return ("CS231n's gradient names (dscores, dH) hold the batch's 1/N: a formula that "
+                "writes the 1/N again is read as the batch's matrix only in a batch formula "
+                "(dW = H^T dscores); as one example's formula it is not judged")
+    if re.search(r"\\sum\s*_\s*\{?\s*i\b", text):
+        return ("a sum over i of a CS231n gradient name: i may be the example (a row) or the "
+                "class; write np.sum(dscores, axis=0) or the entries' names")
+    return None
 
 
 def carries_mean(ctx: Context, text: str) -> bool:

@@ -56,11 +56,16 @@ DEFAULT_HEADS = frozenset({"a", "h", "z"})   # layered letters every spec reads
 ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z][A-Za-z0-9_]*) =(?=\s*\2\s*[-+])")
 
 
+# NumPy's in-place update (CS231n: W2 += -step_size * dW2): the new value W2 := W2 + (…)
+IN_PLACE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*([-+])=\s*(\S.*?)\s*$")
+
+
 def plain_relations(text: str) -> str:
     """``\\equiv`` and its kin as ``=``, padded to the same length (positions stay); a plain
     (code) line ``W1 = W1 - learning_rate * dW1`` as the assignment ``W1 := W1 - …``;
     Nielsen's update arrow ``w → …`` as ``w ← …`` (``w → w' = …`` as ``w' = …``)."""
     if "\\" not in text and "$" not in text and "\n" not in text.strip():
+        text = IN_PLACE.sub(lambda m: f"{m[1]} := {m[1]} {m[2]} ({m[3]})", text, count=1)
         text = ASSIGNMENT.sub(lambda m: f"{m[1][:-1] if m[1] else ''}{m[2]} :=" if m[1]
                               else f"{m[2]}:=", text, count=1)
     text = update_arrows(text)

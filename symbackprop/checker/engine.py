@@ -34,7 +34,7 @@ import sympy as sp
 from ..core.defaults import CLAIM_TIMEOUT
 from ..core.errors import SpecError
 from ..formula.classes import CLASS_INDEX
-from ..formula.examples import example_sum
+from ..formula.examples import EXAMPLE_LOSS, EXAMPLE_NUMBER, example_sum
 from ..formula.vectors import SIZES, needs_size
 from ..formula.claims import ClaimText, extract
 from ..formula.evaluate import CODE
@@ -44,7 +44,7 @@ from ..formula.reader import Claim, FormulaError, Side, parse_instances
 from .conv import check_conv_verdicts
 from .context import (Context, agrees, batch_values, make_context, number_of, one_hot,
                       points_for)
-from .batch import check_batch, marked, reduced, with_m
+from .batch import carries_mean, check_batch, marked, per_example_with_mean, reduced, with_m
 from .definitions import NotADefinition, define, find, plain_relations, scoped
 from .diagnose import diagnose, matrix_diagnosis, number_diagnosis
 from .repair import repaired
@@ -233,8 +233,11 @@ def _shapes_failed(v: Verdict) -> bool:
 def read_and_check(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
     """``check_text`` in one layout (the verdicts quote the claim as written)."""
     plain = plain_relations(text)
-    if plain == text or len(plain) != len(text):
+    if plain == text:
         return _read_and_check(ctx, plain, line)
+    if len(plain) != len(text):          # W2 += x read as W2 := W2 + (x): no positions
+        return [replace(v, text=text, position=None) if v.text == plain else v
+                for v in _read_and_check(ctx, plain, line)]
     return [replace(v, text=text, relation="=" if v.relation == ":=" else v.relation)
             if v.text == plain else v for v in _read_and_check(ctx, plain, line)]
 
@@ -243,10 +246,12 @@ def _read_and_check(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
     if marked(text):             # a formula over a batch: m is its size
         ctx = with_m(ctx)
     token = CLASS_INDEX.set(False)
+    numbered, by_letter = EXAMPLE_NUMBER.set(None), EXAMPLE_LOSS.set(False)
     try:
         claims = parse_instances(text, ctx.scope)
         if CLASS_INDEX.get():        # y_i read as the correct class: a one-hot target
             ctx = one_hot(ctx)
+        k, letter_loss = EXAMPLE_NUMBER.get(), EXAMPLE_LOSS.get()
     except FormulaError as err:
         # only when no network reading exists: a name it lacks (z), or d/dx of the
         # input vector x; a shape error in a network formula stays that error
@@ -260,12 +265,23 @@ def _read_and_check(ctx: Context, text: str, line: int = 1) -> list[Verdict]:
                         expected=err.expected)]
     finally:
         CLASS_INDEX.reset(token)
+        EXAMPLE_NUMBER.reset(numbered)
+        EXAMPLE_LOSS.reset(by_letter)
+    if (k is not None or letter_loss) and ctx.examples:
+        if k is None and any(is_number(side) for c in claims for side in c.sides):
+            return [Verdict(line, text, "unparseable", message=ANY_EXAMPLE,
+                            expected="one example's loss: L_1, L_2, …")]
+        ctx = one_example(ctx, k)
     if ctx.model is None and ctx.scope.vector_size is None and needs_size("", text):
         return sized(ctx, text, line)       # δ_{ij}: indices over a vector of some size
     if marked(text) and ctx.model is not None:
         found = batch_claims(ctx, claims, text, line)
         if found is not None:
             return found
+    unsure = per_example_with_mean(ctx, text) if ctx.model is not None else None
+    if unsure is not None:
+        return [Verdict(line, text, "unparseable", message=unsure,
+                        expected="a batch formula (dW = H^T dscores) or one example's δ")]
     if example_sum(text) and ctx.model is not None:
         return [Verdict(line, text, "unparseable", message=BATCH_SUM, expected="the batch's "
                         "loss or a gradient of it, equal to a sum over the examples")]
@@ -495,6 +511,8 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
         raise NeedsValues("the learning rate ([values].learning_rate)")
     stacked = stacked_examples(ctx, S.expr, ts, C.expr)
     if stacked is not None:             # a batch matrix: one column (row) an example
+        if carries_mean(ctx, S.text):   # CS231n's dscores holds the 1/N
+            stacked = stacked / len(ctx.examples)
         return numeric_matrix(ctx, stacked, C, pts, base)
     if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
         return numeric_matrix(ctx, ts, C, pts, base, is_batch_quantity(ctx, S.expr), S.expr)
@@ -565,6 +583,19 @@ def stacked_examples(ctx: Context, written, ts, claimed):
             return None
         return sp.Matrix.hstack(*[v if isinstance(v, sp.MatrixBase) else sp.Matrix([[v]]) for v in each])
     return None
+
+
+ANY_EXAMPLE = ("L_i is the loss of any one of the spec's examples: a number is the loss of "
+               "one of them, written L_1, L_2, …")
+
+
+def one_example(ctx: Context, k: int | None) -> Context:
+    """``ctx`` for a claim about one example of a batch spec: example ``k`` (a^{[2](2)},
+    L_1: its [values] point), or any example alike (L_i: a per-example formula)."""
+    pts = ctx.network_points
+    if k is not None and pts is not None and pts.base is not None:
+        pts = replace(pts, base={**pts.base, **ctx.examples[k - 1]})
+    return replace(ctx, examples=(), network_points=pts)
 
 
 def is_batch_quantity(ctx: Context, written) -> bool:

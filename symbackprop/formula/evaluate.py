@@ -58,6 +58,12 @@ class Budget:
         self.steps = 0
 
 
+def unapplied(v):
+    """A letter that is a function with an argument and a value without one (CS231n's
+    f: f_k the k-th score) used without one: its value."""
+    return v.value if isinstance(v, Func) and v.value is not None else v
+
+
 class Evaluator:
     """Turns the AST of one claim into SymPy values in ``scope``, with the
     generic indices in ``indices`` bound (never changed: ``bind`` gives an
@@ -84,7 +90,7 @@ class Evaluator:
 
     # ---- entry points ----------------------------------------------------
     def side(self, node: Node):
-        v = self.value(node)
+        v = unapplied(self.value(node))
         if isinstance(v, Func):
             raise FormulaError(f"{v.name} needs an argument", node.start, f"{v.name}(…)")
         if isinstance(v, DOp):
@@ -105,7 +111,7 @@ class Evaluator:
 
     def expr(self, node: Node):
         """A value that is a number, expression or matrix (not a bare function)."""
-        v = self.value(node)
+        v = unapplied(self.value(node))
         if isinstance(v, (Func, DOp)):
             raise FormulaError("a function or derivative operator without an argument",
                                node.start, "an argument")
@@ -347,12 +353,14 @@ class Evaluator:
         return acc
 
     def as_arg(self, v, node):
+        v = unapplied(v)
         if isinstance(v, (Func, DOp)):
             raise FormulaError("a function cannot be the argument of a function", node.start,
                                "an expression")
         return v
 
     def combine(self, acc, op, v, node):
+        acc, v = unapplied(acc), unapplied(v)
         if isinstance(acc, (Func, DOp)) or isinstance(v, (Func, DOp)):
             raise FormulaError("a function or operator without an argument", node.start,
                                "an argument")

@@ -13,6 +13,7 @@ with such a sum is checked at batches, never at one example.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 
 # \sum_x, \sum_{i=1}^{m}, \sum\limits_{i}, ∑_i: the letter a sum runs over
 PER_EXAMPLE = ("i", "x", "n")     # the letters of one example's loss: C_x, L_i (E_o is an output's)
@@ -44,3 +45,22 @@ def example_letters(text: str) -> set[str]:
 def example_sum(text: str) -> bool:
     """Does ``text`` sum over the examples (a batch formula)?"""
     return bool(example_letters(text))
+
+
+# set while a claim is read: the number of the one example it is about (a^{[2](2)}, L_1 on
+# a spec with several examples), and whether it names one example's loss by a letter (L_i)
+EXAMPLE_NUMBER: ContextVar[int | None] = ContextVar("example_number", default=None)
+EXAMPLE_LOSS: ContextVar[bool] = ContextVar("example_loss", default=False)
+
+
+def numbered_example(k: int, count: int, where: int, error) -> None:
+    """Record that the claim is about example ``k`` of the spec's ``count``; ``error``
+    (FormulaError) when there is no such example or the claim names two."""
+    if not 1 <= k <= count:
+        raise error(f"({k}): the spec has {count} example{'s' if count != 1 else ''} "
+                    f"(1 to {count})", where, f"an example from 1 to {count}")
+    seen = EXAMPLE_NUMBER.get()
+    if seen is not None and seen != k:
+        raise error(f"examples {seen} and {k} in one claim: a claim is checked at one example",
+                    where, "one example")
+    EXAMPLE_NUMBER.set(k)

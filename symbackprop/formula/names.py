@@ -23,7 +23,8 @@ LOSS = sp.Symbol("E_loss", real=True)
 # The learning rate of an update line (θ − η ∂E/∂θ), and the names it is written with.
 LR = sp.Symbol("eta_lr", positive=True)
 LR_KEYS = {("eta", "", ""), ("lr", "", ""), ("learningRate", "", ""), ("learningrate", "", ""),
-           ("learning", "", "rate"), ("alpha", "", "")}
+           ("learning", "", "rate"), ("alpha", "", ""),
+           ("step", "", "size")}                       # CS231n's step_size
 
 # Written names of the loss, whatever the notation calls it.
 LOSS_KEYS = {("E", "", ""), ("C", "", ""), ("L", "", ""), ("J", "", ""), ("E", "", "total"),
@@ -297,7 +298,26 @@ def build_scope(model=None) -> Scope:
                   function_letters=frozenset({canon(getattr(nt, "function", "f"))}),
                   layer_shift=shift)
     # rows (CS231n: X W + b, W stored [source][target]): every vector and matrix transposed
-    return rows_layout(scope) if scope.layout == "rows" else scope
+    scope = rows_layout(scope) if scope.layout == "rows" else scope
+    named = preset_names(scope, nt)
+    if not named:
+        return scope
+    kinds = {"scores": "z", "probs": "a", "hidden_layer": "a"}     # dscores: ∂L/∂scores
+    return with_definitions(scope, named, {h: k for h, k in kinds.items() if (h, "", "") in named})
+
+
+def preset_names(scope: Scope, nt) -> dict:
+    """The vectors a preset's source names without defining them: CS231n's scores f (the
+    output layer's pre-activations) and probabilities p, probs, and the two-layer case
+    study's hidden_layer (as written in the notes' code)."""
+    if getattr(nt, "preset", None) != "cs231n":
+        return {}
+    L = scope.n_layers
+    out = {("f", "", ""): scope.layers[("z", L)], ("scores", "", ""): scope.layers[("z", L)],
+           ("p", "", ""): scope.layers[("a", L)], ("probs", "", ""): scope.layers[("a", L)]}
+    if L == 2:
+        out[("hidden_layer", "", "")] = scope.layers[("a", 1)]
+    return out
 
 
 def rows_layout(scope: Scope) -> Scope:

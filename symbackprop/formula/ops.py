@@ -4,7 +4,7 @@ exact rationals under size caps, and matrix-aware arithmetic.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sympy as sp
@@ -130,6 +130,9 @@ class Func:
     primes: int = 0
     power: sp.Expr = sp.S.One
     diagonal: bool = False          # Σ'(z) (Nielsen): the diagonal matrix of σ'(z_j)
+    # what the letter names when no argument follows: CS231n's f_k is the k-th score
+    # (f(x) the activation function); None: a function letter only
+    value: object = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import sympy as sp
 from dataclasses import replace
 
 from .classes import defined_entry, selection
-from .examples import example_letters
+from .examples import EXAMPLE_LOSS, example_letters, numbered_example
 from .vectors import sized_name
 from .tree import LEAVES, unwrap
 from .grammar import Node
@@ -89,6 +89,13 @@ def resolve(ev: Reading, leaf: Node, sub: Node | None, sup: Node | None, quiet: 
         return ev.scope.keys[(head, sups, subs)]
     else:
         found = defined_entry(ev, head, sups, sub) if head in ev.scope.defined else None
+        if found is not None and head in FUNCTION_LETTERS | ev.scope.function_letters:
+            try:                         # f_k a score, f_1(z) the layer's function
+                fn = activation_letter(ev, leaf, sub, sup)
+            except (FormulaError, OutOfRange):   # f_3, f_{y_i}: no layer, a score
+                fn = None
+            if isinstance(fn, Func):
+                return replace(fn, value=found)
         if found is None:
             found = _spelled(ev, leaf, sub, sup, head, quiet)
         if found is None:
@@ -159,8 +166,8 @@ def _letters_product(ev: Reading, leaf: Node):
 
 def _gradient_name(ev: Reading, leaf: Node, sub, sup):
     """Course style: dZ^{[l]}, dW^{[l]}, db, dz, dA, dw mean ∂E/∂(that quantity)."""
-    text = leaf.text
-    if leaf.kind != "NAME" or len(text) < 2 or text[0] != "d" or \
+    text = leaf.text if leaf.kind == "NAME" else canon(leaf.text)    # \mathrm{dscores}
+    if not re.fullmatch(r"d[A-Za-z][A-Za-z0-9_]*", text) or \
             ev.scope.heads.get(split_head(canon(text[1:]))[0]) not in GRADIENT_KINDS:
         return None
     inner = Node("NAME", (text[1:],), leaf.start + 1, leaf.end)
@@ -292,8 +299,8 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
                            "indices separated by a comma, e.g. w^{1}_{1,11}")
     if key in LOSS_KEYS:
         return LOSS
-    if (head in ("L", "C", "J") and subs in PER_EXAMPLE or head == "E" and subs == "n") \
-            and not sups and sub is not None:        # L_i, C_x, Bishop's E_n
+    if ((head in ("L", "C", "J") and (subs in PER_EXAMPLE or (subs.isdigit() and _several(ev.scope))))
+            or (head == "E" and subs == "n")) and not sups and sub is not None:   # L_i, C_x, L_2, E_n
         return _example_loss(ev, head + "_" + subs, sub)
     if learning_rate_key(scope, key):
         return LR
@@ -385,6 +392,7 @@ def _entry_digits(scope, head, supv, subv, subs: str) -> bool:
     return (kind == "W" and len(subs) == 2) or (kind in ("b", "z", "a", "delta") and len(subs) == 1)
 
 
+FUNCTION_LETTERS = frozenset({"g", "f", "phi", "varphi"})
 PER_EXAMPLE = ("i", "x", "n")      # CS231n's L_i, Nielsen's C_x: one example's loss
 AMBIGUOUS_A = ("'a' is the activation in some sources (Nielsen, the course) and the "
                "pre-activation in others (Goodfellow, Bishop); this spec calls them {z} and {a}: "
@@ -392,14 +400,27 @@ AMBIGUOUS_A = ("'a' is the activation in some sources (Nielsen, the course) and 
                "pre_activation = \"a\" or activation = \"a\"")
 
 
+def _several(scope) -> bool:
+    """Does the spec have several examples (L_1 is then example 1's loss)?"""
+    values = getattr(getattr(scope.model, "spec", None), "values", None)
+    return len(getattr(values, "samples", None) or ()) > 1
+
+
 def _example_loss(ev: Reading, written: str, sub: Node):
     """L_i, C_x: the loss of one example, which is the loss itself when the spec has one
     example; over several (or summed over i in the claim) it is refused, not guessed."""
     samples = getattr(ev.scope.model.spec.values, "samples", None) or ()
-    letter = written[-1]
+    letter = written.split("_", 1)[1]
     if ev.scope.example == letter:
         return LOSS                      # C_x inside \sum_x: one example's loss
-    if len(samples) > 1 or re.search(r"(\\sum|\u2211)\s*_\s*\{?\s*" + letter + r"\b", ev.text):
+    summed = re.search(r"(\\sum|\u2211)\s*_\s*\{?\s*" + letter + r"\b", ev.text)
+    if len(samples) > 1 and not summed:
+        if letter.isdigit():             # L_1: example 1's loss
+            numbered_example(int(letter), len(samples), sub.start, FormulaError)
+        else:                            # L_i: any one example's loss (a per-example claim)
+            EXAMPLE_LOSS.set(True)
+        return LOSS
+    if len(samples) > 1 or summed:
         raise FormulaError(f"{written} is one example's loss; over the spec's batch, write the "
                            "batch's loss (L, J) or one example's formula", sub.start,
                            "one example's formula")

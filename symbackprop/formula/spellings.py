@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .examples import numbered_example
 from .grammar import Node
 from .names import INDEX_LETTERS, Scope, canon
 from .ops import FormulaError, FreeIndex, Func, OutOfRange, function_name, shrink
@@ -134,6 +135,10 @@ def per_example(ev, sup: Superscript, node: Node) -> None:
     """A name of example (i) is read per example: the claim must hold for every
     example alike, so a number (example 2) or a sum over the examples is refused."""
     letter = sup.example
+    samples = getattr(getattr(getattr(ev.scope.model, "spec", None), "values", None), "samples", ())
+    if re.fullmatch(r"[0-9]+", letter or "") and len(samples or ()) > 1:
+        numbered_example(int(letter), len(samples), node.start, FormulaError)
+        return                          # a^{[2](2)}: example 2 of the spec's batch
     if not re.fullmatch(r"[A-Za-z]", letter or ""):
         raise FormulaError(f"({letter}): a claim about one numbered example is not checked "
                            "(the spec's [values] is one example); write it for example (i)",
