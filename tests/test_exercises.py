@@ -18,10 +18,11 @@ import pytest
 from symbackprop.cli import main
 from symbackprop.core.spec import LAYER_TYPES
 from symbackprop.exercises import load_family, make_variants, parse_family, render_all, verify
+from symbackprop.exercises.generate import make_variant
 
 FAMILIES = Path(__file__).resolve().parent.parent / "symbackprop" / "examples" / "families"
 NAMES = ("sigmoid_two_layer", "relu_softmax")
-FORMATS = ("json", "md", "moodle", "qti")
+FORMATS = ("json", "md", "html", "moodle", "qti")
 
 
 @pytest.fixture(scope="module", params=NAMES)
@@ -101,9 +102,11 @@ def test_keys_against_numpy(made):
             tol = q["tolerance"]["abs"]
             assert tol == pytest.approx(max(q["tolerance"]["rel"] * abs(q["answer"]), 0), rel=0.06)
             assert abs(q["answer"] - true) <= tol, (v["id"], q)
+            shown = [float(c["text"]) for c in q["choices"]]
             for c in q["choices"]:
                 if not c["correct"]:
                     assert abs(float(c["text"]) - true) > tol and c["diagnosis"], (v["id"], q, c)
+            assert all(abs(a - b) > tol for i, a in enumerate(shown) for b in shown[i + 1:])
             checked += 1
     assert checked >= 12
 
@@ -211,7 +214,10 @@ def test_qti_zip_recovers_answers(made):
 
 
 def test_reproducible_bytes(made):
+    """Twice the same bytes; and a variant is reproduced from its own seed alone."""
     family, variants, files = made
+    alone = make_variant(family, variants[1].id, variants[1].seed)
+    assert alone.spec == variants[1].spec and alone.questions == variants[1].questions
     again = render_all(family, make_variants(family, 3, 11), FORMATS)
     assert again.keys() == files.keys()
     for name in files:
@@ -220,8 +226,8 @@ def test_reproducible_bytes(made):
 
 def test_pdf_reproducible_and_made():
     family = load_family(FAMILIES / "sigmoid_two_layer.toml")
-    one = render_all(family, make_variants(family, 1, 3), ("pdf",))
-    two = render_all(family, make_variants(family, 1, 3), ("pdf",))
+    variants = make_variants(family, 1, 3)           # generation's bytes: test_reproducible_bytes
+    one, two = (render_all(family, variants, ("pdf",)) for _ in range(2))
     assert one["exam.pdf"].startswith(b"%PDF") and one["key.pdf"] == two["key.pdf"]
     assert one["exam.pdf"] == two["exam.pdf"]
 
@@ -270,6 +276,11 @@ def test_family_errors_name_the_key(tmp_path, capsys, extra, key):
     assert f"`{key}`" in capsys.readouterr().err
 
 
+def test_missing_family_file(tmp_path, capsys):
+    assert main(["exercises", str(tmp_path / "none.toml"), "-o", str(tmp_path / "out")]) == 2
+    assert "none.toml" in capsys.readouterr().err
+
+
 def test_no_eval_and_bad_toml():
     with pytest.raises(Exception, match="not valid TOML"):
         parse_family("family = __import__('os')")
@@ -291,8 +302,11 @@ def test_cli_roster_and_counts(tmp_path, capsys):
     roster = tmp_path / "students.csv"
     roster.write_text("student,email\nAda,a@x\nAlan,b@x\n")
     out = tmp_path / "out"
-    rc = main(["exercises", str(FAMILIES / "relu_softmax.toml"), "--roster", str(roster),
-               "--seed", "2", "-o", str(out), "-f", "json"])
+    family = tmp_path / "f.toml"
+    family.write_text(BASE.format(extra="").replace("size = 2\nactivation", "size = 1\nactivation", 1)
+                      .replace('kind = "gradient"\nlayer = "hidden"', 'kind = "loss"'))
+    rc = main(["exercises", str(family), "--roster", str(roster), "--seed", "2", "-o", str(out),
+               "-f", "json"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "2 variants" in text and "distractors checked wrong" in text
@@ -300,4 +314,5 @@ def test_cli_roster_and_counts(tmp_path, capsys):
     assert [v["student"] for v in key["variants"]] == ["Ada", "Alan"]
     assert all(isinstance(v["seed"], int) for v in key["variants"])
     spec = tomllib.loads(key["variants"][0]["spec"], parse_float=Decimal)
-    assert spec["layer"][0]["activation"] == "relu"
+    assert [layer["size"] for layer in spec["layer"]] == [1, 1]
+    assert not (out / "key.md").exists()              # -f json only: no Markdown written

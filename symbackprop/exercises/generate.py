@@ -88,8 +88,11 @@ def make_variant(family: Family, vid: str, seed: int, student: str | None = None
             last = exc
             continue
         return Variant(vid, seed, student, text, model, questions, attempt)
-    raise NoVariant(f"family {family.name}: variant {vid} (seed {seed}): no draw made question "
-                    f"kind {last.kind!r} after {MAX_REDRAWS} redraws ({last.why}).")
+    what = (f"no draw kept the ReLU pre-activations {family.relu_margin} or more from 0"
+            if last.kind == "network" else f"no draw made question kind {last.kind!r}")
+    raise NoVariant(f"family {family.name}: variant {vid} (seed {seed}): {what} after "
+                    f"{MAX_REDRAWS} redraws (the last: {last.why}); widen the family's grids "
+                    "or lists.")
 
 
 def make_variants(family: Family, n: int, seed: int, students=()) -> list[Variant]:
