@@ -116,6 +116,14 @@ def test_verification_counts(made):
     counts = verify(variants, files["key.md"])
     assert counts.ok and counts.keys == sum(1 for v in variants for q in v.questions if q.choices)
     assert counts.distractors == counts.keys * family.distractors
+    # the verifier reads the rendered text: a key changed there is caught
+    first = variants[:1]
+    section = files["key.md"].split("## Version " + variants[1].id)[0]
+    tampered = re.sub(r"(- key: \$[^$]*= )(-?[0-9.]+)\$",
+                      lambda m: m.group(1) + str(float(m.group(2)) * 1.5 + 0.1) + "$", section, count=1)
+    assert tampered != section
+    bad = verify(first, tampered)
+    assert not bad.ok and bad.keys_ok == bad.keys - 1 and "judged incorrect" in bad.failures[0]
 
 
 # ---- Moodle XML, read as Moodle documents it (quiz/question type=…; questiontext/text;

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..api import DocumentError, write_files
 from ..core.files import read_text_limited
 from ..exercises import FamilyError, NoVariant, load_family, make_variants, render_all, verify
+from ..exercises.verify import verify_moodle
 from .parser import UsageError
 
 MAX_ROSTER_BYTES = 1_000_000
@@ -47,6 +48,8 @@ def cmd_exercises(args) -> int:
         return 1
     files = render_all(family, variants, set(formats) | {"md"})
     counts = verify(variants, files["key.md"])
+    if "moodle.xml" in files:
+        verify_moodle(variants, files["moodle.xml"], counts)
     if not counts.ok:
         print("symbackprop: error: verification failed, nothing written:\n  " +
               "\n  ".join(counts.failures[:20]), file=sys.stderr)

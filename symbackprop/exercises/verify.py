@@ -9,6 +9,7 @@ must be judged correct; a distractor incorrect, with the diagnosis it was chosen
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from ..api import check
@@ -25,6 +26,7 @@ class Counts:
     distractors: int = 0
     distractors_ok: int = 0
     essays: int = 0
+    moodle: int | None = None        # Moodle questions whose answers and fractions match
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -33,10 +35,12 @@ class Counts:
             self.distractors == self.distractors_ok
 
     def summary(self) -> str:
+        moodle = "" if self.moodle is None else \
+            f"; {self.moodle} Moodle questions read back with the same answers and fractions"
         return (f"{self.keys_ok}/{self.keys} keys read back from the rendered key and checked "
                 f"correct; {self.distractors_ok}/{self.distractors} distractors checked wrong "
                 f"with their intended diagnosis; {self.essays} essay questions (worked solution "
-                "as the grader's key)")
+                f"as the grader's key){moodle}")
 
 
 def sections(key_md: str) -> dict[str, str]:
@@ -74,4 +78,26 @@ def verify(variants: list[Variant], key_md: str) -> Counts:
                 else:
                     counts.failures.append(f"{v.id}: distractor `{claim}` judged "
                                            f"{verdict.verdict} ({verdict.diagnosis}), meant {diag}")
+    return counts
+
+
+def verify_moodle(variants: list[Variant], xml: str, counts: Counts) -> Counts:
+    """The Moodle XML read back: each question's answers (numbers as shown, fractions 100 for
+    the key and 0 for each distractor) are those that were checked."""
+    found = {q.findtext("name/text"): q for q in ET.fromstring(xml).findall("question")}
+    counts.moodle = 0
+    for v in variants:
+        for q in v.questions:
+            element = found.get(f"{v.id} {q.id} ({q.kind})")
+            if element is None:
+                counts.failures.append(f"{v.id} {q.id}: not in the Moodle XML")
+                continue
+            answers = [(float(a.get("fraction")), a.findtext("text")) for a in element.findall("answer")]
+            want = [(100.0 if c.correct else 0.0) for c in q.choices]
+            same = [f for f, _ in answers] == want and (
+                q.style != "numerical" or [t for _, t in answers] == [c.shown for c in q.choices])
+            if same:
+                counts.moodle += 1
+            else:
+                counts.failures.append(f"{v.id} {q.id}: the Moodle answers differ from the key")
     return counts
