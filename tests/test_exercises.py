@@ -258,7 +258,7 @@ layer = "hidden"
 '''
 
 
-@pytest.mark.parametrize("kind", [t for t in LAYER_TYPES if t != "dense"] + ["conv2d", "rnn"])
+@pytest.mark.parametrize("kind", sorted({t for t in LAYER_TYPES if t != "dense"} | {"conv2d", "rnn"}))
 def test_layer_types_refused_by_name(tmp_path, capsys, kind):
     path = tmp_path / "f.toml"
     path.write_text(BASE.format(extra=f'type = "{kind}"'))
@@ -299,7 +299,8 @@ def test_no_eval_and_bad_toml():
 def test_twenty_redraws_then_exit_1(tmp_path, capsys):
     """Weights all 0: every hidden gradient is 0, so no draw can make the question."""
     path = tmp_path / "f.toml"
-    path.write_text(BASE.format(extra="") + "[values]\nweights = { min = 0, max = 0, decimals = 1 }\n")
+    path.write_text(BASE.format(extra="").replace("size = 2\n", "size = 1\n")
+                    + "[values]\nweights = { min = 0, max = 0, decimals = 1 }\n")
     assert main(["exercises", str(path), "-n", "1", "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "family f" in err and "'gradient'" in err and "20 redraws" in err

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy as sp
-
 from ..api import Model, prepare
 from ..core.errors import SpecError
 from .draw import draw, near_kink, rng_of, spec_text
@@ -49,8 +47,7 @@ class Variant:
         return {"inputs": [(nt.latex[s], _num(v)) for s, v in zip(net.x, first.x)],
                 "targets": [(nt.latex[s], _num(v)) for s, v in zip(net.y, first.y)],
                 "layers": layers, "loss": spec.loss,
-                "loss_tex": nt.tex(sp.Eq(sp.Symbol("LOSS"), self.model.derivation.loss)).replace(
-                    "LOSS", nt.loss, 1),
+                "loss_name": nt.loss, "loss_tex": nt.tex(self.model.derivation.loss),
                 "eta": format(spec.values.learning_rate, "f"),
                 "preset": spec.notation.get("preset", "none") if isinstance(spec.notation, dict)
                 else "none"}

@@ -184,8 +184,7 @@ class Builder:
                      sym_text=nt.text[sym] if sym is not None else self.loss_text,
                      answer=None, shown=None, tolerance={"abs": None, "rel": None},
                      digits=self.family.digits,
-                     eta=self.model.spec.values.learning_rate and
-                     format(self.model.spec.values.learning_rate, "f"))
+                     eta=format(self.model.spec.values.learning_rate, "f"))
         if spec.kind == "derivation":
             return q, []
         if spec.kind == "chain":
