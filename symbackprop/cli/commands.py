@@ -32,7 +32,10 @@ from ..core.limits import LimitError, run_bounded
 from ..core.spec import Sample, Values, load_spec, raised_limits
 from ..formula.names import LOSS, build_scope
 from ..formula.ops import FormulaError
+from ..formula.evaluate import CODE
+from ..formula.examples import EXAMPLE_LOSS, EXAMPLE_NUMBER, example_sum
 from ..formula.reader import parse_instances
+from ..checker.batch import D_NAME, marked
 from ..core.parameters import samples_from_spec
 from ..numeric.optimizers import penalty
 from ..numeric.train import compare, first_update, penalised, plot_losses, training_steps
@@ -185,12 +188,31 @@ TRANSLATE_MB = 1024              # as check's claims
 def translate_line(claim: str, scope, notation, loss) -> tuple[str, object]:
     """("kept", reason) for a line with no reading in the source letters, else
     ("ok", [(sides in the target's LaTeX, "l = 2, j = 1" or ""), …]) instance by instance."""
+    numbered, by_letter = EXAMPLE_NUMBER.set(None), EXAMPLE_LOSS.set(False)
     try:
         instances = parse_instances(claim, scope)
+        one_of_many = EXAMPLE_NUMBER.get() is not None or EXAMPLE_LOSS.get()
     except FormulaError as err:
         return "kept", err.message.split(";")[0]
-    return "ok", [([notation.tex(s.expr.xreplace({LOSS: loss})) for s in c.sides],
+    finally:
+        EXAMPLE_NUMBER.reset(numbered)
+        EXAMPLE_LOSS.reset(by_letter)
+    several = len(getattr(getattr(scope.model.spec, "values", None), "samples", None) or ()) > 1
+    if marked(claim) or example_sum(claim) or one_of_many or (several and CODE.search(claim)) \
+            or (getattr(scope.model.notation, "preset", None) == "cs231n" and D_NAME.search(claim)):
+        return "kept", ("a formula of the batch (its matrices, sums over the examples, one "
+                        "numbered example, or CS231n's gradients with their 1/N)")
+    return "ok", [([_side_text(s, notation, loss) for s in c.sides],
                    ", ".join(f"{k} = {v}" for k, v in c.indices)) for c in instances]
+
+
+def _side_text(side, notation, loss) -> str:
+    """A side in the target's letters; a number (or matrix of numbers) as written, so its
+    digits, which the check reads as the places claimed, stay the same."""
+    expr = side.expr
+    numeric = expr.is_number if isinstance(expr, sp.Basic) and not isinstance(expr, sp.MatrixBase) \
+        else isinstance(expr, sp.MatrixBase) and all(e.is_number for e in expr)
+    return side.text.strip() if numeric else notation.tex(expr.xreplace({LOSS: loss}))
 
 
 def _learning_rate(lr: float | None) -> float | None:
