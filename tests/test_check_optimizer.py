@@ -227,3 +227,13 @@ def test_plain_update_lines_keep_their_reader():
     v = verdicts(MAZUR.replace('name = "adam"', 'name = "sgd"'),
                  r"w_1^{new} = w_1 - \eta \frac{\partial E}{\partial w_1}")[0]
     assert v.verdict == "correct"
+
+
+def test_a_numeric_update_takes_eta_from_the_optimizer_table():
+    """η of a checked number is [optimizer].lr when [values] has none (train's precedence):
+    w1 − 0.01 · ∂E/∂w1, the gradient by torch autograd."""
+    new = 0.15 - 0.01 * w1_gradient()
+    v = verdicts(MAZUR, f"w_1^{{new}} = w_1 - \\eta \\frac{{\\partial E}}{{\\partial w_1}} = {new:.9f}")
+    assert [x.verdict for x in v] == ["correct", "correct"], v
+    wrong = verdicts(MAZUR, f"w_1^{{new}} = {0.15 - 0.5 * w1_gradient():.9f}")[0]
+    assert wrong.verdict == "incorrect"

@@ -122,8 +122,7 @@ def _network_points(model: ModelLike, seed: int) -> PointSet:
     spec's [values].learning_rate at the spec's point, when it has one)."""
     pts = network_points(model, seed=seed)
     rng = np.random.default_rng(seed + 1)
-    given_values = model.spec.values
-    given = given_values.learning_rate if given_values is not None else None
+    given = given_rate(model)
     points = []
     for p in pts.points:
         lr = given if p is pts.base and given is not None else rng.uniform(0.01, 1.0)
@@ -132,6 +131,16 @@ def _network_points(model: ModelLike, seed: int) -> PointSet:
     if pts.base is not None:
         base = points[0] if given is not None else dict(pts.base)
     return PointSet(tuple(points), base, pts.region)
+
+
+def given_rate(model: ModelLike):
+    """The spec's η as the documents and ``train`` take it: [optimizer].lr, else
+    [values].learning_rate (issue #20); None when the spec gives neither."""
+    opt = getattr(model.spec, "optimizer", None)
+    if opt is not None and opt.lr is not None:
+        return opt.lr
+    values = model.spec.values
+    return values.learning_rate if values is not None else None
 
 
 def _examples(model: ModelLike | None) -> tuple:
@@ -168,8 +177,8 @@ def _given_numbers(model: ModelLike | None) -> frozenset:
     if model is None or model.spec.values is None:
         return frozenset()
     given = list((spec_inputs(model) or {}).values())
-    if model.spec.values.learning_rate is not None:
-        given.append(model.spec.values.learning_rate)
+    if given_rate(model) is not None:
+        given.append(given_rate(model))
     return frozenset(sp.Rational(str(sp.Float(str(v), 30))) for v in given)
 
 
