@@ -17,7 +17,7 @@ import pytest
 import sympy as sp
 import torch
 
-from symbackprop.api import example_path, prepare
+from symbackprop.api import check, example_path, prepare
 from symbackprop.cli import main
 
 
@@ -293,3 +293,14 @@ def test_steps_need_a_worked_example(tmp_path, capsys):
     spec.write_text('inputs = 1\nloss = "half_sse"\n[[layer]]\nsize = 1\nactivation = "identity"\n')
     assert main(["derive", str(spec), "--steps", "2", "-o", str(tmp_path / "o")]) == 2
     assert "needs a worked example" in capsys.readouterr().err
+
+
+def test_check_calls_no_line_of_the_steps_section_wrong(tmp_path):
+    """The section's own lines, read back by check: none judged incorrect (a step's batch
+    loss written as 'E = …' was read as the loss at the spec's values)."""
+    assert main(["derive", str(example_path("mazur_adam")), "--steps", "2", "-o", str(tmp_path)]) == 0
+    md = (tmp_path / "mazur_adam.md").read_text()
+    section = md[md.index("optimiser steps"):]
+    verdicts = check(prepare(example_path("mazur_adam")), section, kind="markup", isolate=False)
+    assert verdicts and not [v for v in verdicts if v.verdict == "incorrect"]
+    assert any(v.verdict == "correct" for v in verdicts)      # the general formulas
