@@ -318,3 +318,17 @@ def test_ng_numbered_examples(docs):
     got = check(m, "\n\n".join(lines), kind="markup", isolate=False)
     assert [v.verdict for v in got] == ["correct", "correct", "incorrect", "unparseable",
                                         "unparseable", "correct"], [(v.verdict, v.message) for v in got]
+
+
+def test_key_equations_in_the_rows_layout(tmp_path):
+    """derive --equations on a CS231n spec writes the matrix forms with vectors as rows
+    (they were the columns' (W^{l+1})^T dz^{l+1} and dz^l (h^{l-1})^T), and check agrees."""
+    (tmp_path / "c.toml").write_text(spec_text(CS, one_hot(CS_LABELS)))
+    assert main(["derive", str(tmp_path / "c.toml"), "--equations", "-f", "md", "-o", str(tmp_path)]) == 0
+    md = (tmp_path / "cs_batch_equations.md").read_text()
+    assert r"dz^{l} = \left( dz^{l+1} \left(W^{l+1}\right)^{T} \right) \odot f_l'\left(z^{l}\right)" in md
+    assert r"\frac{\partial \mathcal{L}}{\partial W^{l}} = \left(h^{l-1}\right)^{T} dz^{l}" in md
+    assert "vectors are rows" in md
+    verdicts = check(prepare(spec_text(CS, one_hot(CS_LABELS))), md, kind="markup", isolate=False)
+    assert not [v.text for v in verdicts if v.verdict == "incorrect"]
+    assert sum(v.verdict == "correct" for v in verdicts) >= 8
