@@ -237,3 +237,13 @@ def test_a_numeric_update_takes_eta_from_the_optimizer_table():
     assert [x.verdict for x in v] == ["correct", "correct"], v
     wrong = verdicts(MAZUR, f"w_1^{{new}} = {0.15 - 0.5 * w1_gradient():.9f}")[0]
     assert wrong.verdict == "incorrect"
+
+
+def test_the_torch_documentations_lines():
+    """torch.optim's algorithm boxes: g_t ← g_t + λθ_{t−1} (in place) is right; its
+    momentum buffer b_t ← μ b_{t−1} + g_t is no update of the biases (unparseable)."""
+    text = spec('name = "sgd"\nlr = 0.5\nweight_decay = 0.1')
+    v = verdicts(text, r"g_t \leftarrow g_t + \lambda w_{t-1}")[0]
+    assert v.verdict == "correct", v
+    v = verdicts(spec('name = "momentum"\nlr = 0.5'), r"b_t \leftarrow \mu b_{t-1} + g_t")[0]
+    assert v.verdict == "unparseable" and "momentum buffer b" in v.message, v

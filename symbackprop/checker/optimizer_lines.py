@@ -325,6 +325,8 @@ class Reader:
             raise FormulaError("the parameter on the right must be the one before the step "
                                f"({lhs.key}_{{t}} for {lhs.key}_{{t+1}})", node.start, "θ_t")
         if ref.key == "g":
+            if lhs.key == "g":
+                return G        # torch's g_t ← g_t + λθ_{t−1}: the gradient before the decay
             if ref.offset is not None:
                 self.anchor.append(ref.offset)
             return CUR["g"]
@@ -663,6 +665,11 @@ def optimizer_verdicts(ctx, line: int, text: str, before: tuple[str, ...] = ()) 
                         f"has no state {ref.key}; add one (name = \"adam\", …)", **base)]
     try:
         claimed, reader = _claimed(ctx, text, ref, name)
+        if ref.key in PARAMS and not (claimed.has(H["lr"]) or claimed.has(CUR["v"])):
+            raise FormulaError(f"{lhs.strip()} changes without the learning rate: is it the "
+                               "parameter, or a state written with its letter (torch's "
+                               "documentation calls the momentum buffer b)?", 0,
+                               "η in an update of θ, w or b; v for the velocity")
         conventions = [1]
         if name in ("momentum", "nesterov") and (ref.key == "v" or claimed.has(CUR["v"])):
             fixed = None if ref.key == "v" else velocity_convention(ctx, before)
