@@ -187,9 +187,10 @@ class Model:
         gradient descent), every state recorded: float64, or ``exact`` (rationals, square
         roots kept exactly, else 50 digits) within the --exact time and memory limit.
 
-        >>> s = prepare("mazur_adam").steps(1)
-        >>> s.name, round(s.steps[0].new[s.steps[0].old.__iter__().__next__()], 6)
-        ('adam', 0.14)
+        >>> model = prepare("mazur_adam")
+        >>> s, w1 = model.steps(1), model.network.layers[0].W[0, 0]
+        >>> s.name, round(s.steps[0].new[w1], 6), round(s.steps[0].state("m_hat")[w1], 9)
+        ('adam', 0.140000228, 0.000438568)
         """
         return model_steps(self, k, exact=exact, lr=lr, init=init)
 
