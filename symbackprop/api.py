@@ -189,7 +189,7 @@ class Model:
 
         >>> model = prepare("mazur_adam")
         >>> s, w1 = model.steps(1), model.network.layers[0].W[0, 0]
-        >>> s.name, round(s.steps[0].new[w1], 6), round(s.steps[0].state("m_hat")[w1], 9)
+        >>> s.name, round(s.steps[0].new[w1], 9), round(s.steps[0].state("m_hat")[w1], 9)
         ('adam', 0.140000228, 0.000438568)
         """
         return model_steps(self, k, exact=exact, lr=lr, init=init)
