@@ -332,3 +332,22 @@ def test_key_equations_in_the_rows_layout(tmp_path):
     verdicts = check(prepare(spec_text(CS, one_hot(CS_LABELS))), md, kind="markup", isolate=False)
     assert not [v.text for v in verdicts if v.verdict == "incorrect"]
     assert sum(v.verdict == "correct" for v in verdicts) >= 8
+
+
+def test_batch_numbers_without_the_mean_and_np_divide():
+    """A batch gradient's numbers written as the sum (no 1/m) are named so; CS231n's
+    dscores without its 1/N too; the course's np.divide reads entry by entry."""
+    m = prepare(spec_text(NG, NG_Y))
+    ref = ng_numpy()
+    row = " & ".join(f"{v:.6g}" for v in 3 * ref["dW2"][0])
+    [v] = check(m, f"$$dW^{{[2]}} = \\begin{{bmatrix}} {row} \\end{{bmatrix}}$$", kind="markup",
+                isolate=False)
+    assert v.verdict == "incorrect" and v.diagnosis.startswith("missing 1/m")
+    got = check(m, "dA2 = - (np.divide(Y, A2) - np.divide(1 - Y, 1 - A2))\n"
+                   "dA2 = - (np.divide(Y, A2) + np.divide(1 - Y, 1 - A2))\n", isolate=False)
+    assert [g.verdict for g in got] == ["correct", "incorrect"]
+    cs = prepare(spec_text(CS, one_hot(CS_LABELS)))
+    rows = r" \\ ".join(" & ".join(f"{v:.6g}" for v in r) for r in 3 * cs_numpy()["dscores"])
+    [v] = check(cs, f"$$\\mathrm{{dscores}} = \\begin{{bmatrix}} {rows} \\end{{bmatrix}}$$",
+                kind="markup", isolate=False)
+    assert v.verdict == "incorrect" and v.diagnosis.startswith("missing 1/m")

@@ -133,7 +133,8 @@ def left_side(ctx: Context, text: str) -> Left | None:
     foreign = head in DEFAULT_HEADS and head not in own
     if (head in RESERVED_HEADS and not (sub and not GENERIC.fullmatch(sub))) or \
             (head, "", "") in LOSS_KEYS or \
-            (head in heads and not foreign) or (head[0] == "d" and len(head) > 1):
+            (head in heads and not foreign and head not in ctx.scope.soft) or \
+            (head[0] == "d" and len(head) > 1):
         return None
     letters = tuple(sorted({c for script in (sup, sub) if GENERIC.fullmatch(script)
                             for c in script if c in INDEX_LETTERS}))
@@ -147,7 +148,10 @@ def _src(text: str, node) -> str:
 
 def known(ctx: Context, left: Left) -> bool:
     """Does the left side already name a value in ``ctx``'s scope?  (A bare function
-    letter, ``f`` or ``g`` without an argument, names no value.)"""
+    letter, ``f`` or ``g`` without an argument, names no value; a name a preset gives
+    without its source defining it, CS231n's scores or probs, is the file's to define.)"""
+    if left.head in ctx.scope.soft and not left.sup and not left.sub:
+        return False
     try:
         parse_instances(left.lhs + " = 0", ctx.scope)
     except FormulaError:

@@ -512,7 +512,7 @@ def numeric(ctx: Context, S: Side, C: Side, base: dict) -> Verdict:
     stacked = stacked_examples(ctx, S.expr, ts, C.expr)
     if stacked is not None:             # a batch matrix: one column (row) an example
         if carries_mean(ctx, S.text):   # CS231n's dscores holds the 1/N
-            stacked = stacked / len(ctx.examples)
+            return numeric_matrix(ctx, stacked / len(ctx.examples), C, pts, base, mean=True)
         return numeric_matrix(ctx, stacked, C, pts, base)
     if isinstance(ts, sp.MatrixBase) and isinstance(C.expr, sp.MatrixBase):
         return numeric_matrix(ctx, ts, C, pts, base, is_batch_quantity(ctx, S.expr), S.expr)
@@ -622,7 +622,7 @@ def batch_diagnosis(ctx: Context, ts, true, claimed, C) -> str | None:
 
 
 def numeric_matrix(ctx: Context, ts, C: Side, pts: PointSet, base: dict,
-                   batch: bool = False, written=None) -> Verdict:
+                   batch: bool = False, written=None, mean: bool = False) -> Verdict:
     """A matrix of numbers (``\\begin{bmatrix} 1.05 \\\\ -0.25 \\end{bmatrix}``): each
     entry must be what the true entry rounds to, to the places written (a whole
     number among decimals, such as 0, to the most places of the matrix)."""
@@ -647,7 +647,13 @@ def numeric_matrix(ctx: Context, ts, C: Side, pts: PointSet, base: dict,
         return Verdict(verdict="correct", **common)
     k = wrong[0]
     i, j = divmod(k, ts.cols)
-    mistake = None if batch else matrix_diagnosis(ctx, written, ts, claimed, places, pts.base)
+    mistake = None if batch or mean else matrix_diagnosis(ctx, written, ts, claimed, places,
+                                                          pts.base)
+    m = len(ctx.examples)
+    if (batch or mean) and m > 1 and ctx.reduction == "mean" and \
+            all(rounds_to(t * m, c, p) for t, c, p in zip(true, claimed, places)):
+        mistake = (f"missing 1/m: every entry is the sum over the batch's m = {m} examples, "
+                   "where the spec's batch takes their mean")
     diag = mistake or (f"entry ({i + 1}, {j + 1}): "
             + digits_diagnosis(true[k], claimed[k], places[k])
             + (f" ({len(wrong)} of {len(places)} entries are off)" if len(wrong) > 1 else ""))

@@ -178,6 +178,7 @@ class Scope:
     letter_layers: dict[str, int] = field(default_factory=dict)
     function_letters: frozenset = frozenset()
     layer_shift: int = 0                   # the display's number of the input layer (Nielsen: 1)
+    soft: frozenset = frozenset()          # a preset's names a claims file may define (scores)
     function_names: dict = field(default_factory=dict)   # free-standing: letter → function (h: tanh)
 
     @property
@@ -303,7 +304,8 @@ def build_scope(model=None) -> Scope:
     if not named:
         return scope
     kinds = {"scores": "z", "probs": "a", "hidden_layer": "a"}     # dscores: ∂L/∂scores
-    return with_definitions(scope, named, {h: k for h, k in kinds.items() if (h, "", "") in named})
+    scope = with_definitions(scope, named, {h: k for h, k in kinds.items() if (h, "", "") in named})
+    return replace(scope, soft=frozenset(h for h, _, _ in named if h not in ("f", "p")))
 
 
 def preset_names(scope: Scope, nt) -> dict:

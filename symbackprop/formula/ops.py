@@ -104,13 +104,14 @@ FUNCTIONS = {   # canonical name → (builder, arguments)
     "sum": (None, 1), "transpose": (None, 1), "outer": (None, 2), "where": (None, 3),
     "square": (lambda x: x ** 2, 1), "abs": (sp.Abs, 1), "power": (None, 2),
     "int64": (None, 1), "float64": (None, 1), "float32": (None, 1), "int32": (None, 1),
-    "heaviside": (None, 2),
+    "heaviside": (None, 2), "divide": (None, 2), "subtract": (None, 2), "add": (None, 2),
     # hyperbolic functions (tanh' = sech²), and ζ: softplus as Goodfellow et al. write it
     "sech": (sp.sech, 1), "cosh": (sp.cosh, 1), "sinh": (sp.sinh, 1), "zeta": (F.softplus, 1),
     "identity": (lambda x: x, 1),
 }
 ARRAY_FUNCTIONS = ("dot", "matmul", "multiply", "sum", "transpose", "outer", "where", "power",
-                   "int64", "float64", "float32", "int32", "heaviside")
+                   "int64", "float64", "float32", "int32", "heaviside", "divide", "subtract",
+                   "add")
 CASTS = ("int64", "float64", "float32", "int32")
 # Functions with a parameter α (the network's, when written with one argument), as written.
 SLOPED = {"leakyrelu": "leaky_relu needs its slope: write leaky_relu(z, 0.01)",
@@ -224,6 +225,11 @@ def _array_function(f: Func, args: list, where: int):
         return shrink(sp.ImmutableMatrix(column(a) * column(b).T))
     if f.name == "multiply":
         return multiply(a, "had", b, where)
+    if f.name == "divide":       # np.divide(Y, A2): entry by entry (the course's dA^{[L]})
+        return entrywise(lambda u, v: u / v, args, where)
+    if f.name in ("subtract", "add"):
+        return entrywise((lambda u, v: u - v) if f.name == "subtract" else (lambda u, v: u + v),
+                         args, where)
     if f.name == "dot" and is_matrix(a) and is_matrix(b) and a.shape == b.shape \
             and a.cols == 1:
         return shrink(a.T * b)
