@@ -215,3 +215,17 @@ def test_a_linear_output_given_sigmas_derivative_is_an_extra_derivative(bishop):
     assert np.allclose(D2, Y - T)            # linear output: δ_k = y_k − t_k, no f'
     (d,) = diagnoses(bishop, r"$\delta_k = (y_k - t_k) \, y_k (1 - y_k)$")
     assert d.startswith("extra activation derivative")
+
+
+def test_bishop_weight_written_backwards_is_indices_swapped(bishop):
+    # Σ_k w_{kj} δ_k is (W^{(2)T} δ^{(2)})_j; w_{jk} runs from the output k back to j: no weight
+    assert np.allclose(D1, (1 - Z1 ** 2) * np.array([W2[0, j] * D2[0] for j in range(2)]))
+    (v,) = check(bishop, "$\\delta_j = h'(a_j) \\sum_k w_{jk} \\delta_k$\n", kind="markup",
+                 isolate=False)
+    assert v.verdict == "incorrect" and v.diagnosis.startswith("indices swapped")
+    assert "w_{kj} in place of w_{jk}" in v.diagnosis
+    (v,) = check(bishop, "$\\frac{\\partial E_n}{\\partial w_{ji}} = \\delta_i z_j$\n",
+                 kind="markup", isolate=False)
+    assert v.verdict == "incorrect" and v.diagnosis.startswith("indices swapped")
+    # one name alone with no reading stays unparseable (nothing to compare it with)
+    assert verdicts(bishop, "$\\delta_i = 0.3$", "$w_{jk} = 0.5$") == ["unparseable"] * 2

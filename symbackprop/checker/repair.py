@@ -15,6 +15,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import replace
 
+from ..formula.resolve import BACKWARD_WEIGHT
 from .context import Context
 from .verdict import Verdict
 
@@ -27,9 +28,17 @@ MAX_EDITS = 16
 _ACTIVE: ContextVar[bool] = ContextVar("repairing", default=False)    # no edit of an edit
 
 
-def shapes_failed(v: Verdict) -> bool:
-    return v.method == "shapes differ" or (v.verdict == "unparseable" and
-                                           v.expected == "matching shapes")
+def shapes_failed(v: Verdict, letters: bool = False) -> bool:
+    """Shapes that do not fit, or a Bishop weight written backwards (w_{jk}); with
+    ``letters`` (Bishop's index letters name layers) also a letter's layer that does not
+    exist (δ_i: the inputs have no δ)."""
+    return v.method == "shapes differ" or (v.verdict == "unparseable" and (
+        v.expected in ("matching shapes", BACKWARD_WEIGHT)
+        or (letters and "does not exist" in (v.message or ""))))
+
+
+# a weight with two index letters: w_{jk}, w_{kj}
+_PAIR = re.compile(r"(\\?[A-Za-z]+)\s*_\s*(?:\{\s*([a-z])\s*,?\s*([a-z])\s*\}|([a-z])([a-z]))")
 
 
 def _layer_edits(script: str):
@@ -50,9 +59,38 @@ def _layer_edits(script: str):
             yield "{" + opening + v + closing + "}"
 
 
+_SUBSCRIPT = re.compile(r"_\s*(\{[^{}]*\}|[A-Za-z0-9])")
+
+
+def _swapped_side(text: str, pairs):
+    """The right side with a weight's two index letters exchanged in every subscript."""
+    eq = text.find("=")
+    if eq < 0:
+        return
+    for a, b in dict.fromkeys(pairs):
+        swap = str.maketrans({a: b, b: a})
+        rhs = _SUBSCRIPT.sub(lambda m: "_" + m[1].translate(swap), text[eq + 1:])
+        if rhs != text[eq + 1:]:
+            yield (f"{a} and {b} exchanged on the right side (indices swapped)",
+                   text[:eq + 1] + rhs)
+
+
 def edits(ctx: Context, text: str):
     """(what was changed, the edited claim) for each one-edit variant of ``text``."""
     heads = ctx.scope.heads
+    pairs = []
+    for m in _PAIR.finditer(text):
+        if heads.get(m[1].lstrip("\\")) != "W" or text[m.end():m.end() + 1].isalnum():
+            continue
+        first, second = (m[2], m[3]) if m[2] else (m[4], m[5])
+        if first == second:
+            continue
+        pairs.append((first, second))
+        new = f"{m[1]}_{{{second}{first}}}"
+        yield (f"{new} in place of {m[0]} (indices swapped)",
+               text[:m.start()] + new + text[m.end():])
+    if ctx.scope.letter_layers:            # Bishop: δ_i z_j for δ_j z_i (the letters name layers)
+        yield from _swapped_side(text, pairs)
     for m in _SCRIPTED.finditer(text):
         head = m[1].lstrip("\\")
         kind = heads.get(head) or heads.get(m[1])
@@ -78,9 +116,10 @@ def repaired(ctx: Context, text: str, line: int, out: list[Verdict], check) -> l
     right, the incorrect verdict naming the shapes and the edit.  ``check`` is the
     checker's ``check_text``."""
     if _ACTIVE.get() or ctx.model is None or getattr(ctx.model.notation, "preset", None) is None or \
-            not any(shapes_failed(v) for v in out) or any(v.verdict == "incorrect" for v in out):
+            not any(shapes_failed(v, bool(ctx.scope.letter_layers)) for v in out) or \
+            any(v.verdict == "incorrect" for v in out):
         return out
-    failed = next(v for v in out if shapes_failed(v))
+    failed = next(v for v in out if shapes_failed(v, bool(ctx.scope.letter_layers)))
     found = []
     token = _ACTIVE.set(True)
     try:
@@ -95,11 +134,14 @@ def repaired(ctx: Context, text: str, line: int, out: list[Verdict], check) -> l
     if not found:
         return out
     what = found[0]
-    kind = "transpose missing" if "^T in place" in what else \
+    kind = "indices swapped" if what.endswith("(indices swapped)") else \
+        "transpose missing" if "^T in place" in what else \
         "transpose extra" if "in place of (" in what else "wrong layer"
     shapes = (failed.message or failed.diagnosis or "the shapes do not fit").split(" (at ")[0]
-    diagnosis = (f"{kind}: as written the shapes do not fit ({shapes}); "
-                 f"the claim holds with {what}")
+    written = "it names no weight" if failed.expected == BACKWARD_WEIGHT else \
+        "it names no such quantity" if "does not exist" in (failed.message or "") else \
+        "the shapes do not fit"
+    diagnosis = f"{kind}: as written {written} ({shapes}); the claim holds with {what}"
     return [replace(failed, verdict="incorrect", diagnosis=diagnosis, method="shapes differ",
                     message=None, position=None, expected=None,
                     notes=failed.notes + (f"edits that make it right: {'; '.join(found)}",))]

@@ -332,7 +332,7 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
         return _prediction(ev, scope, subs[3:], sub, leaf)
     supv = ev.indices(sup, open_letters=True) if sup is not None else []
     if not supv and sub is not None and scope.letter_layers:
-        supv = _letter_layer(scope, head, canon(ev.src(sub)).replace(",", "")) or supv
+        supv = _letter_layer(scope, head, canon(ev.src(sub)).replace(",", ""), sub.start) or supv
     if not supv and sub is not None and scope.letter_layers and subs.isdigit():
         return _bishop_unit(ev, head, subs, leaf)
     if supv and _open(supv):
@@ -358,12 +358,24 @@ def _network_name(ev: Reading, head, subs, sups, sub, sup, leaf):
     return _layer_level(scope, head, supv, subv, leaf, neuron_sub)
 
 
-def _letter_layer(scope, head: str, letters: str) -> list[int] | None:
-    """Bishop's a_j, z_i, δ_k, w_{kj}: the (first) index letter names the layer."""
+BACKWARD_WEIGHT = "a weight into the higher layer's unit first"
+
+
+def _letter_layer(scope, head: str, letters: str, where: int = 0) -> list[int] | None:
+    """Bishop's a_j, z_i, δ_k, w_{kj}: the (first) index letter names the layer.  A weight
+    whose first letter is the lower layer (w_{jk}: from the output k to the hidden j) is
+    no weight of the network: refused, naming the order (checker/repair.py tries w_{kj})."""
     if scope.heads.get(head) not in ("W", "b", "z", "a", "delta") or not letters.isalpha() \
             or letters[0] not in scope.letter_layers or len(letters) > 2:
         return None
-    return [scope.letter_layers[letters[0]]]
+    layers = scope.letter_layers
+    if scope.heads.get(head) == "W" and len(letters) == 2 and letters[1] in layers and \
+            layers[letters[0]] < layers[letters[1]]:
+        raise FormulaError(f"w_{{{letters}}}: in Bishop's letters w_{{{letters[::-1]}}} is the "
+                           f"weight from unit {letters[0]} to unit {letters[1]} (the first index in "
+                           f"the higher layer); no weight runs from {letters[1]} back to "
+                           f"{letters[0]}", where, BACKWARD_WEIGHT)
+    return [layers[letters[0]]]
 
 
 def _bishop_unit(ev: Reading, head: str, subs: str, leaf: Node):
