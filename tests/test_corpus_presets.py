@@ -5,9 +5,9 @@ hand_values.py), checked once in one process.
 
 The issue's bars are the reading issue's: 0 false incorrect, 0 false correct, ≥ 95 % of
 verdicts right, ≥ 90 % of the wrong claims with the right diagnosis, ≤ 5 % unparseable.
-Asserted is what holds: no false verdict, the verdicts and the unparseable share, and
-the diagnoses as far as they go today (``benchmarks/corpus_score.py --root
-tests/corpus_presets`` prints the table and the misses)."""
+All five are asserted over the whole corpus (``benchmarks/corpus_score.py --root
+tests/corpus_presets`` prints the table per preset and the misses; CS231n's diagnoses
+fall short of 90 % on their own)."""
 from __future__ import annotations
 
 import importlib.util
@@ -66,4 +66,4 @@ def test_the_preset_corpus_verdicts(outcomes):
     wrong = [o for o in outcomes if o.expect == "incorrect"]
     diagnosed = sum(o.diagnosed for o in wrong) / len(wrong)
     assert right >= 0.95 and unread <= 0.05, (right, unread)
-    assert diagnosed >= 0.80, diagnosed          # the bar is 0.90: work left
+    assert diagnosed >= 0.90, diagnosed

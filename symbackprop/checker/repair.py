@@ -44,6 +44,9 @@ _PAIR = re.compile(r"(\\?[A-Za-z]+)\s*_\s*(?:\{\s*([a-z])\s*,?\s*([a-z])\s*\}|([
 def _layer_edits(script: str):
     """The superscript one layer off: l → l+1, l−1; l+1 → l; 3 → 2, 4 (brackets kept)."""
     inner = script[1:-1] if script.startswith("{") else script
+    mark = re.search(r"\s*(?:T|\\top)$", inner) if inner.startswith("[") else None
+    tail = mark[0] if mark else ""       # the course's A^{[1]T}: the layer, then T
+    inner = inner[:len(inner) - len(tail)]
     m = _LAYER.fullmatch(inner)
     if m is None:
         return
@@ -55,8 +58,8 @@ def _layer_edits(script: str):
         values = [letter + (f"{'+' if v > 0 else '-'}{abs(v)}" if v else "")
                   for v in (k - 1, k + 1)]
     for v in values:
-        if v != "0" or number is None:
-            yield "{" + opening + v + closing + "}"
+        if v != "0" or number is None or opening == "[":     # the course's A^{[0]} = X
+            yield "{" + opening + v + closing + tail + "}"
 
 
 _SUBSCRIPT = re.compile(r"_\s*(\{[^{}]*\}|[A-Za-z0-9])")
@@ -115,9 +118,13 @@ def repaired(ctx: Context, text: str, line: int, out: list[Verdict], check) -> l
     """``out`` (the verdicts of ``text``), or, when its shapes fail and one edit makes it
     right, the incorrect verdict naming the shapes and the edit.  ``check`` is the
     checker's ``check_text``."""
+    # already incorrect on its shapes without a diagnosis (dW^{[2]} = dz^{[2]} a^{[2]T}: 1×1
+    # for 1×3): the edit that makes it right is the diagnosis
+    undiagnosed = any(v.verdict == "incorrect" and v.method == "shapes differ" and
+                      not v.diagnosis for v in out)
     if _ACTIVE.get() or ctx.model is None or getattr(ctx.model.notation, "preset", None) is None or \
             not any(shapes_failed(v, bool(ctx.scope.letter_layers)) for v in out) or \
-            any(v.verdict == "incorrect" for v in out):
+            (any(v.verdict == "incorrect" for v in out) and not undiagnosed):
         return out
     failed = next(v for v in out if shapes_failed(v, bool(ctx.scope.letter_layers)))
     found = []
@@ -137,11 +144,12 @@ def repaired(ctx: Context, text: str, line: int, out: list[Verdict], check) -> l
     kind = "indices swapped" if what.endswith("(indices swapped)") else \
         "transpose missing" if "^T in place" in what else \
         "transpose extra" if "in place of (" in what else "wrong layer"
-    shapes = (failed.message or failed.diagnosis or "the shapes do not fit").split(" (at ")[0]
+    shapes = (failed.message or failed.diagnosis or "").split(" (at ")[0]
     written = "it names no weight" if failed.expected == BACKWARD_WEIGHT else \
         "it names no such quantity" if "does not exist" in (failed.message or "") else \
         "the shapes do not fit"
-    diagnosis = f"{kind}: as written {written} ({shapes}); the claim holds with {what}"
+    diagnosis = (f"{kind}: as written {written}{f' ({shapes})' if shapes else ''}; "
+                 f"the claim holds with {what}")
     return [replace(failed, verdict="incorrect", diagnosis=diagnosis, method="shapes differ",
                     message=None, position=None, expected=None,
                     notes=failed.notes + (f"edits that make it right: {'; '.join(found)}",))]
