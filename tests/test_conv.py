@@ -430,6 +430,8 @@ ONE = ('input_shape = [1, 5, 4]\nloss = "half_sse"\n[[layer]]\ntype = "conv2d"\n
        'stride = 1\n' + TAIL)
 TWO = ('input_shape = [2, 6, 5]\nloss = "half_sse"\n[[layer]]\ntype = "conv2d"\nchannels = 2\n'
        'kernel = 3\nstride = 2\npadding = 1\nactivation = "tanh"\n' + TAIL)
+THREE = ('input_shape = [1, 7]\nloss = "half_sse"\n[[layer]]\ntype = "conv1d"\nchannels = 1\n'
+         'kernel = 3\nstride = 2\npadding = 1\nactivation = "sigmoid"\n' + TAIL)
 CLAIMS = [   # (spec, claim, verdict, diagnosis or message fragment)
     (ONE, r"\frac{\partial L}{\partial K_{u,v}} = \sum_{i,j} \delta^{1}_{i,j} x_{i+u-1,j+v-1}",
      "correct", None),
@@ -468,6 +470,13 @@ CLAIMS = [   # (spec, claim, verdict, diagnosis or message fragment)
      "incorrect", "missing sum over the channels (c)"),
     (TWO, r"\frac{\partial E}{\partial K_{u,v}} = \sum_{i,j} \delta_{i,j} x_{2i+u-1,2j+v-1}",
      "unparseable", "write every channel index"),
+    (ONE, r"\frac{\partial L}{\partial x_{m,n}} = \sum_{u,v} \delta^{1}_{m+u,n+v} K_{k-1-u,k_w-1-v}",
+     "correct", None),                                     # the flipped kernel by its indices
+    (ONE, r"\frac{\partial L}{\partial K_{0,1}} = 0.25", "unparseable", "checked at the spec's values"),
+    (THREE, r"\frac{\partial E}{\partial K_{v}} = \sum_{j} \delta_{j} x_{2j+v-1}", "correct", None),
+    (THREE, r"\frac{\partial E}{\partial K_{v}} = \sum_{j} \delta_{j} x_{j+v-1}", "incorrect",
+     "stride index wrong"),
+    (THREE, r"\frac{\partial E}{\partial x_{n}} = \sum_{j} \delta_{j} K_{n-2j+1}", "correct", None),
 ]
 
 

@@ -660,7 +660,9 @@ def _judge(ck: ConvChecker, claim, lhs: Ref, rhs, link: int, text: str) -> Verdi
     if not refs:
         raise Unread("a number is checked at the spec's values; this claim has no entry of "
                      "δ, x, a or K (write the formula, or check numbers with `eval`)", 0)
-    extra = sorted(_free(rhs) - set(names))
+    kernel = ls.kernel or (1,)
+    sizes = {"k_h", "k_w"} | ({"k"} if len(set(kernel)) == 1 else set())   # the kernel's size
+    extra = sorted(_free(rhs) - set(names) - sizes)
     truth_key = {"K": "dK", "b": "db", "in": "dinp"}[lhs.kind]
     span = _extents(rhs, arrays0)
     span["*"] = max(max(ls.in_shape[1:]), *(ls.kernel or (1,))) + max(ls.padding or (0,)) * 2 + 3
@@ -681,15 +683,21 @@ def _judge(ck: ConvChecker, claim, lhs: Ref, rhs, link: int, text: str) -> Verdi
 
 
 def _expected(ck, ls, kind: str) -> str:
+    """The derivation's formula of the left side (indices from 0, zero padding)."""
     f = ck.model.derivation.layer(ls.index)
     eq = {"K": f.kernel_grad, "b": f.bias_grad, "in": f.input_grad}[kind]
-    return f"{eq.lhs} = {eq.rhs}" if eq is not None else ""
+    if eq is None:
+        return ""
+    return f"dE/d{eq.lhs.variables[0]} = {eq.rhs}".replace("\\", "")
 
 
 def _assignments(lhs: Ref, shape, names, extra, base, ls):
     """Every value of the free indices: the LHS's over its array, an unsummed one over a
-    window of positions."""
-    fixed = {}
+    window of positions.  The kernel's size is there as k_h, k_w (and k when square), so
+    that a flipped kernel can be written K_{k-1-u}."""
+    kernel = ls.kernel or (1,)
+    fixed = {"k_h": kernel[0], "k_w": kernel[-1]} | ({"k": kernel[0]} if len(set(kernel)) == 1 else {})
+    fixed = {k: v for k, v in fixed.items() if k not in names and k not in extra}
     ranges = []
     for pos, i in zip(range(len(shape) - len(lhs.index), len(shape)), lhs.index):
         if i[0] == "var":
@@ -698,8 +706,7 @@ def _assignments(lhs: Ref, shape, names, extra, base, ls):
         ranges.append((n, range(base, base + min(3, max(ls.out_shape[1:])))))
     keys = [k for k, _ in ranges]
     for combo in itertools.product(*[r for _, r in ranges]):
-        env = dict(zip(keys, combo)) | fixed
-        yield env
+        yield fixed | dict(zip(keys, combo))
 
 
 def _truth_at(arr, lhs: Ref, env, base) -> float:
@@ -717,7 +724,8 @@ def _first_bad(ck, ls, lhs, rhs, names, extra, truth_key, base, span, budget):
             got = _value(rhs, env, arrays, base, span, budget)
             if not (abs(got - want) <= TOL * max(1.0, abs(want))):
                 return {"at": {"test point": p + 1} | {k.replace("prime", "'"): int(v)
-                                                       for k, v in env.items()},
+                                                       for k, v in env.items()
+                                                       if k not in ("k", "k_h", "k_w")},
                         "lhs": want, "rhs": got}
     return None
 
