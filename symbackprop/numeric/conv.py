@@ -108,7 +108,9 @@ class WherePrinter(NumPyPrinter):
 def _fast(args, expr):
     """``vectorised._lambdify`` (the same SymPy expression, the same functions) printed with
     ``WherePrinter``."""
-    return sp.lambdify(args, expr, modules=MODULES, printer=WherePrinter)
+    printer = WherePrinter({"fully_qualified_modules": False, "inline": True,
+                            "allow_unknown_functions": True, "user_functions": {}})
+    return sp.lambdify(args, expr, modules=MODULES, printer=printer)   # sigmoid: MODULES
 
 
 # ---- the layers, forward and backward ------------------------------------
