@@ -270,9 +270,12 @@ def test_cs231n_code_keeps_its_rows_and_its_1_over_n():
                       "db2 = np.sum(dscores, axis=1, keepdims=True)"]) + "\n"
     got = [v.verdict for v in check(m, text, isolate=False)]
     assert got[2:5] == ["correct", "correct", "correct"], got
-    # no gate (missing f'); N×K · H×N: no shape fits (never read as columns); summed over
-    # the classes (axis=1 of the rows)
-    assert got[5:] == ["incorrect", "unparseable", "incorrect"], got
+    # no gate (missing f'); N×K · H×N: no shape fits (never read as columns), the factors
+    # exchanged make it right; summed over the classes (axis=1 of the rows)
+    assert got[5:] == ["incorrect", "incorrect", "incorrect"], got
+    diagnoses = [v.diagnosis for v in check(m, text, isolate=False)][5:]
+    assert "missing activation derivative" in diagnoses[0]
+    assert "factors reversed" in diagnoses[1] and "axis" in diagnoses[2]
     # the same mean by hand: X^T (dhidden ⊙ [h > 0]) with dscores = (probs − Y)/N
     assert cs_numpy()["dW1"] == pytest.approx(
         X @ cs_numpy()["dhidden"], rel=1e-12)

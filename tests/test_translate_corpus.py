@@ -78,6 +78,11 @@ def test_translated_claims_keep_verdict_and_diagnosis(k):
             pattern = DIAGNOSES[c["mistake"]]
             if first and first[0] and re.search(pattern, first[0].lower()):
                 again = [v.diagnosis or "" for v in verdicts if v.verdict == "incorrect"]
+                # a one-edit repair names the edit in the claim's own spelling (a^{[1]T} for
+                # a^{[2]T}); the target's letters may have no such spelling (p for a^{[2]}):
+                # then the translation may go undiagnosed, never diagnosed otherwise
+                if "the claim holds with" in first[0] and not any(again):
+                    continue
                 assert any(re.search(pattern, d.lower()) for d in again), \
                     (src, dst, c["text"], line, again)
     # CS231n's claims are mostly of the batch (rows, dscores with 1/N): few have a

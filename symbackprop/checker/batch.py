@@ -23,6 +23,7 @@ from ..formula.examples import example_sum
 from ..formula.names import LOSS, with_definitions
 from ..formula.ops import Partial
 from .context import Context
+from .mistakes import mistakes, mutated
 from .points import close, forward_point, spec_inputs, values
 from .verdict import Verdict
 
@@ -136,7 +137,8 @@ def check_batch(ctx: Context, claim, text: str, line: int) -> list[Verdict] | No
         if carries_mean(ctx, B.text):      # CS231n: dscores already holds the 1/N
             claimed = claimed / m
         if not close(true, claimed):
-            return [Verdict(verdict="incorrect", diagnosis=_diagnosis(ctx, true, claimed, m),
+            diag = _diagnosis(ctx, true, claimed, m) or _mistaken(ctx, A.expr, batch, claimed, m)
+            return [Verdict(verdict="incorrect", diagnosis=diag,
                             expected=_expected(ctx),
                             counterexample={"at": f"a batch of m = {m} examples",
                                             "lhs": _plain(true), "rhs": _plain(claimed)},
@@ -215,6 +217,27 @@ def _diagnosis(ctx: Context, true, claimed, m: int) -> str | None:
                 "spec's batch loss (and its gradient) takes their mean" if ctx.reduction == "mean"
                 else f"divided by m = {m}: the spec's batch sums its examples")
     return None
+
+
+def _mistaken(ctx: Context, written, batch, claimed, m: int) -> str | None:
+    """The sign flipped, or a catalogued mistake (f' left out, …) made example by example:
+    the batch formula's value is the batch's reduction of that mistake's truth."""
+    true = _reduce(ctx, [values(ctx.truth.resolve(written), p) for p in batch], m)
+    if true is not None and close(-true, claimed):
+        return "sign flipped: the formula is the negative of the batch's gradient"
+    for mistake in mistakes(ctx.d)[:MAX_MISTAKES]:
+        wrong = mutated(ctx, written, mistake)
+        if wrong is None:
+            continue
+        each = [values(wrong, p) for p in batch]
+        if any(v is None for v in each):
+            continue
+        if close(_reduce(ctx, each, m), claimed):
+            return mistake.label
+    return None
+
+
+MAX_MISTAKES = 40        # the catalogue's first (most specific) mistakes tried on a batch
 
 
 def _expected(ctx: Context) -> str:

@@ -78,6 +78,30 @@ def _swapped_side(text: str, pairs):
                    text[:eq + 1] + rhs)
 
 
+# NumPy: np.dot(a, b) with two plain arguments, and a sum's axis
+_DOT = re.compile(r"np\.dot\(\s*([A-Za-z_][A-Za-z0-9_]*(?:\.T)?)\s*,\s*([A-Za-z_][A-Za-z0-9_]*(?:\.T)?)\s*\)")
+_AXIS = re.compile(r"axis\s*=\s*([01])")
+
+
+def _numpy_edits(text: str):
+    """np.dot's two factors exchanged (np.dot(dscores, hidden_layer.T) for
+    np.dot(hidden_layer.T, dscores)), and np.sum over the other axis."""
+    for m in _DOT.finditer(text):
+        yield (f"np.dot({m[2]}, {m[1]}) in place of {m[0]} (the product reversed)",
+               text[:m.start()] + f"np.dot({m[2]}, {m[1]})" + text[m.end():])
+    for m in _DOT.finditer(text):
+        for k in (1, 2):
+            arg = m[k]
+            flipped = arg[:-2] if arg.endswith(".T") else arg + ".T"
+            args = (flipped, m[2]) if k == 1 else (m[1], flipped)
+            yield (f"{flipped} in place of {arg} (^T {'removed' if arg.endswith('.T') else 'added'})",
+                   text[:m.start()] + f"np.dot({args[0]}, {args[1]})" + text[m.end():])
+    for m in _AXIS.finditer(text):
+        other = "0" if m[1] == "1" else "1"
+        yield (f"axis={other} in place of axis={m[1]} (summed over the other axis)",
+               text[:m.start()] + f"axis={other}" + text[m.end():])
+
+
 def edits(ctx: Context, text: str):
     """(what was changed, the edited claim) for each one-edit variant of ``text``."""
     heads = ctx.scope.heads
@@ -94,6 +118,7 @@ def edits(ctx: Context, text: str):
                text[:m.start()] + new + text[m.end():])
     if ctx.scope.letter_layers:            # Bishop: δ_i z_j for δ_j z_i (the letters name layers)
         yield from _swapped_side(text, pairs)
+    yield from _numpy_edits(text)
     for m in _SCRIPTED.finditer(text):
         head = m[1].lstrip("\\")
         kind = heads.get(head) or heads.get(m[1])
@@ -142,6 +167,11 @@ def repaired(ctx: Context, text: str, line: int, out: list[Verdict], check) -> l
         return out
     what = found[0]
     kind = "indices swapped" if what.endswith("(indices swapped)") else \
+        "transpose: the product's factors reversed" if what.endswith("(the product reversed)") \
+        else "transpose missing" if what.endswith("(^T added)") \
+        else "transpose extra" if what.endswith("(^T removed)") \
+        else "not summed over the examples: the sum runs over the wrong axis" \
+        if what.endswith("(summed over the other axis)") else \
         "transpose missing" if "^T in place" in what else \
         "transpose extra" if "in place of (" in what else "wrong layer"
     shapes = (failed.message or failed.diagnosis or "").split(" (at ")[0]

@@ -29,8 +29,10 @@ def _as_example(text: str, letter: str) -> bool:
     superscript = r"\^\s*\{[^{}]*\(\s*" + L + r"\s*\)[^{}]*\}|\^\s*\(\s*" + L + r"\s*\)"
     heads = "[CLJE]" if letter == "n" else "[CLJ]"       # Bishop's E_n = ½ Σ_k (y_nk − t_nk)²
     loss = r"(?<![A-Za-z\\^_{])" + heads + r"\s*_\s*\{?\s*" + L + r"\s*\}?(?![A-Za-z0-9])"
+    label = r"_\s*\{\s*y\s*_\s*\{?\s*" + L + r"\s*\}?\s*\}"    # p_{y_i}: example i's class
     return re.search(argument, text) is not None or re.search(superscript, text) is not None \
-        or (letter in PER_EXAMPLE and re.search(loss, text) is not None)
+        or (letter in PER_EXAMPLE and (re.search(loss, text) is not None
+                                       or re.search(label, text) is not None))
 
 
 def example_letters(text: str) -> set[str]:
