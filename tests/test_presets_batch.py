@@ -300,11 +300,12 @@ def test_cs231n_letters_on_a_batch_spec():
              r"$L_i = 0.5$",                                                # which example?
              f"$\\mathrm{{dscores}} = {pm(ref['dscores'])}$",
              f"$\\mathrm{{dscores}} = {pm(3 * ref['dscores'])}$",           # no 1/N
-             r"$h^{1} = f_{1}(z^{1})$"]
+             r"$h^{1} = f_{1}(z^{1})$",
+             f"$dz^{{2}} = {pm(3 * ref['dscores'])}$"]                    # the preset's δ: no 1/N
     got = check(m, "\n\n".join(lines), kind="markup", isolate=False)
     assert [v.verdict for v in got] == ["correct", "correct", "incorrect", "correct", "correct",
                                         "incorrect", "unparseable", "correct", "incorrect",
-                                        "correct"], [(v.verdict, v.text) for v in got]
+                                        "correct", "correct"], [(v.verdict, v.text) for v in got]
     code = check(m, "W2 += -step_size * dW2\nW2 += step_size * dW2\n", isolate=False)
     assert [v.verdict for v in code] == ["correct", "incorrect"]
     assert code[0].text == "W2 += -step_size * dW2" and "ascent" in code[1].diagnosis

@@ -146,8 +146,9 @@ def check_batch(ctx: Context, claim, text: str, line: int) -> list[Verdict] | No
     return [Verdict(verdict="correct", method=f"numeric: at {what}", **base)]
 
 
-# a d-prefixed gradient name (dscores, dhidden, dH_1, dW), not \delta or d/dx
-D_NAME = re.compile(r"(?<![A-Za-z\\])d(?!elta|x\b|t\b)[A-Za-z]")
+# a d-prefixed gradient name (dscores, dhidden, dH_1, dW), not \delta, d/dx or the
+# notation's per-example error dz^l (CS231n's preset writes δ^l as dz^l: no 1/N)
+D_NAME = re.compile(r"(?<![A-Za-z\\])d(?!elta|x\b|t\b|z(?![A-Za-z]))[A-Za-z]")
 
 
 def per_example_with_mean(ctx: Context, text: str) -> str | None:
