@@ -355,3 +355,20 @@ def test_batch_numbers_without_the_mean_and_np_divide():
     [v] = check(cs, f"$$\\mathrm{{dscores}} = \\begin{{bmatrix}} {rows} \\end{{bmatrix}}$$",
                 kind="markup", isolate=False)
     assert v.verdict == "incorrect" and v.diagnosis.startswith("missing 1/m")
+
+
+@pytest.mark.parametrize("preset", [None, "nielsen", "bishop", "goodfellow"])
+def test_every_presets_batch_section_checks_clean(preset):
+    """The batch section in each notation's own capitals (Bishop's A pre-activations and Z
+    outputs, T the targets; Goodfellow's A and H; Δ^l): check flags no line of it (Bishop's
+    A^{(1)} = W^{(1)} X + b^{(1)} was read with the course's A, the activations)."""
+    base = NG.replace('loss = "binary_cross_entropy"', 'loss = "half_sse"').replace(
+        'activation = "sigmoid"', 'activation = "identity"')
+    base = base.replace('preset = "ng"', f'preset = "{preset}"') if preset else \
+        base.replace('[notation]\npreset = "ng"\n', "[notation]\n")
+    m = prepare(spec_text(base, NG_Y))
+    md = render_md(m, m.worked())
+    batch = md[md.index("The whole batch at once"):]
+    verdicts = check(m, batch, kind="markup", isolate=False)
+    assert [v.text for v in verdicts if v.verdict == "incorrect"] == []
+    assert sum(v.verdict == "correct" for v in verdicts) >= 8

@@ -35,7 +35,7 @@ MARKS = re.compile(r"(?<![A-Za-z\\])d?[AZXYH](?![a-z])|\\frac\{1\}\{2?[mnN]\}|"
                    r"/\s*\(?\s*[mnN]\b")
 # what reduces over the examples: a transposed batch matrix (A^{[1]T}, X^T, A1.T,
 # h^{(1)\top}), np.sum (not over axis 0)
-REDUCES = re.compile(r"(?<![A-Za-z\\])[AZXYH][^=]{0,12}?(?:\^\s*\{?[^}]*(?:T|\\top)|\.T\b)|"
+REDUCES = re.compile(r"(?<![A-Za-z\\])[AZXYH][^=]{0,20}?(?:\^\s*\{?[^}]*(?:T|\\top)|\.T\b)|"
                      r"np\.sum\((?![^()]*axis\s*=\s*0)")
 SIZES = (2, 3)                                   # generated batches for a one-example spec
 

@@ -239,6 +239,15 @@ def _layer_heads(nt) -> dict[str, str]:
         del heads["a"]      # Goodfellow's a is the pre-activation, Nielsen's the activation
     if getattr(nt, "preset", None) == "bishop" and nt.prediction == "y":
         heads["y"] = "a"                       # y_k the outputs, t_k the targets
+    # a batch's matrices are the notation's own letters in capitals (Bishop's A the
+    # pre-activations and Z the outputs, Goodfellow's H, the targets T); not CS231n's,
+    # whose dH_l is the gradient on the layer's scores after the ReLU gate, not on H_l
+    if getattr(nt, "preset", None) in ("bishop", "goodfellow"):
+        for letter, kind in ((nt.pre_activation, "z"), (nt.activation, "a"),
+                             (getattr(nt, "target", "y"), "y")):
+            c = canon(letter or "")
+            if len(c) == 1 and c.islower():
+                heads[c.upper()] = kind
     return heads
 
 
