@@ -27,8 +27,8 @@ from .core.notation import Notation, make_notation
 from .core.parameters import (by_name, check_named, check_value_names, frozen_mask,
                               parameters_from_spec, samples_from_spec, tie_gradients)
 from .core.spec import LayerSpec, Spec, SpecError, load_spec, parse_spec
-from .numeric.vectorised import (Compiled, Evaluation, NonFinite, compile_derivation, evaluate,
-                                 first_nonfinite, update)
+from .numeric.vectorised import (Compiled, Evaluation, NonFinite, checked_step, compile_derivation,
+                                 evaluate, first_nonfinite, update)
 from .numeric.codegen import generate
 from .numeric.convcode import generate_conv
 from .numeric.convmodel import ConvModel, conv_eval_text
@@ -148,17 +148,7 @@ class Model:
 
         Raises ``NonFinite`` naming the first inf or NaN (z, a, the loss, δ, a gradient
         or an updated parameter), so no non-number is ever reported as a result."""
-        params = self.parameters(init)
-        with np.errstate(all="ignore"):           # reported below, with where it arose
-            ev = self.evaluate(params=params, data=data)
-            rate = self.learning_rate(lr)
-            new = self.descend(params, ev, rate)
-        bad = first_nonfinite(ev, new)
-        if bad is not None:
-            raise NonFinite(f"{self.spec.source}: {bad}; the numbers left float64's range, so "
-                            "there is no value to report (scale the inputs or parameters down).",
-                            bad)
-        return params, ev, new, rate
+        return checked_step(self, init, lr, data)
 
     def descend(self, params, ev: Evaluation, rate: float) -> dict[str, np.ndarray]:
         """θ ← θ − η ∂E/∂θ with tied gradients summed and frozen names kept."""

@@ -24,6 +24,7 @@ from .errors import SpecError, suggest, where as _where
 from .functions import ACTIVATIONS, LOSSES
 from .naming import validate_notation
 from .optimizer import Optimizer, Regularization, parse_optimizer, parse_regularization
+from .values import Sample, Values
 
 CONV_TYPES = ("conv1d", "conv2d", "maxpool", "avgpool")
 TYPES = CONV_TYPES + ("flatten", "dense")
@@ -73,21 +74,8 @@ class ConvLayer:
         return (self.out_shape[0], self.in_shape[0]) + self.kernel
 
 
-@dataclass(frozen=True)
-class Sample:
-    x: tuple[Decimal, ...]          # flattened row-major (C, H, W)
-    y: tuple[Decimal, ...]
-
-
-@dataclass(frozen=True)
-class ConvValues:
-    """``[values]`` of a convolutional spec (as ``core.spec.Values``; no named scalars)."""
-
-    samples: tuple[Sample, ...] = ()
-    learning_rate: Decimal | None = None
-    arrays: dict[str, Any] = field(default_factory=dict)
-    scalars: dict[str, Decimal] = field(default_factory=dict)
-    frozen: tuple[str, ...] = ()
+# a convolutional spec's [values]: the one Values of every spec (no named scalars here)
+ConvValues = Values
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .convspec import conv_spec_from_dict, is_convolutional
+from .values import Sample, Values  # noqa: F401 — re-exported: core.spec.Sample, Values
 from .defaults import MAX_LAYERS, MAX_PARAMETERS
 from .errors import SpecError, suggest, where as _where
 from .files import read_text_limited
@@ -91,27 +92,6 @@ class LayerSpec:
     type: str = field(default="dense", repr=False)
     name: str | None = field(default=None, repr=False)
     sources: tuple[str, ...] | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class Sample:
-    x: tuple[Decimal, ...]
-    y: tuple[Decimal, ...]
-
-
-@dataclass(frozen=True)
-class Values:
-    """The numbers of a spec's ``[values]`` table.
-
-    ``arrays`` maps layer-array names (``W1``, ``b1``, …) to nested tuples
-    in [target][source] layout; ``scalars`` maps parameter names to a value.
-    """
-
-    samples: tuple[Sample, ...] = ()
-    learning_rate: Decimal | None = None
-    arrays: dict[str, Any] = field(default_factory=dict)
-    scalars: dict[str, Decimal] = field(default_factory=dict)
-    frozen: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from ..core.defaults import LEARNING_RATE
 from ..core.errors import SpecError
 from ..core.parameters import parameters_from_spec, samples_from_spec
 from .conv import ConvCompiled, compile_conv, evaluate
-from .vectorised import Evaluation, NonFinite, first_nonfinite, update
+from .vectorised import Evaluation, checked_step, update
 
 
 @dataclass(frozen=True)
@@ -71,17 +71,7 @@ class ConvModel:
 
     def step(self, init: int | None = None, lr: float | None = None, data=None):
         """(params, evaluation, updated params, learning rate) of one gradient step."""
-        params = self.parameters(init)
-        with np.errstate(all="ignore"):
-            ev = self.evaluate(params=params, data=data)
-            rate = self.learning_rate(lr)
-            new = self.descend(params, ev, rate)
-        bad = first_nonfinite(ev, new)
-        if bad is not None:
-            raise NonFinite(f"{self.spec.source}: {bad}; the numbers left float64's range, so "
-                            "there is no value to report (scale the inputs or parameters down).",
-                            bad)
-        return params, ev, new, rate
+        return checked_step(self, init, lr, data)
 
     def descend(self, params, ev: Evaluation, rate: float) -> dict[str, np.ndarray]:
         return update(params, ev.gradients, rate)

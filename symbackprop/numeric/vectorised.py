@@ -407,6 +407,24 @@ def evaluate(c: Compiled, params: dict[str, np.ndarray], X, Yb, batch: str = "me
                       tuple(env[f"d{i}"] for i in nodes), grads, batch)
 
 
+def checked_step(model, init: int | None = None, lr: float | None = None, data=None):
+    """(params, evaluation, updated params, learning rate) of one gradient step of
+    ``model`` (any model with ``parameters``, ``evaluate``, ``learning_rate`` and
+    ``descend``), or ``NonFinite`` naming the first inf or NaN, so that no non-number is
+    ever reported as a result."""
+    params = model.parameters(init)
+    with np.errstate(all="ignore"):           # reported below, with where it arose
+        ev = model.evaluate(params=params, data=data)
+        rate = model.learning_rate(lr)
+        new = model.descend(params, ev, rate)
+    bad = first_nonfinite(ev, new)
+    if bad is not None:
+        raise NonFinite(f"{model.spec.source}: {bad}; the numbers left float64's range, so "
+                        "there is no value to report (scale the inputs or parameters down).",
+                        bad)
+    return params, ev, new, rate
+
+
 class NonFinite(ArithmeticError):
     """A number of the evaluation is inf or NaN: the message says which, and where."""
 
